@@ -1,0 +1,66 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Module layout and dependency direction: see ARCHITECTURE in the README.
+// Pure modules (SlipwayModel, AppSpec, Engine) depend on nothing that does I/O.
+let package = Package(
+    name: "slipway",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "slipway", targets: ["slipway"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+    ],
+    targets: [
+        // API shapes generated from the CodeDeploy service model, the agent command protocol, AWS JSON coding.
+        .target(name: "SlipwayModel", exclude: ["README.md"]),
+        // appspec.yml parsing and validation. Pure: text in, value or errors out.
+        .target(
+            name: "AppSpec",
+            dependencies: ["SlipwayModel", .product(name: "Yams", package: "Yams")],
+            exclude: ["README.md"]
+        ),
+        // AWS Signature Version 4: signing and verification. Leaf module.
+        .target(
+            name: "SigV4",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            exclude: ["README.md"]
+        ),
+        // Deployments as pure state machines. No I/O.
+        .target(name: "Engine", dependencies: ["SlipwayModel", "AppSpec"], exclude: ["README.md"]),
+        // Persistence behind one protocol.
+        .target(name: "Store", dependencies: ["SlipwayModel", "Engine"], exclude: ["README.md"]),
+        // Revision storage: local files or an external S3-compatible endpoint.
+        .target(name: "ArtifactStore", dependencies: ["SlipwayModel", "SigV4"], exclude: ["README.md"]),
+        // HTTP front: protocol dispatch, authentication, API handlers; drives the engine.
+        .target(
+            name: "Server",
+            dependencies: ["SlipwayModel", "AppSpec", "SigV4", "Engine", "Store", "ArtifactStore"],
+            exclude: ["README.md"]
+        ),
+        // Host agent: command client, bundle fetch, installer, hook executor.
+        .target(name: "Agent", dependencies: ["SlipwayModel", "AppSpec", "SigV4"], exclude: ["README.md"]),
+        // The executable: argument parsing and wiring only.
+        .executableTarget(
+            name: "slipway",
+            dependencies: [
+                "SlipwayModel", "AppSpec", "Server", "Agent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "SlipwayModelTests", dependencies: ["SlipwayModel"]),
+        .testTarget(name: "AppSpecTests", dependencies: ["AppSpec"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SigV4Tests", dependencies: ["SigV4"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "ArtifactStoreTests", dependencies: ["ArtifactStore"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent"]),
+        .testTarget(name: "SlipwayCLITests", dependencies: ["slipway"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
