@@ -1,0 +1,62 @@
+import ArgumentParser
+
+/// A subcommand whose capability is not built yet: it says so and exits with status 2, so no script mistakes it for
+/// success. Each of these is replaced by a real command as its capability lands.
+protocol NotBuiltYetCommand: ParsableCommand {
+    /// What the command will do, in the words of the README's status table.
+    static var capability: String { get }
+}
+
+extension NotBuiltYetCommand {
+    func run() throws {
+        let name = Self.configuration.commandName ?? "this command"
+        printToStandardError(
+            "slipway \(name): \(Self.capability) is not built yet in this version of Slipway. "
+                + "See the status table in the README for what works today."
+        )
+        throw ExitCode(2)
+    }
+}
+
+struct ServerCommand: NotBuiltYetCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Run the control plane: CodeDeploy API, agent command API, S3 artifact store. (not built yet)"
+    )
+    static let capability = "the control-plane server"
+
+    @Flag(help: "Zero set-up mode: SQLite, built-in S3 store, local CA, admin credentials and an in-process agent.")
+    var dev = false
+}
+
+struct AgentCommand: NotBuiltYetCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Run the host agent: poll for commands, download revisions, run lifecycle hooks. (not built yet)"
+    )
+    static let capability = "the host agent"
+}
+
+struct LocalCommand: NotBuiltYetCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "local",
+        abstract: "Run a bundle's AppSpec on this host without a server. (not built yet)"
+    )
+    static let capability = "local deployments"
+}
+
+struct DeployCommand: NotBuiltYetCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deploy",
+        abstract: "Push a directory, create a deployment and follow it live. (not built yet)"
+    )
+    static let capability = "`slipway deploy`"
+}
+
+struct KeysCommand: NotBuiltYetCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Create, list and delete access keys in a data directory. (not built yet)"
+    )
+    static let capability = "access-key management"
+}
