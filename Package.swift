@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
     ],
     targets: [
         // API shapes generated from the CodeDeploy service model, the agent command protocol, AWS JSON coding.
@@ -32,7 +33,11 @@ let package = Package(
         // Deployments as pure state machines. No I/O.
         .target(name: "Engine", dependencies: ["SlipwayModel", "AppSpec"], exclude: ["README.md"]),
         // Persistence behind one protocol.
-        .target(name: "Store", dependencies: ["SlipwayModel", "Engine"], exclude: ["README.md"]),
+        .target(
+            name: "Store",
+            dependencies: ["SlipwayModel", "Engine", .product(name: "GRDB", package: "GRDB.swift")],
+            exclude: ["README.md"]
+        ),
         // Revision storage: local files or an external S3-compatible endpoint.
         .target(name: "ArtifactStore", dependencies: ["SlipwayModel", "SigV4"], exclude: ["README.md"]),
         // HTTP front: protocol dispatch, authentication, API handlers; drives the engine.

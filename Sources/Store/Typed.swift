@@ -1,0 +1,44 @@
+import Foundation
+import SlipwayModel
+
+/// Typed access to records: documents are the JSON of a Codable value, written with the AWS JSON rules so that a
+/// stored shape reads back exactly as it was given.
+extension StoreReader {
+    public func get<Value: Decodable>(_ type: Value.Type, _ kind: RecordKind, scope: String = "", name: String) throws
+        -> Value?
+    {
+        guard let stored = try record(kind, scope: scope, name: name) else { return nil }
+        return try RecordCoding.decode(type, from: stored)
+    }
+
+    public func list<Value: Decodable>(
+        _ type: Value.Type, _ kind: RecordKind, scope: String = "", after: String? = nil, limit: Int = .max
+    ) throws -> [(name: String, value: Value)] {
+        try records(kind, scope: scope, after: after, limit: limit).map { ($0.name, try RecordCoding.decode(type, from: $0)) }
+    }
+}
+
+extension StoreWriter {
+    @discardableResult
+    public func set<Value: Encodable>(_ value: Value, _ kind: RecordKind, scope: String = "", name: String) throws -> Int64 {
+        try put(kind, scope: scope, name: name, document: RecordCoding.encode(value))
+    }
+
+    public func create<Value: Encodable>(_ value: Value, _ kind: RecordKind, scope: String = "", name: String) throws -> Bool {
+        try insert(kind, scope: scope, name: name, document: RecordCoding.encode(value))
+    }
+}
+
+enum RecordCoding {
+    static func encode(_ value: some Encodable) throws -> Data {
+        try AWSJSON.makeEncoder().encode(value)
+    }
+
+    static func decode<Value: Decodable>(_ type: Value.Type, from record: StoredRecord) throws -> Value {
+        do {
+            return try AWSJSON.makeDecoder().decode(type, from: record.document)
+        } catch {
+            throw StoreError("the stored \(record.kind) '\(record.scope)/\(record.name)' cannot be read as \(type): \(error)")
+        }
+    }
+}
