@@ -14,6 +14,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // API shapes generated from the CodeDeploy service model, the agent command protocol, AWS JSON coding.
@@ -43,7 +49,16 @@ let package = Package(
         // HTTP front: protocol dispatch, authentication, API handlers; drives the engine.
         .target(
             name: "Server",
-            dependencies: ["SlipwayModel", "AppSpec", "SigV4", "Engine", "Store", "ArtifactStore"],
+            dependencies: [
+                "SlipwayModel", "AppSpec", "SigV4", "Engine", "Store", "ArtifactStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             exclude: ["README.md"]
         ),
         // Host agent: command client, bundle fetch, installer, hook executor.
@@ -63,7 +78,10 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "ArtifactStoreTests", dependencies: ["ArtifactStore"]),
-        .testTarget(name: "ServerTests", dependencies: ["Server"]),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: ["Server", "SigV4", .product(name: "HummingbirdTesting", package: "hummingbird")]
+        ),
         .testTarget(name: "AgentTests", dependencies: ["Agent"]),
         .testTarget(name: "SlipwayCLITests", dependencies: ["slipway"]),
     ],

@@ -1,0 +1,92 @@
+import Foundation
+import Store
+
+/// What a key may do. Each role is a fixed set of permissions; IAM-style policies come later.
+public enum KeyRole: String, Codable, CaseIterable, Sendable {
+    /// Everything, including managing keys.
+    case admin
+    /// The CodeDeploy and S3 APIs.
+    case deployer
+    /// Only the agent command API, for the one on-premises instance the key is bound to, and reading revisions.
+    case agent
+}
+
+/// An access key as stored. The secret is kept because SigV4 verification needs it (as AWS itself must).
+public struct AccessKeyRecord: Codable, Hashable, Sendable {
+    public var accessKeyId: String
+    public var secretAccessKey: String
+    public var role: KeyRole
+    /// For agent keys: the on-premises instance the key acts for.
+    public var instanceName: String?
+    public var createTime: Date
+    /// `Active` or `Inactive`; an inactive key is refused like an unknown one.
+    public var status: String
+
+    public init(accessKeyId: String, secretAccessKey: String, role: KeyRole, instanceName: String?, createTime: Date) {
+        self.accessKeyId = accessKeyId
+        self.secretAccessKey = secretAccessKey
+        self.role = role
+        self.instanceName = instanceName
+        self.createTime = createTime
+        self.status = "Active"
+    }
+
+    /// The ARN of the key's principal, the identity an agent key's instance is registered with.
+    public func principalARN(accountID: String) -> String {
+        switch role {
+        case .agent: "arn:aws:iam::\(accountID):user/slipway/agent/\(instanceName ?? accessKeyId)"
+        case .admin, .deployer: "arn:aws:iam::\(accountID):user/slipway/\(role.rawValue)/\(accessKeyId)"
+        }
+    }
+}
+
+/// Makes access keys in AWS's format: a 20-character id starting `AKIA`, a 40-character secret.
+public enum AccessKeyFactory {
+    private static let idAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+    private static let secretAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+    public static func make(role: KeyRole, instanceName: String?, now: Date) -> AccessKeyRecord {
+        AccessKeyRecord(
+            accessKeyId: "AKIA" + randomString(count: 16, from: idAlphabet),
+            secretAccessKey: randomString(count: 40, from: secretAlphabet),
+            role: role,
+            instanceName: instanceName,
+            createTime: now
+        )
+    }
+
+    private static func randomString(count: Int, from alphabet: [Character]) -> String {
+        // SystemRandomNumberGenerator reads the kernel's CSPRNG; `randomElement` draws without modulo bias.
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<count).map { _ in alphabet.randomElement(using: &generator)! })
+    }
+}
+
+/// Key management against a store: what `slipway keys` and `--dev` use.
+public enum AccessKeys {
+    public static func create(
+        in store: any Store, role: KeyRole, instanceName: String?, now: Date = Date()
+    ) async throws -> AccessKeyRecord {
+        if role == .agent && instanceName == nil {
+            throw ConfigurationError("an agent key must be bound to an instance: add --instance-name NAME")
+        }
+        if role != .agent && instanceName != nil {
+            throw ConfigurationError("--instance-name binds agent keys only; use it with --role agent")
+        }
+        let key = AccessKeyFactory.make(role: role, instanceName: instanceName, now: now)
+        return try await store.write { tx in
+            guard try tx.create(key, .accessKey, name: key.accessKeyId) else {
+                throw ConfigurationError("a key with id \(key.accessKeyId) exists already; try again")
+            }
+            return key
+        }
+    }
+
+    public static func list(in store: any Store) async throws -> [AccessKeyRecord] {
+        try await store.read { tx in try tx.list(AccessKeyRecord.self, .accessKey).map(\.value) }
+    }
+
+    public static func delete(in store: any Store, accessKeyId: String) async throws -> Bool {
+        try await store.write { tx in try tx.delete(.accessKey, scope: "", name: accessKeyId) }
+    }
+}

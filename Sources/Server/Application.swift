@@ -1,0 +1,60 @@
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import NIOSSL
+import Store
+
+/// The CodeDeploy API with every operation Slipway implements so far.
+func makeCodeDeployAPI() -> CodeDeployAPI {
+    var api = CodeDeployAPI()
+    ApplicationHandlers.register(in: &api)
+    DeploymentConfigHandlers.register(in: &api)
+    DeploymentGroupHandlers.register(in: &api)
+    RevisionHandlers.register(in: &api)
+    InstanceHandlers.register(in: &api)
+    TagHandlers.register(in: &api)
+    return api
+}
+
+/// Builds the server application; shared by `slipway server` and the tests.
+public func buildApplication(
+    configuration: ServerConfiguration,
+    store: any Store,
+    logger: Logger,
+    clock: @escaping @Sendable () -> Date = { Date() },
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) throws -> some ApplicationProtocol {
+    try configuration.validate()
+    let responder = SlipwayResponder(
+        store: store, region: configuration.region, accountID: configuration.accountID,
+        authenticator: Authenticator(
+            store: store, region: configuration.region, accountID: configuration.accountID,
+            maximumClockSkew: configuration.maximumClockSkew),
+        codeDeploy: makeCodeDeployAPI(),
+        clock: clock)
+    let server: HTTPServerBuilder
+    switch configuration.transport {
+    case .plainHTTP:
+        server = .http1()
+    case .tls(let certificatePath, let keyPath):
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
+            key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+        } catch {
+            throw ConfigurationError(
+                "cannot read the TLS certificate '\(certificatePath)' or key '\(keyPath)' as PEM: \(error)")
+        }
+        let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        server = try .tls(.http1(), tlsConfiguration: tls)
+    }
+    return Application(
+        responder: responder,
+        server: server,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Slipway"),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        logger: logger
+    )
+}

@@ -1,0 +1,192 @@
+import Foundation
+import Logging
+import SlipwayModel
+import Store
+
+/// What a CodeDeploy handler gets besides its input.
+struct HandlerContext: Sendable {
+    let store: any Store
+    let region: String
+    let accountID: String
+    let principal: Principal
+    let now: Date
+    let logger: Logger
+
+    var arns: ARNs { ARNs(region: region, accountID: accountID) }
+}
+
+/// The CodeDeploy JSON API: decodes and validates a request against the generated model, then calls the typed
+/// handler registered for its operation. Handlers throw `AWSJSONError`s; anything else is a fault (500).
+struct CodeDeployAPI: Sendable {
+    typealias RawHandler = @Sendable (Data, HandlerContext) async throws -> Data
+
+    private var handlers: [CodeDeploy.Operation: RawHandler] = [:]
+    private let validator = ShapeValidator(schema: CodeDeploy.schema)
+
+    /// Registers the handler of an operation that returns a result.
+    mutating func on<Input: AWSShape, Output: AWSShape>(
+        _ operation: CodeDeploy.Operation,
+        _ handler: @escaping @Sendable (Input, HandlerContext) async throws -> Output
+    ) {
+        precondition(operation.descriptor.inputType == Input.self, "\(operation) takes \(String(describing: operation.descriptor.inputType))")
+        handlers[operation] = { body, context in
+            let input = try Self.decode(Input.self, from: body)
+            return try AWSJSON.makeEncoder().encode(try await handler(input, context))
+        }
+    }
+
+    /// Registers the handler of an operation whose result is empty.
+    mutating func on<Input: AWSShape>(
+        _ operation: CodeDeploy.Operation,
+        _ handler: @escaping @Sendable (Input, HandlerContext) async throws -> Void
+    ) {
+        precondition(operation.descriptor.outputType == nil, "\(operation) returns a result")
+        handlers[operation] = { body, context in
+            try await handler(try Self.decode(Input.self, from: body), context)
+            return Data("{}".utf8)
+        }
+    }
+
+    /// Whether an operation has a handler (the others answer `NotImplementedException`).
+    func implements(_ operation: CodeDeploy.Operation) -> Bool { handlers[operation] != nil }
+
+    /// Handles one request: `operationName` is the part of `X-Amz-Target` after the prefix.
+    func handle(operationName: String, body: Data, context: HandlerContext) async throws -> Data {
+        guard let operation = CodeDeploy.Operation(rawValue: operationName) else {
+            throw AWSJSONError.unknownOperation("\(CodeDeploy.targetPrefix).\(operationName)")
+        }
+        let descriptor = operation.descriptor
+        let document: JSONValue
+        do {
+            document = body.isEmpty ? .object([:]) : try JSONValue(parsing: body)
+        } catch {
+            throw AWSJSONError.serialization("The request body is not valid JSON.")
+        }
+        if let inputShape = descriptor.inputShape,
+            let violation = validator.violations(of: document, against: inputShape).first
+        {
+            throw Self.error(for: violation, of: descriptor)
+        }
+        guard let handler = handlers[operation] else {
+            throw AWSJSONError(
+                type: "NotImplementedException",
+                message: "\(operationName) is not implemented in this version of Slipway yet; "
+                    + "see the status table in Slipway's README.",
+                status: 501
+            )
+        }
+        return try await handler(body, context)
+    }
+
+    private static func decode<Input: Decodable>(_ type: Input.Type, from body: Data) throws -> Input {
+        do {
+            return try AWSJSON.makeDecoder().decode(type, from: body.isEmpty ? Data("{}".utf8) : body)
+        } catch {
+            throw AWSJSONError.serialization("The request body does not match the shape of \(type): \(error)")
+        }
+    }
+
+    /// The error AWS gives for a model violation: the operation's own `<Member>RequiredException` or
+    /// `Invalid<Member>Exception` where the model lists one, `SerializationException` for JSON type errors, and
+    /// `ValidationException` otherwise.
+    static func error(for violation: ShapeViolation, of descriptor: OperationDescriptor) -> AWSJSONError {
+        if violation.isSerializationError {
+            return .serialization(violation.description)
+        }
+        if let member = violation.member {
+            let base = member.prefix(1).uppercased() + member.dropFirst()
+            let names = base.hasSuffix("s") ? [base, String(base.dropLast())] : [base]
+            let candidates: [String] =
+                if case .missingRequired = violation.kind {
+                    names.map { "\($0)RequiredException" }
+                } else {
+                    names.map { "Invalid\($0)Exception" }
+                }
+            for candidate in candidates {
+                if let code = CodeDeploy.ExceptionType(rawValue: candidate), descriptor.errors.contains(code) {
+                    return AWSJSONError(code, violation.description)
+                }
+            }
+        }
+        return AWSJSONError(type: "ValidationException", message: violation.description)
+    }
+}
+
+/// ARNs of CodeDeploy resources in this server's region and account.
+struct ARNs: Sendable {
+    let region: String
+    let accountID: String
+
+    func application(_ name: String) -> String { "arn:aws:codedeploy:\(region):\(accountID):application:\(name)" }
+    func deploymentGroup(application: String, group: String) -> String {
+        "arn:aws:codedeploy:\(region):\(accountID):deploymentgroup:\(application)/\(group)"
+    }
+    func deploymentConfig(_ name: String) -> String {
+        "arn:aws:codedeploy:\(region):\(accountID):deploymentconfig:\(name)"
+    }
+    func instance(_ name: String) -> String { "arn:aws:codedeploy:\(region):\(accountID):instance/\(name)" }
+
+    /// The (application, group) of an application or deployment-group ARN of this region and account.
+    enum Resource: Equatable {
+        case application(String)
+        case deploymentGroup(application: String, group: String)
+    }
+
+    func parse(_ arn: String) -> Resource? {
+        let prefix = "arn:aws:codedeploy:\(region):\(accountID):"
+        guard arn.hasPrefix(prefix) else { return nil }
+        let rest = arn.dropFirst(prefix.count)
+        if rest.hasPrefix("application:") {
+            let name = String(rest.dropFirst("application:".count))
+            return name.isEmpty ? nil : .application(name)
+        }
+        if rest.hasPrefix("deploymentgroup:") {
+            let path = rest.dropFirst("deploymentgroup:".count)
+            guard let slash = path.firstIndex(of: "/") else { return nil }
+            let application = String(path[..<slash])
+            let group = String(path[path.index(after: slash)...])
+            return application.isEmpty || group.isEmpty ? nil : .deploymentGroup(application: application, group: group)
+        }
+        return nil
+    }
+}
+
+/// Opaque pagination tokens: the base64 of the last name of the previous page.
+enum PageToken {
+    static func make(after name: String) -> String { Data(name.utf8).base64EncodedString() }
+
+    static func parse(_ token: String?) throws -> String? {
+        guard let token else { return nil }
+        guard let data = Data(base64Encoded: token), let name = String(data: data, encoding: .utf8) else {
+            throw AWSJSONError(.invalidNextTokenException, "The next token is not one this server gave out.")
+        }
+        return name
+    }
+
+    /// Splits `items` (already sorted by name) after the token into one page and the next token.
+    static func page<Item>(
+        _ items: [Item], name: (Item) -> String, token: String?, size: Int
+    ) throws -> (page: [Item], nextToken: String?) {
+        let after = try parse(token)
+        let rest = after.map { last in items.filter { name($0) > last } } ?? items
+        let page = Array(rest.prefix(size))
+        let next = rest.count > size ? page.last.map { make(after: name($0)) } : nil
+        return (page, next)
+    }
+
+    /// Pages by position, for lists sorted by something other than name.
+    static func pageByOffset<Item>(_ items: [Item], token: String?, size: Int) throws -> (page: [Item], nextToken: String?) {
+        var start = 0
+        if let token {
+            guard let data = Data(base64Encoded: token), let text = String(data: data, encoding: .utf8),
+                text.hasPrefix("offset:"), let offset = Int(text.dropFirst("offset:".count)), offset >= 0
+            else {
+                throw AWSJSONError(.invalidNextTokenException, "The next token is not one this server gave out.")
+            }
+            start = min(offset, items.count)
+        }
+        let end = min(start + size, items.count)
+        let next = end < items.count ? Data("offset:\(end)".utf8).base64EncodedString() : nil
+        return (Array(items[start..<end]), next)
+    }
+}

@@ -1,0 +1,228 @@
+import Foundation
+import SlipwayModel
+import Store
+
+/// The predefined `CodeDeployDefault.*` configurations, and CreateDeploymentConfig, GetDeploymentConfig,
+/// DeleteDeploymentConfig, ListDeploymentConfigs.
+enum DeploymentConfigHandlers {
+    static let pageSize = 100
+    /// AWS's quota of custom deployment configurations per account.
+    static let limit = 200
+    static let reservedPrefix = "CodeDeployDefault."
+
+    /// The predefined configurations. OneAtATime is reported as `MOST_CONCURRENCY`, as AWS does. Its id is AWS's;
+    /// the others are numbered after it in the order of AWS's documentation (inferred: AWS does not publish them).
+    static let predefined: [String: CodeDeploy.DeploymentConfigInfo] = {
+        // 2014-11-12, CodeDeploy's launch: the predefined configurations exist from then on.
+        let created = Date(timeIntervalSince1970: 1_415_750_400)
+        var configs: [String: CodeDeploy.DeploymentConfigInfo] = [:]
+        var number = 0
+        func add(
+            _ name: String, _ platform: CodeDeploy.ComputePlatform, hosts: CodeDeploy.MinimumHealthyHosts? = nil,
+            routing: CodeDeploy.TrafficRoutingConfig? = nil
+        ) {
+            number += 1
+            let id = "00000000-0000-0000-0000-" + String(repeating: "0", count: 12 - String(number).count) + String(number)
+            configs[reservedPrefix + name] = CodeDeploy.DeploymentConfigInfo(
+                computePlatform: platform, createTime: created, deploymentConfigId: id,
+                deploymentConfigName: reservedPrefix + name, minimumHealthyHosts: hosts, trafficRoutingConfig: routing)
+        }
+        add("OneAtATime", .server, hosts: .init(type: .init(rawValue: "MOST_CONCURRENCY"), value: 1))
+        add("HalfAtATime", .server, hosts: .init(type: .fleetPercent, value: 50))
+        add("AllAtOnce", .server, hosts: .init(type: .hostCount, value: 0))
+        for minutes in [5, 10, 15, 30] {
+            add("LambdaCanary10Percent\(minutes)Minutes", .lambda, routing: canary(10, minutes))
+        }
+        for (minutes, label) in [(1, "1Minute"), (2, "2Minutes"), (3, "3Minutes"), (10, "10Minutes")] {
+            add("LambdaLinear10PercentEvery\(label)", .lambda, routing: linear(10, minutes))
+        }
+        add("LambdaAllAtOnce", .lambda, routing: .init(type: .allAtOnce))
+        for minutes in [1, 3] { add("ECSLinear10PercentEvery\(minutes)Minutes", .ecs, routing: linear(10, minutes)) }
+        for minutes in [5, 15] { add("ECSCanary10Percent\(minutes)Minutes", .ecs, routing: canary(10, minutes)) }
+        add("ECSAllAtOnce", .ecs, routing: .init(type: .allAtOnce))
+        return configs
+    }()
+
+    private static func canary(_ percent: Int, _ minutes: Int) -> CodeDeploy.TrafficRoutingConfig {
+        .init(timeBasedCanary: .init(canaryInterval: minutes, canaryPercentage: percent), type: .timeBasedCanary)
+    }
+
+    private static func linear(_ percent: Int, _ minutes: Int) -> CodeDeploy.TrafficRoutingConfig {
+        .init(timeBasedLinear: .init(linearInterval: minutes, linearPercentage: percent), type: .timeBasedLinear)
+    }
+
+    static func register(in api: inout CodeDeployAPI) {
+        api.on(.createDeploymentConfig, create)
+        api.on(.getDeploymentConfig) { (input: CodeDeploy.GetDeploymentConfigInput, context) in
+            let name = try input.deploymentConfigName.required(.deploymentConfigNameRequiredException, "deployment configuration name")
+            let config = try await context.store.read { try $0.existingDeploymentConfig(name) }
+            return CodeDeploy.GetDeploymentConfigOutput(deploymentConfigInfo: config)
+        }
+        api.on(.deleteDeploymentConfig, delete)
+        api.on(.listDeploymentConfigs) { (input: CodeDeploy.ListDeploymentConfigsInput, context) in
+            let custom = try await context.store.read { try $0.records(.deploymentConfig, scope: "", after: nil, limit: .max).map(\.name) }
+            let names = (custom + predefined.keys).sorted()
+            let (page, next) = try PageToken.page(names, name: { $0 }, token: input.nextToken, size: pageSize)
+            return CodeDeploy.ListDeploymentConfigsOutput(deploymentConfigsList: page, nextToken: next)
+        }
+    }
+
+    static func create(_ input: CodeDeploy.CreateDeploymentConfigInput, _ context: HandlerContext) async throws
+        -> CodeDeploy.CreateDeploymentConfigOutput
+    {
+        let name = try input.deploymentConfigName.required(.deploymentConfigNameRequiredException, "deployment configuration name")
+        try Check.name(name, .invalidDeploymentConfigNameException, what: "deployment configuration name")
+        guard !name.hasPrefix(reservedPrefix) else {
+            throw AWSJSONError(
+                .invalidDeploymentConfigNameException, "Deployment configuration names may not start with '\(reservedPrefix)'.")
+        }
+        let platform = input.computePlatform ?? .server
+        guard platform.isKnown else {
+            throw AWSJSONError(.invalidComputePlatformException, "The compute platform must be Server, Lambda or ECS.")
+        }
+        try validate(input, platform: platform)
+        let config = CodeDeploy.DeploymentConfigInfo(
+            computePlatform: platform, createTime: context.now, deploymentConfigId: UUID().uuidString.lowercased(),
+            deploymentConfigName: name, minimumHealthyHosts: input.minimumHealthyHosts,
+            trafficRoutingConfig: input.trafficRoutingConfig ?? (platform == .server ? nil : .init(type: .allAtOnce)),
+            zonalConfig: input.zonalConfig)
+        try await context.store.write { tx in
+            guard try tx.count(.deploymentConfig, scope: "") < limit else {
+                throw AWSJSONError(
+                    .deploymentConfigLimitExceededException, "This account has \(limit) custom deployment configurations, the most it can have.")
+            }
+            guard try tx.create(config, .deploymentConfig, name: name) else {
+                throw AWSJSONError(.deploymentConfigAlreadyExistsException, "A deployment configuration named \(name) already exists.")
+            }
+        }
+        return CodeDeploy.CreateDeploymentConfigOutput(deploymentConfigId: config.deploymentConfigId)
+    }
+
+    /// The rules of CreateDeploymentConfig: minimum healthy hosts for the Server platform only (HOST_COUNT ≥ 0,
+    /// FLEET_PERCENT 0–99), traffic routing for Lambda and ECS (1–99 % per step, at most 2880 minutes from the first
+    /// shift to the last), zonal configuration for the Server platform only.
+    static func validate(_ input: CodeDeploy.CreateDeploymentConfigInput, platform: CodeDeploy.ComputePlatform) throws {
+        if platform == .server {
+            guard let hosts = input.minimumHealthyHosts else {
+                throw AWSJSONError(
+                    .invalidMinimumHealthyHostValueException, "A Server deployment configuration needs minimumHealthyHosts.")
+            }
+            try validate(hosts, code: .invalidMinimumHealthyHostValueException)
+            if let routing = input.trafficRoutingConfig, routing.type != .allAtOnce || routing.timeBasedCanary != nil
+                || routing.timeBasedLinear != nil
+            {
+                throw AWSJSONError(
+                    .invalidTrafficRoutingConfigurationException,
+                    "Traffic routing other than AllAtOnce is for Lambda and ECS deployment configurations.")
+            }
+        } else {
+            if input.minimumHealthyHosts != nil {
+                throw AWSJSONError(
+                    .invalidMinimumHealthyHostValueException,
+                    "minimumHealthyHosts is for Server deployment configurations; \(platform) ones use trafficRoutingConfig.")
+            }
+            if input.zonalConfig != nil {
+                throw AWSJSONError(
+                    .invalidZonalDeploymentConfigurationException, "zonalConfig is for Server deployment configurations only.")
+            }
+            if let routing = input.trafficRoutingConfig { try validate(routing) }
+        }
+        if let zonal = input.zonalConfig {
+            for (label, seconds) in [
+                ("firstZoneMonitorDurationInSeconds", zonal.firstZoneMonitorDurationInSeconds),
+                ("monitorDurationInSeconds", zonal.monitorDurationInSeconds),
+            ] {
+                if let seconds, seconds < 0 {
+                    throw AWSJSONError(.invalidZonalDeploymentConfigurationException, "\(label) cannot be negative.")
+                }
+            }
+            if let perZone = zonal.minimumHealthyHostsPerZone {
+                try validate(
+                    CodeDeploy.MinimumHealthyHosts(
+                        type: perZone.type.map { CodeDeploy.MinimumHealthyHostsType(rawValue: $0.rawValue) }, value: perZone.value),
+                    code: .invalidZonalDeploymentConfigurationException)
+            }
+        }
+    }
+
+    private static func validate(_ hosts: CodeDeploy.MinimumHealthyHosts, code: CodeDeploy.ExceptionType) throws {
+        guard let value = hosts.value else {
+            throw AWSJSONError(code, "minimumHealthyHosts needs a value.")
+        }
+        switch hosts.type {
+        case .hostCount?:
+            guard value >= 0 else { throw AWSJSONError(code, "A HOST_COUNT minimum must be 0 or more, not \(value).") }
+        case .fleetPercent?:
+            guard (0...99).contains(value) else {
+                throw AWSJSONError(code, "A FLEET_PERCENT minimum must be from 0 to 99, not \(value).")
+            }
+        default:
+            throw AWSJSONError(code, "The minimum healthy hosts type must be HOST_COUNT or FLEET_PERCENT.")
+        }
+    }
+
+    private static func validate(_ routing: CodeDeploy.TrafficRoutingConfig) throws {
+        let code = CodeDeploy.ExceptionType.invalidTrafficRoutingConfigurationException
+        func step(_ percent: Int?, _ interval: Int?, _ label: String) throws -> (percent: Int, interval: Int) {
+            guard let percent, (1...99).contains(percent) else {
+                throw AWSJSONError(code, "The \(label) percentage must be from 1 to 99.")
+            }
+            guard let interval, interval >= 1 else {
+                throw AWSJSONError(code, "The \(label) interval must be at least 1 minute.")
+            }
+            return (percent, interval)
+        }
+        switch routing.type {
+        case .allAtOnce?:
+            guard routing.timeBasedCanary == nil, routing.timeBasedLinear == nil else {
+                throw AWSJSONError(code, "AllAtOnce traffic routing takes no canary or linear settings.")
+            }
+        case .timeBasedCanary?:
+            let canary = try step(routing.timeBasedCanary?.canaryPercentage, routing.timeBasedCanary?.canaryInterval, "canary")
+            guard canary.interval <= 2880 else {
+                throw AWSJSONError(code, "The canary interval can be at most 2880 minutes.")
+            }
+        case .timeBasedLinear?:
+            let linear = try step(routing.timeBasedLinear?.linearPercentage, routing.timeBasedLinear?.linearInterval, "linear")
+            let shifts = (100 + linear.percent - 1) / linear.percent
+            guard (shifts - 1) * linear.interval <= 2880 else {
+                throw AWSJSONError(code, "Linear traffic shifting may take at most 2880 minutes from the first shift to the last.")
+            }
+        default:
+            throw AWSJSONError(code, "The traffic routing type must be TimeBasedCanary, TimeBasedLinear or AllAtOnce.")
+        }
+    }
+
+    static func delete(_ input: CodeDeploy.DeleteDeploymentConfigInput, _ context: HandlerContext) async throws {
+        let name = try input.deploymentConfigName.required(.deploymentConfigNameRequiredException, "deployment configuration name")
+        guard predefined[name] == nil else {
+            throw AWSJSONError(.invalidOperationException, "The predefined deployment configuration \(name) cannot be deleted.")
+        }
+        try await context.store.write { tx in
+            for group in try tx.allRecords(.deploymentGroup) {
+                let info = try tx.get(CodeDeploy.DeploymentGroupInfo.self, .deploymentGroup, scope: group.scope, name: group.name)
+                if info?.deploymentConfigName == name {
+                    throw AWSJSONError(
+                        .deploymentConfigInUseException,
+                        "The deployment configuration \(name) is used by deployment group \(group.scope)/\(group.name).")
+                }
+            }
+            try tx.delete(.deploymentConfig, scope: "", name: name)
+        }
+    }
+}
+
+extension StoreReader {
+    /// A predefined or custom deployment configuration.
+    func deploymentConfig(_ name: String) throws -> CodeDeploy.DeploymentConfigInfo? {
+        if let config = DeploymentConfigHandlers.predefined[name] { return config }
+        return try get(CodeDeploy.DeploymentConfigInfo.self, .deploymentConfig, name: name)
+    }
+
+    func existingDeploymentConfig(_ name: String) throws -> CodeDeploy.DeploymentConfigInfo {
+        guard let config = try deploymentConfig(name) else {
+            throw AWSJSONError(.deploymentConfigDoesNotExistException, "No deployment configuration found for name: \(name)")
+        }
+        return config
+    }
+}

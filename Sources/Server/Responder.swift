@@ -1,0 +1,110 @@
+import Foundation
+import Hummingbird
+import Logging
+import SlipwayModel
+import Store
+
+/// The one responder of the server's port: it tells the protocols apart and hands each request to its API.
+///
+/// | request | served by |
+/// |---|---|
+/// | `GET /healthz` | health, no authentication |
+/// | `POST /` + `X-Amz-Target: CodeDeploy_20141006.<Op>` | the CodeDeploy API |
+/// | `POST /` + `X-Amz-Target: CodeDeployCommandService…` | the agent command API (not built yet) |
+/// | anything else | the S3 API (not built yet) |
+struct SlipwayResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+
+    /// JSON API bodies are small; a larger one is refused before it is read whole.
+    static let maximumJSONBody = 4 << 20
+
+    let store: any Store
+    let region: String
+    let accountID: String
+    let authenticator: Authenticator
+    let codeDeploy: CodeDeployAPI
+    let clock: @Sendable () -> Date
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let requestID = RequestIDs.make()
+        var logger = context.logger
+        logger[metadataKey: "request_id"] = .string(requestID)
+
+        if request.method == .get && request.uri.path == "/healthz" {
+            return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+        }
+        guard let target = request.headers[.amzTarget] else {
+            return Response.awsJSON(
+                AWSJSONError(
+                    type: "NotImplemented",
+                    message: "The S3 API of Slipway's artifact store is not built yet; only the CodeDeploy API is served.",
+                    status: 501),
+                requestID: requestID)
+        }
+        do {
+            let body = try await readBody(request)
+            let (prefix, operation) = Self.split(target)
+            switch prefix {
+            case CodeDeploy.targetPrefix:
+                let principal = try await authenticator.authenticate(
+                    request, body: body, service: CodeDeploy.signingName, now: clock())
+                try authorize(principal, for: .codeDeploy, operation: operation)
+                logger[metadataKey: "operation"] = .string(operation)
+                let context = HandlerContext(
+                    store: store, region: region, accountID: accountID, principal: principal, now: clock(), logger: logger)
+                let output = try await codeDeploy.handle(operationName: operation, body: body, context: context)
+                logger.debug("handled")
+                return Response.awsJSON(output, requestID: requestID)
+            case CodeDeployCommand.targetPrefix, CodeDeployCommand.secureTargetPrefix:
+                throw AWSJSONError(
+                    type: "NotImplementedException",
+                    message: "The agent command API is not built yet in this version of Slipway.", status: 501)
+            default:
+                throw AWSJSONError.unknownOperation(target)
+            }
+        } catch let error as AWSJSONError {
+            if error.status >= 500 && error.status != 501 {
+                logger.error("request failed", metadata: ["error": .string(error.description)])
+            } else {
+                logger.info("request refused", metadata: ["error": .string(error.type)])
+            }
+            return Response.awsJSON(error, requestID: requestID)
+        } catch {
+            logger.error("internal error", metadata: ["error": .string(String(describing: error))])
+            return Response.awsJSON(
+                AWSJSONError(
+                    type: "InternalFailure",
+                    message: "The server failed to handle the request; its log has the details under request id \(requestID).",
+                    status: 500),
+                requestID: requestID)
+        }
+    }
+
+    /// Splits `Prefix.Operation` at the last dot.
+    static func split(_ target: String) -> (prefix: String, operation: String) {
+        guard let dot = target.lastIndex(of: ".") else { return (target, "") }
+        return (String(target[..<dot]), String(target[target.index(after: dot)...]))
+    }
+
+    private func readBody(_ request: Request) async throws -> Data {
+        do {
+            let buffer = try await request.body.collect(upTo: Self.maximumJSONBody)
+            return Data(buffer.readableBytesView)
+        } catch {
+            throw AWSJSONError(
+                type: "SerializationException",
+                message: "The request body is larger than \(Self.maximumJSONBody) bytes, the most a JSON API request may have.",
+                status: 413)
+        }
+    }
+
+    private func authorize(_ principal: Principal, for api: APIFamily, operation: String) throws {
+        guard api.admits(principal.role) else {
+            throw AWSJSONError(
+                type: "AccessDeniedException",
+                message: "User: \(principal.arn) is not authorized to perform: \(api.rawValue):\(operation) "
+                    + "(a key with role '\(principal.role.rawValue)' cannot call the \(api.rawValue) API)",
+                status: 403)
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+
+/// Everything `slipway server` is told on its command line.
+public struct ServerConfiguration: Sendable {
+    /// Where TLS material comes from.
+    public enum Transport: Sendable, Equatable {
+        /// Plain HTTP. The stock CodeDeploy agent refuses it; AWS CLI and SDK clients accept it.
+        case plainHTTP
+        /// HTTPS with a PEM certificate chain and private key.
+        case tls(certificatePath: String, keyPath: String)
+    }
+
+    public var host: String
+    public var port: Int
+    public var dataDirectory: URL
+    /// A SQLite file path, or (later) a `postgres://` URL.
+    public var database: String
+    public var region: String
+    public var accountID: String
+    public var transport: Transport
+    /// How far a request's signing time may be from the server's clock.
+    public var maximumClockSkew: TimeInterval = 15 * 60
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 7443,
+        dataDirectory: URL,
+        database: String? = nil,
+        region: String = "us-east-1",
+        accountID: String = "000000000000",
+        transport: Transport = .plainHTTP
+    ) {
+        self.host = host
+        self.port = port
+        self.dataDirectory = dataDirectory
+        self.database = database ?? dataDirectory.appendingPathComponent("slipway.sqlite").path
+        self.region = region
+        self.accountID = accountID
+        self.transport = transport
+    }
+
+    /// Parses `HOST:PORT`, `[IPv6]:PORT` or `:PORT`.
+    public static func parseListenAddress(_ text: String) throws -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":") else {
+            throw ConfigurationError("--listen must be HOST:PORT (for example 127.0.0.1:7443), not '\(text)'")
+        }
+        var host = String(text[..<colon])
+        let portText = text[text.index(after: colon)...]
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            throw ConfigurationError("the port in --listen '\(text)' must be a number from 0 to 65535")
+        }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    /// Checks the values that clients will see in ARNs and signatures.
+    public func validate() throws {
+        guard accountID.count == 12, accountID.allSatisfy(\.isASCIIDigit) else {
+            throw ConfigurationError("--account-id must be exactly 12 digits, not '\(accountID)'")
+        }
+        let regionCharacters = region.unicodeScalars.allSatisfy {
+            CharacterSet.lowercaseLetters.contains($0) || CharacterSet.decimalDigits.contains($0) || $0 == "-"
+        }
+        guard !region.isEmpty, regionCharacters else {
+            throw ConfigurationError("--region must look like an AWS region name (for example us-east-1), not '\(region)'")
+        }
+        if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") {
+            throw ConfigurationError(
+                "--database: PostgreSQL is not supported yet in this version of Slipway; give a SQLite file path")
+        }
+    }
+}
+
+/// A configuration problem, reported to the user as it is.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}
