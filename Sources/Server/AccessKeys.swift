@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayModel
 import Store
 
 /// What a key may do. Each role is a fixed set of permissions; IAM-style policies come later.
@@ -21,6 +22,8 @@ public struct AccessKeyRecord: Codable, Hashable, Sendable {
     public var createTime: Date
     /// `Active` or `Inactive`; an inactive key is refused like an unknown one.
     public var status: String
+    /// For agent keys: the IAM ARN the instance is registered with, which the agent uses as its host identifier.
+    public var principalArn: String?
 
     public init(accessKeyId: String, secretAccessKey: String, role: KeyRole, instanceName: String?, createTime: Date) {
         self.accessKeyId = accessKeyId
@@ -33,7 +36,8 @@ public struct AccessKeyRecord: Codable, Hashable, Sendable {
 
     /// The ARN of the key's principal, the identity an agent key's instance is registered with.
     public func principalARN(accountID: String) -> String {
-        switch role {
+        if let principalArn { return principalArn }
+        return switch role {
         case .agent: "arn:aws:iam::\(accountID):user/slipway/agent/\(instanceName ?? accessKeyId)"
         case .admin, .deployer: "arn:aws:iam::\(accountID):user/slipway/\(role.rawValue)/\(accessKeyId)"
         }
@@ -73,8 +77,18 @@ public enum AccessKeys {
         if role != .agent && instanceName != nil {
             throw ConfigurationError("--instance-name binds agent keys only; use it with --role agent")
         }
-        let key = AccessKeyFactory.make(role: role, instanceName: instanceName, now: now)
+        let made = AccessKeyFactory.make(role: role, instanceName: instanceName, now: now)
         return try await store.write { tx in
+            var key = made
+            if let instanceName {
+                let instance = try tx.get(CodeDeploy.InstanceInfo.self, .instance, name: instanceName)
+                guard let instance, instance.deregisterTime == nil else {
+                    throw ConfigurationError(
+                        "no registered on-premises instance is named '\(instanceName)': register it first "
+                            + "(aws deploy register-on-premises-instance --instance-name \(instanceName) --iam-user-arn ...)")
+                }
+                key.principalArn = instance.iamUserArn ?? instance.iamSessionArn
+            }
             guard try tx.create(key, .accessKey, name: key.accessKeyId) else {
                 throw ConfigurationError("a key with id \(key.accessKeyId) exists already; try again")
             }

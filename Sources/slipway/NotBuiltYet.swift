@@ -18,17 +18,6 @@ extension NotBuiltYetCommand {
     }
 }
 
-struct ServerCommand: NotBuiltYetCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "server",
-        abstract: "Run the control plane: CodeDeploy API, agent command API, S3 artifact store. (not built yet)"
-    )
-    static let capability = "the control-plane server"
-
-    @Flag(help: "Zero set-up mode: SQLite, built-in S3 store, local CA, admin credentials and an in-process agent.")
-    var dev = false
-}
-
 struct AgentCommand: NotBuiltYetCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent",
@@ -51,12 +40,4 @@ struct DeployCommand: NotBuiltYetCommand {
         abstract: "Push a directory, create a deployment and follow it live. (not built yet)"
     )
     static let capability = "`slipway deploy`"
-}
-
-struct KeysCommand: NotBuiltYetCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "keys",
-        abstract: "Create, list and delete access keys in a data directory. (not built yet)"
-    )
-    static let capability = "access-key management"
 }

@@ -28,7 +28,7 @@ struct CodeDeployAPI: Sendable {
         _ operation: CodeDeploy.Operation,
         _ handler: @escaping @Sendable (Input, HandlerContext) async throws -> Output
     ) {
-        precondition(operation.descriptor.inputType == Input.self, "\(operation) takes \(String(describing: operation.descriptor.inputType))")
+        precondition(operation.descriptor.inputType == Input.self, "\(operation) takes another input type")
         handlers[operation] = { body, context in
             let input = try Self.decode(Input.self, from: body)
             return try AWSJSON.makeEncoder().encode(try await handler(input, context))
@@ -40,7 +40,10 @@ struct CodeDeployAPI: Sendable {
         _ operation: CodeDeploy.Operation,
         _ handler: @escaping @Sendable (Input, HandlerContext) async throws -> Void
     ) {
-        precondition(operation.descriptor.outputType == nil, "\(operation) returns a result")
+        let output = operation.descriptor.outputShape.flatMap { CodeDeploy.schema[$0] }
+        if case .structure(let members)? = output?.kind {
+            precondition(members.isEmpty, "\(operation) returns a result")
+        }
         handlers[operation] = { body, context in
             try await handler(try Self.decode(Input.self, from: body), context)
             return Data("{}".utf8)

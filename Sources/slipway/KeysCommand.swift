@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+import Server
+import Store
+
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Create, list and delete access keys in a server's data directory.",
+        subcommands: [Create.self, List.self, Delete.self]
+    )
+
+    struct StoreOptions: ParsableArguments {
+        @Option(help: "The server's data directory. (default: ~/.slipway)")
+        var dataDir: String?
+
+        @Option(help: "The database file. (default: <data-dir>/slipway.sqlite)")
+        var database: String?
+
+        func open() throws -> SQLiteStore {
+            let directory = dataDir.map { NSString(string: $0).expandingTildeInPath }
+                ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".slipway").path
+            let path = database ?? URL(fileURLWithPath: directory).appendingPathComponent("slipway.sqlite").path
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw ValidationError("no Slipway database at \(path): start `slipway server` once, or give --data-dir")
+            }
+            return try SQLiteStore(path: path)
+        }
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an access key and print it.")
+
+        @OptionGroup var store: StoreOptions
+
+        @Option(help: "What the key may do: admin, deployer or agent.")
+        var role: KeyRole
+
+        @Option(help: "For --role agent: the registered on-premises instance the key acts for.")
+        var instanceName: String?
+
+        @Flag(help: "Print the key as IAM's CreateAccessKey result does.")
+        var json = false
+
+        func run() async throws {
+            let key = try await AccessKeys.create(in: try store.open(), role: role, instanceName: instanceName)
+            if json {
+                let object: [String: Any] = [
+                    "AccessKey": [
+                        "AccessKeyId": key.accessKeyId, "SecretAccessKey": key.secretAccessKey, "Status": key.status,
+                        "UserName": key.instanceName ?? key.role.rawValue,
+                        "CreateDate": ISO8601DateFormatter().string(from: key.createTime),
+                    ]
+                ]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print("access key id:     \(key.accessKeyId)")
+                print("secret access key: \(key.secretAccessKey)")
+                print("role:              \(key.role.rawValue)" + (key.instanceName.map { " (instance \($0))" } ?? ""))
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List access keys (without their secrets).")
+
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            for key in try await AccessKeys.list(in: try store.open()) {
+                let instance = key.instanceName.map { "  instance=\($0)" } ?? ""
+                print("\(key.accessKeyId)  \(key.role.rawValue)  \(key.status)\(instance)")
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete an access key; requests signed with it fail.")
+
+        @OptionGroup var store: StoreOptions
+
+        @Argument(help: "The access key id.")
+        var accessKeyId: String
+
+        func run() async throws {
+            guard try await AccessKeys.delete(in: try store.open(), accessKeyId: accessKeyId) else {
+                throw ValidationError("no access key \(accessKeyId) in this data directory")
+            }
+            print("deleted \(accessKeyId)")
+        }
+    }
+}
+
+extension KeyRole: ExpressibleByArgument {}

@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import Server
+import Store
+
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Run the control plane: the CodeDeploy API on one port, with SigV4 authentication.",
+        discussion: """
+            With --dev, Slipway creates under the data directory a local CA and a server certificate, an admin \
+            access key written as the AWS profile 'slipway', and prints the lines that point the AWS CLI at it. \
+            A second run reuses all of it.
+            """
+    )
+
+    @Flag(help: "Zero set-up mode: TLS from a local CA, an admin key and an AWS profile under the data directory.")
+    var dev = false
+
+    @Option(help: "The address to listen on, HOST:PORT.")
+    var listen = "127.0.0.1:7443"
+
+    @Option(help: "Where Slipway keeps its database, certificates and files. (default: ~/.slipway)")
+    var dataDir: String?
+
+    @Option(help: "The database: a SQLite file path. (default: <data-dir>/slipway.sqlite)")
+    var database: String?
+
+    @Option(help: "The AWS region the server answers for; clients must sign for it.")
+    var region = "us-east-1"
+
+    @Option(help: "The 12-digit account id used in ARNs.")
+    var accountId = "000000000000"
+
+    @Option(help: "A PEM certificate chain for HTTPS.")
+    var tlsCert: String?
+
+    @Option(help: "The PEM private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Flag(help: "Serve plain HTTP. The stock CodeDeploy agent refuses it; the AWS CLI and SDKs accept it.")
+    var plainHttp = false
+
+    func run() async throws {
+        let dataDirectory = URL(fileURLWithPath: (dataDir.map { NSString(string: $0).expandingTildeInPath })
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".slipway").path)
+        let (host, port) = try ServerConfiguration.parseListenAddress(listen)
+        let dev = DevEnvironment(dataDirectory: dataDirectory)
+
+        let transport: ServerConfiguration.Transport
+        switch (tlsCert, tlsKey, plainHttp) {
+        case (let cert?, let key?, false):
+            transport = .tls(certificatePath: cert, keyPath: key)
+        case (nil, nil, true):
+            transport = .plainHTTP
+        case (nil, nil, false) where self.dev:
+            try dev.ensureCertificates()
+            transport = .tls(certificatePath: dev.serverCertificate.path, keyPath: dev.serverKey.path)
+        case (nil, nil, false):
+            throw ValidationError("give --tls-cert and --tls-key for HTTPS, or --plain-http (or use --dev for a local CA)")
+        case (_, _, true):
+            throw ValidationError("--plain-http cannot be combined with --tls-cert/--tls-key")
+        default:
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
+
+        var configuration = ServerConfiguration(
+            host: host, port: port, dataDirectory: dataDirectory, database: database, region: region,
+            accountID: accountId, transport: transport)
+        try configuration.validate()
+        try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
+        let store = try SQLiteStore(path: configuration.database)
+        configuration.database = store.path
+
+        let logger = {
+            var logger = Logger(label: "slipway.server")
+            logger.logLevel = .info
+            return logger
+        }()
+        let scheme = transport == .plainHTTP ? "http" : "https"
+        let isDev = self.dev
+        let region = self.region
+        let devKey: AccessKeyRecord? = isDev ? try await Self.devAdminKey(dev, store: store) : nil
+        let app = try buildApplication(configuration: configuration, store: store, logger: logger, onServerRunning: { boundPort in
+            let endpointHost = host == "0.0.0.0" ? "127.0.0.1" : (host.contains(":") ? "[\(host)]" : host)
+            let endpoint = "\(scheme)://\(endpointHost):\(boundPort)"
+            guard isDev, let devKey else {
+                print("Slipway is serving the CodeDeploy API at \(endpoint) (region \(region)).")
+                return
+            }
+            do {
+                try dev.writeProfile(key: devKey, region: region, endpoint: endpoint)
+            } catch {
+                logger.error("cannot write the AWS profile: \(error)")
+            }
+            print(
+                """
+                Slipway is running at \(endpoint) (region \(region), data in \(dataDirectory.path)).
+
+                Point the AWS CLI and boto3 at it:
+
+                \(dev.exportLines(endpoint: endpoint, region: region, tls: scheme == "https").map { "  " + $0 }.joined(separator: "\n"))
+
+                Then try:
+
+                  aws deploy create-application --application-name my-app
+                  aws deploy list-applications
+
+                """)
+        })
+        try await app.runService()
+    }
+
+    /// The admin key of the dev profile: the one already written if the store still has it, else a new one.
+    static func devAdminKey(_ dev: DevEnvironment, store: SQLiteStore) async throws -> AccessKeyRecord {
+        if let id = dev.profileAccessKeyID(),
+            let key = try await AccessKeys.list(in: store).first(where: { $0.accessKeyId == id && $0.role == .admin })
+        {
+            return key
+        }
+        return try await AccessKeys.create(in: store, role: .admin, instanceName: nil)
+    }
+}
