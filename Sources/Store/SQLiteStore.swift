@@ -35,7 +35,7 @@ public final class SQLiteStore: Store {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
             throw StoreError(
-                "cannot create the directory '\(directory.path)' of the store database: \(error.localizedDescription)"
+                "cannot create the directory '\(directory.path)' of the store database: \(Self.describe(error))"
             )
         }
 
@@ -107,11 +107,20 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// A one-line account of an error from SQLite or from the file system.
     fileprivate static func describe(_ error: any Error) -> String {
         if let error = error as? DatabaseError {
-            return "\(error.message ?? "\(error.resultCode)") (\(error.resultCode))"
+            return "\(error.message ?? "\(error.resultCode)") (SQLite error \(error.resultCode.rawValue))"
         }
-        return "\(error)"
+        // Foundation's file errors carry the system's reason ("Not a directory") as their underlying error.
+        let nsError = error as NSError
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? any Error {
+            if let posix = underlying as? POSIXError {
+                return String(cString: strerror(posix.code.rawValue))
+            }
+            return (underlying as NSError).localizedDescription
+        }
+        return nsError.localizedDescription
     }
 }
 
