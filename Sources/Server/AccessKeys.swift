@@ -85,7 +85,8 @@ public enum AccessKeys {
                 guard let instance, instance.deregisterTime == nil else {
                     throw ConfigurationError(
                         "no registered on-premises instance is named '\(instanceName)': register it first "
-                            + "(aws deploy register-on-premises-instance --instance-name \(instanceName) --iam-user-arn ...)")
+                            + "(aws deploy register-on-premises-instance --instance-name \(instanceName) --iam-user-arn ...)"
+                    )
                 }
                 key.principalArn = instance.iamUserArn ?? instance.iamSessionArn
             }

@@ -48,7 +48,8 @@ public func buildApplication(
             throw ConfigurationError(
                 "cannot read the TLS certificate '\(certificatePath)' or key '\(keyPath)' as PEM: \(error)")
         }
-        let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        let tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         server = try .tls(.http1(), tlsConfiguration: tls)
     }
     return Application(

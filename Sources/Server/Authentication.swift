@@ -21,14 +21,18 @@ struct Authenticator: Sendable {
     /// The principal of a signed request, or an `AWSJSONError` (HTTP 403) that says what is wrong with its
     /// signature. `service` is the signing name the endpoint expects; IAM requests are signed for `us-east-1`.
     func authenticate(_ request: Request, body: Data, service: String, now: Date) async throws -> Principal {
+        // HTTP/1 `Host` arrives as the request's authority (swift-http-types keeps it apart from the fields), yet
+        // clients sign it as a header.
+        var headers = request.headers.map { HTTPHeader($0.name.rawName, $0.value) }
+        if let authority = request.head.authority { headers.append(HTTPHeader("host", authority)) }
         let signed = VerificationRequest(
-            method: request.method.rawValue,
-            target: request.head.path ?? "/",
-            headers: request.headers.map { HTTPHeader($0.name.rawName, $0.value) },
+            method: request.method.rawValue, target: request.head.path ?? "/", headers: headers,
             bodySHA256: Self.sha256Hex(body))
         do {
             let authorization = try Authorization.parse(signed)
-            let key = try await store.read { try $0.get(AccessKeyRecord.self, .accessKey, name: authorization.accessKeyId) }
+            let key = try await store.read {
+                try $0.get(AccessKeyRecord.self, .accessKey, name: authorization.accessKeyId)
+            }
             guard let key, key.status == "Active" else {
                 throw SigV4Error.unknownAccessKey(authorization.accessKeyId)
             }

@@ -31,13 +31,15 @@ struct SlipwayResponder: HTTPResponder {
         logger[metadataKey: "request_id"] = .string(requestID)
 
         if request.method == .get && request.uri.path == "/healthz" {
-            return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
         }
         guard let target = request.headers[.amzTarget] else {
             return Response.awsJSON(
                 AWSJSONError(
                     type: "NotImplemented",
-                    message: "The S3 API of Slipway's artifact store is not built yet; only the CodeDeploy API is served.",
+                    message:
+                        "The S3 API of Slipway's artifact store is not built yet; only the CodeDeploy API is served.",
                     status: 501),
                 requestID: requestID)
         }
@@ -51,7 +53,8 @@ struct SlipwayResponder: HTTPResponder {
                 try authorize(principal, for: .codeDeploy, operation: operation)
                 logger[metadataKey: "operation"] = .string(operation)
                 let context = HandlerContext(
-                    store: store, region: region, accountID: accountID, principal: principal, now: clock(), logger: logger)
+                    store: store, region: region, accountID: accountID, principal: principal, now: clock(),
+                    logger: logger)
                 let output = try await codeDeploy.handle(operationName: operation, body: body, context: context)
                 logger.debug("handled")
                 return Response.awsJSON(output, requestID: requestID)
@@ -74,7 +77,8 @@ struct SlipwayResponder: HTTPResponder {
             return Response.awsJSON(
                 AWSJSONError(
                     type: "InternalFailure",
-                    message: "The server failed to handle the request; its log has the details under request id \(requestID).",
+                    message:
+                        "The server failed to handle the request; its log has the details under request id \(requestID).",
                     status: 500),
                 requestID: requestID)
         }
@@ -93,7 +97,8 @@ struct SlipwayResponder: HTTPResponder {
         } catch {
             throw AWSJSONError(
                 type: "SerializationException",
-                message: "The request body is larger than \(Self.maximumJSONBody) bytes, the most a JSON API request may have.",
+                message:
+                    "The request body is larger than \(Self.maximumJSONBody) bytes, the most a JSON API request may have.",
                 status: 413)
         }
     }

@@ -62,7 +62,8 @@ public struct ServerConfiguration: Sendable {
             CharacterSet.lowercaseLetters.contains($0) || CharacterSet.decimalDigits.contains($0) || $0 == "-"
         }
         guard !region.isEmpty, regionCharacters else {
-            throw ConfigurationError("--region must look like an AWS region name (for example us-east-1), not '\(region)'")
+            throw ConfigurationError(
+                "--region must look like an AWS region name (for example us-east-1), not '\(region)'")
         }
         if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") {
             throw ConfigurationError(

@@ -89,6 +89,7 @@ public protocol Store: Sendable {
     func read<T: Sendable>(_ body: @Sendable (any StoreReader) throws -> T) async throws -> T
 
     /// Runs `body` in a write transaction; writes are serialised.
+    @discardableResult
     func write<T: Sendable>(_ body: @Sendable (any StoreWriter) throws -> T) async throws -> T
 }
 

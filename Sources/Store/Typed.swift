@@ -14,17 +14,23 @@ extension StoreReader {
     public func list<Value: Decodable>(
         _ type: Value.Type, _ kind: RecordKind, scope: String = "", after: String? = nil, limit: Int = .max
     ) throws -> [(name: String, value: Value)] {
-        try records(kind, scope: scope, after: after, limit: limit).map { ($0.name, try RecordCoding.decode(type, from: $0)) }
+        try records(kind, scope: scope, after: after, limit: limit).map {
+            ($0.name, try RecordCoding.decode(type, from: $0))
+        }
     }
 }
 
 extension StoreWriter {
     @discardableResult
-    public func set<Value: Encodable>(_ value: Value, _ kind: RecordKind, scope: String = "", name: String) throws -> Int64 {
+    public func set<Value: Encodable>(_ value: Value, _ kind: RecordKind, scope: String = "", name: String) throws
+        -> Int64
+    {
         try put(kind, scope: scope, name: name, document: RecordCoding.encode(value))
     }
 
-    public func create<Value: Encodable>(_ value: Value, _ kind: RecordKind, scope: String = "", name: String) throws -> Bool {
+    public func create<Value: Encodable>(_ value: Value, _ kind: RecordKind, scope: String = "", name: String) throws
+        -> Bool
+    {
         try insert(kind, scope: scope, name: name, document: RecordCoding.encode(value))
     }
 }
@@ -38,7 +44,8 @@ enum RecordCoding {
         do {
             return try AWSJSON.makeDecoder().decode(type, from: record.document)
         } catch {
-            throw StoreError("the stored \(record.kind) '\(record.scope)/\(record.name)' cannot be read as \(type): \(error)")
+            throw StoreError(
+                "the stored \(record.kind) '\(record.scope)/\(record.name)' cannot be read as \(type): \(error)")
         }
     }
 }

@@ -18,7 +18,8 @@ struct KeysCommand: AsyncParsableCommand {
         var database: String?
 
         func open() throws -> SQLiteStore {
-            let directory = dataDir.map { NSString(string: $0).expandingTildeInPath }
+            let directory =
+                dataDir.map { NSString(string: $0).expandingTildeInPath }
                 ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".slipway").path
             let path = database ?? URL(fileURLWithPath: directory).appendingPathComponent("slipway.sqlite").path
             guard FileManager.default.fileExists(atPath: path) else {

@@ -44,8 +44,9 @@ struct ServerCommand: AsyncParsableCommand {
     var plainHttp = false
 
     func run() async throws {
-        let dataDirectory = URL(fileURLWithPath: (dataDir.map { NSString(string: $0).expandingTildeInPath })
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".slipway").path)
+        let dataDirectory = URL(
+            fileURLWithPath: (dataDir.map { NSString(string: $0).expandingTildeInPath })
+                ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".slipway").path)
         let (host, port) = try ServerConfiguration.parseListenAddress(listen)
         let dev = DevEnvironment(dataDirectory: dataDirectory)
 
@@ -59,7 +60,8 @@ struct ServerCommand: AsyncParsableCommand {
             try dev.ensureCertificates()
             transport = .tls(certificatePath: dev.serverCertificate.path, keyPath: dev.serverKey.path)
         case (nil, nil, false):
-            throw ValidationError("give --tls-cert and --tls-key for HTTPS, or --plain-http (or use --dev for a local CA)")
+            throw ValidationError(
+                "give --tls-cert and --tls-key for HTTPS, or --plain-http (or use --dev for a local CA)")
         case (_, _, true):
             throw ValidationError("--plain-http cannot be combined with --tls-cert/--tls-key")
         default:
@@ -83,33 +85,35 @@ struct ServerCommand: AsyncParsableCommand {
         let isDev = self.dev
         let region = self.region
         let devKey: AccessKeyRecord? = isDev ? try await Self.devAdminKey(dev, store: store) : nil
-        let app = try buildApplication(configuration: configuration, store: store, logger: logger, onServerRunning: { boundPort in
-            let endpointHost = host == "0.0.0.0" ? "127.0.0.1" : (host.contains(":") ? "[\(host)]" : host)
-            let endpoint = "\(scheme)://\(endpointHost):\(boundPort)"
-            guard isDev, let devKey else {
-                print("Slipway is serving the CodeDeploy API at \(endpoint) (region \(region)).")
-                return
-            }
-            do {
-                try dev.writeProfile(key: devKey, region: region, endpoint: endpoint)
-            } catch {
-                logger.error("cannot write the AWS profile: \(error)")
-            }
-            print(
-                """
-                Slipway is running at \(endpoint) (region \(region), data in \(dataDirectory.path)).
+        let app = try buildApplication(
+            configuration: configuration, store: store, logger: logger,
+            onServerRunning: { boundPort in
+                let endpointHost = host == "0.0.0.0" ? "127.0.0.1" : (host.contains(":") ? "[\(host)]" : host)
+                let endpoint = "\(scheme)://\(endpointHost):\(boundPort)"
+                guard isDev, let devKey else {
+                    printToStandardOutput("Slipway is serving the CodeDeploy API at \(endpoint) (region \(region)).")
+                    return
+                }
+                do {
+                    try dev.writeProfile(key: devKey, region: region, endpoint: endpoint)
+                } catch {
+                    logger.error("cannot write the AWS profile: \(error)")
+                }
+                printToStandardOutput(
+                    """
+                    Slipway is running at \(endpoint) (region \(region), data in \(dataDirectory.path)).
 
-                Point the AWS CLI and boto3 at it:
+                    Point the AWS CLI and boto3 at it:
 
-                \(dev.exportLines(endpoint: endpoint, region: region, tls: scheme == "https").map { "  " + $0 }.joined(separator: "\n"))
+                    \(dev.exportLines(endpoint: endpoint, region: region, tls: scheme == "https").map { "  " + $0 }.joined(separator: "\n"))
 
-                Then try:
+                    Then try:
 
-                  aws deploy create-application --application-name my-app
-                  aws deploy list-applications
+                      aws deploy create-application --application-name my-app
+                      aws deploy list-applications
 
-                """)
-        })
+                    """)
+            })
         try await app.runService()
     }
 

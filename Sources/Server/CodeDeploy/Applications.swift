@@ -18,7 +18,9 @@ enum ApplicationHandlers {
         api.on(.updateApplication, rename)
         api.on(.deleteApplication, delete)
         api.on(.listApplications) { (input: CodeDeploy.ListApplicationsInput, context) in
-            let names = try await context.store.read { try $0.records(.application, scope: "", after: nil, limit: .max).map(\.name) }
+            let names = try await context.store.read {
+                try $0.records(.application, scope: "", after: nil, limit: .max).map(\.name)
+            }
             let (page, next) = try PageToken.page(names, name: { $0 }, token: input.nextToken, size: pageSize)
             return CodeDeploy.ListApplicationsOutput(applications: page, nextToken: next)
         }
@@ -50,7 +52,8 @@ enum ApplicationHandlers {
         let arn = context.arns.application(name)
         try await context.store.write { tx in
             guard try tx.count(.application, scope: "") < limit else {
-                throw AWSJSONError(.applicationLimitExceededException, "This account has \(limit) applications, the most it can have.")
+                throw AWSJSONError(
+                    .applicationLimitExceededException, "This account has \(limit) applications, the most it can have.")
             }
             guard try tx.create(application, .application, name: name) else {
                 throw AWSJSONError(.applicationAlreadyExistsException, "The application \(name) already exists.")
@@ -79,7 +82,8 @@ enum ApplicationHandlers {
                 for record in try tx.records(kind, scope: name, after: nil, limit: .max) {
                     var document = record.document
                     if kind == .deploymentGroup {
-                        var group = try tx.get(CodeDeploy.DeploymentGroupInfo.self, kind, scope: name, name: record.name)!
+                        var group = try tx.get(
+                            CodeDeploy.DeploymentGroupInfo.self, kind, scope: name, name: record.name)!
                         group.applicationName = newName
                         document = try AWSJSON.makeEncoder().encode(group)
                         try tx.moveTags(

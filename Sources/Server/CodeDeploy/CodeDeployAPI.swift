@@ -178,7 +178,9 @@ enum PageToken {
     }
 
     /// Pages by position, for lists sorted by something other than name.
-    static func pageByOffset<Item>(_ items: [Item], token: String?, size: Int) throws -> (page: [Item], nextToken: String?) {
+    static func pageByOffset<Item>(_ items: [Item], token: String?, size: Int) throws -> (
+        page: [Item], nextToken: String?
+    ) {
         var start = 0
         if let token {
             guard let data = Data(base64Encoded: token), let text = String(data: data, encoding: .utf8),

@@ -22,7 +22,8 @@ enum DeploymentConfigHandlers {
             routing: CodeDeploy.TrafficRoutingConfig? = nil
         ) {
             number += 1
-            let id = "00000000-0000-0000-0000-" + String(repeating: "0", count: 12 - String(number).count) + String(number)
+            let id =
+                "00000000-0000-0000-0000-" + String(repeating: "0", count: 12 - String(number).count) + String(number)
             configs[reservedPrefix + name] = CodeDeploy.DeploymentConfigInfo(
                 computePlatform: platform, createTime: created, deploymentConfigId: id,
                 deploymentConfigName: reservedPrefix + name, minimumHealthyHosts: hosts, trafficRoutingConfig: routing)
@@ -54,13 +55,16 @@ enum DeploymentConfigHandlers {
     static func register(in api: inout CodeDeployAPI) {
         api.on(.createDeploymentConfig, create)
         api.on(.getDeploymentConfig) { (input: CodeDeploy.GetDeploymentConfigInput, context) in
-            let name = try input.deploymentConfigName.required(.deploymentConfigNameRequiredException, "deployment configuration name")
+            let name = try input.deploymentConfigName.required(
+                .deploymentConfigNameRequiredException, "deployment configuration name")
             let config = try await context.store.read { try $0.existingDeploymentConfig(name) }
             return CodeDeploy.GetDeploymentConfigOutput(deploymentConfigInfo: config)
         }
         api.on(.deleteDeploymentConfig, delete)
         api.on(.listDeploymentConfigs) { (input: CodeDeploy.ListDeploymentConfigsInput, context) in
-            let custom = try await context.store.read { try $0.records(.deploymentConfig, scope: "", after: nil, limit: .max).map(\.name) }
+            let custom = try await context.store.read {
+                try $0.records(.deploymentConfig, scope: "", after: nil, limit: .max).map(\.name)
+            }
             let names = (custom + predefined.keys).sorted()
             let (page, next) = try PageToken.page(names, name: { $0 }, token: input.nextToken, size: pageSize)
             return CodeDeploy.ListDeploymentConfigsOutput(deploymentConfigsList: page, nextToken: next)
@@ -70,11 +74,13 @@ enum DeploymentConfigHandlers {
     static func create(_ input: CodeDeploy.CreateDeploymentConfigInput, _ context: HandlerContext) async throws
         -> CodeDeploy.CreateDeploymentConfigOutput
     {
-        let name = try input.deploymentConfigName.required(.deploymentConfigNameRequiredException, "deployment configuration name")
+        let name = try input.deploymentConfigName.required(
+            .deploymentConfigNameRequiredException, "deployment configuration name")
         try Check.name(name, .invalidDeploymentConfigNameException, what: "deployment configuration name")
         guard !name.hasPrefix(reservedPrefix) else {
             throw AWSJSONError(
-                .invalidDeploymentConfigNameException, "Deployment configuration names may not start with '\(reservedPrefix)'.")
+                .invalidDeploymentConfigNameException,
+                "Deployment configuration names may not start with '\(reservedPrefix)'.")
         }
         let platform = input.computePlatform ?? .server
         guard platform.isKnown else {
@@ -89,10 +95,12 @@ enum DeploymentConfigHandlers {
         try await context.store.write { tx in
             guard try tx.count(.deploymentConfig, scope: "") < limit else {
                 throw AWSJSONError(
-                    .deploymentConfigLimitExceededException, "This account has \(limit) custom deployment configurations, the most it can have.")
+                    .deploymentConfigLimitExceededException,
+                    "This account has \(limit) custom deployment configurations, the most it can have.")
             }
             guard try tx.create(config, .deploymentConfig, name: name) else {
-                throw AWSJSONError(.deploymentConfigAlreadyExistsException, "A deployment configuration named \(name) already exists.")
+                throw AWSJSONError(
+                    .deploymentConfigAlreadyExistsException, "A deployment configuration named \(name) already exists.")
             }
         }
         return CodeDeploy.CreateDeploymentConfigOutput(deploymentConfigId: config.deploymentConfigId)
@@ -105,11 +113,13 @@ enum DeploymentConfigHandlers {
         if platform == .server {
             guard let hosts = input.minimumHealthyHosts else {
                 throw AWSJSONError(
-                    .invalidMinimumHealthyHostValueException, "A Server deployment configuration needs minimumHealthyHosts.")
+                    .invalidMinimumHealthyHostValueException,
+                    "A Server deployment configuration needs minimumHealthyHosts.")
             }
             try validate(hosts, code: .invalidMinimumHealthyHostValueException)
-            if let routing = input.trafficRoutingConfig, routing.type != .allAtOnce || routing.timeBasedCanary != nil
-                || routing.timeBasedLinear != nil
+            if let routing = input.trafficRoutingConfig,
+                routing.type != .allAtOnce || routing.timeBasedCanary != nil
+                    || routing.timeBasedLinear != nil
             {
                 throw AWSJSONError(
                     .invalidTrafficRoutingConfigurationException,
@@ -119,11 +129,13 @@ enum DeploymentConfigHandlers {
             if input.minimumHealthyHosts != nil {
                 throw AWSJSONError(
                     .invalidMinimumHealthyHostValueException,
-                    "minimumHealthyHosts is for Server deployment configurations; \(platform) ones use trafficRoutingConfig.")
+                    "minimumHealthyHosts is for Server deployment configurations; \(platform) ones use trafficRoutingConfig."
+                )
             }
             if input.zonalConfig != nil {
                 throw AWSJSONError(
-                    .invalidZonalDeploymentConfigurationException, "zonalConfig is for Server deployment configurations only.")
+                    .invalidZonalDeploymentConfigurationException,
+                    "zonalConfig is for Server deployment configurations only.")
             }
             if let routing = input.trafficRoutingConfig { try validate(routing) }
         }
@@ -139,7 +151,8 @@ enum DeploymentConfigHandlers {
             if let perZone = zonal.minimumHealthyHostsPerZone {
                 try validate(
                     CodeDeploy.MinimumHealthyHosts(
-                        type: perZone.type.map { CodeDeploy.MinimumHealthyHostsType(rawValue: $0.rawValue) }, value: perZone.value),
+                        type: perZone.type.map { CodeDeploy.MinimumHealthyHostsType(rawValue: $0.rawValue) },
+                        value: perZone.value),
                     code: .invalidZonalDeploymentConfigurationException)
             }
         }
@@ -178,15 +191,18 @@ enum DeploymentConfigHandlers {
                 throw AWSJSONError(code, "AllAtOnce traffic routing takes no canary or linear settings.")
             }
         case .timeBasedCanary?:
-            let canary = try step(routing.timeBasedCanary?.canaryPercentage, routing.timeBasedCanary?.canaryInterval, "canary")
+            let canary = try step(
+                routing.timeBasedCanary?.canaryPercentage, routing.timeBasedCanary?.canaryInterval, "canary")
             guard canary.interval <= 2880 else {
                 throw AWSJSONError(code, "The canary interval can be at most 2880 minutes.")
             }
         case .timeBasedLinear?:
-            let linear = try step(routing.timeBasedLinear?.linearPercentage, routing.timeBasedLinear?.linearInterval, "linear")
+            let linear = try step(
+                routing.timeBasedLinear?.linearPercentage, routing.timeBasedLinear?.linearInterval, "linear")
             let shifts = (100 + linear.percent - 1) / linear.percent
             guard (shifts - 1) * linear.interval <= 2880 else {
-                throw AWSJSONError(code, "Linear traffic shifting may take at most 2880 minutes from the first shift to the last.")
+                throw AWSJSONError(
+                    code, "Linear traffic shifting may take at most 2880 minutes from the first shift to the last.")
             }
         default:
             throw AWSJSONError(code, "The traffic routing type must be TimeBasedCanary, TimeBasedLinear or AllAtOnce.")
@@ -194,17 +210,21 @@ enum DeploymentConfigHandlers {
     }
 
     static func delete(_ input: CodeDeploy.DeleteDeploymentConfigInput, _ context: HandlerContext) async throws {
-        let name = try input.deploymentConfigName.required(.deploymentConfigNameRequiredException, "deployment configuration name")
+        let name = try input.deploymentConfigName.required(
+            .deploymentConfigNameRequiredException, "deployment configuration name")
         guard predefined[name] == nil else {
-            throw AWSJSONError(.invalidOperationException, "The predefined deployment configuration \(name) cannot be deleted.")
+            throw AWSJSONError(
+                .invalidOperationException, "The predefined deployment configuration \(name) cannot be deleted.")
         }
         try await context.store.write { tx in
             for group in try tx.allRecords(.deploymentGroup) {
-                let info = try tx.get(CodeDeploy.DeploymentGroupInfo.self, .deploymentGroup, scope: group.scope, name: group.name)
+                let info = try tx.get(
+                    CodeDeploy.DeploymentGroupInfo.self, .deploymentGroup, scope: group.scope, name: group.name)
                 if info?.deploymentConfigName == name {
                     throw AWSJSONError(
                         .deploymentConfigInUseException,
-                        "The deployment configuration \(name) is used by deployment group \(group.scope)/\(group.name).")
+                        "The deployment configuration \(name) is used by deployment group \(group.scope)/\(group.name)."
+                    )
                 }
             }
             try tx.delete(.deploymentConfig, scope: "", name: name)
@@ -221,7 +241,8 @@ extension StoreReader {
 
     func existingDeploymentConfig(_ name: String) throws -> CodeDeploy.DeploymentConfigInfo {
         guard let config = try deploymentConfig(name) else {
-            throw AWSJSONError(.deploymentConfigDoesNotExistException, "No deployment configuration found for name: \(name)")
+            throw AWSJSONError(
+                .deploymentConfigDoesNotExistException, "No deployment configuration found for name: \(name)")
         }
         return config
     }

@@ -13,7 +13,8 @@ enum DeploymentGroupHandlers {
         api.on(.createDeploymentGroup, create)
         api.on(.getDeploymentGroup) { (input: CodeDeploy.GetDeploymentGroupInput, context) in
             let application = try input.applicationName.required(.applicationNameRequiredException, "application name")
-            let name = try input.deploymentGroupName.required(.deploymentGroupNameRequiredException, "deployment group name")
+            let name = try input.deploymentGroupName.required(
+                .deploymentGroupNameRequiredException, "deployment group name")
             let group = try await context.store.read { tx in
                 _ = try tx.existingApplication(application)
                 return try tx.existingDeploymentGroup(application: application, name: name)
@@ -23,7 +24,8 @@ enum DeploymentGroupHandlers {
         api.on(.updateDeploymentGroup, update)
         api.on(.deleteDeploymentGroup) { (input: CodeDeploy.DeleteDeploymentGroupInput, context) in
             let application = try input.applicationName.required(.applicationNameRequiredException, "application name")
-            let name = try input.deploymentGroupName.required(.deploymentGroupNameRequiredException, "deployment group name")
+            let name = try input.deploymentGroupName.required(
+                .deploymentGroupNameRequiredException, "deployment group name")
             let arn = context.arns.deploymentGroup(application: application, group: name)
             try await context.store.write { tx in
                 if try tx.delete(.deploymentGroup, scope: application, name: name) { try tx.deleteTags(of: arn) }
@@ -37,13 +39,15 @@ enum DeploymentGroupHandlers {
                 return try tx.records(.deploymentGroup, scope: application, after: nil, limit: .max).map(\.name)
             }
             let (page, next) = try PageToken.page(names, name: { $0 }, token: input.nextToken, size: pageSize)
-            return CodeDeploy.ListDeploymentGroupsOutput(applicationName: application, deploymentGroups: page, nextToken: next)
+            return CodeDeploy.ListDeploymentGroupsOutput(
+                applicationName: application, deploymentGroups: page, nextToken: next)
         }
         api.on(.batchGetDeploymentGroups) { (input: CodeDeploy.BatchGetDeploymentGroupsInput, context) in
             let application = try input.applicationName.required(.applicationNameRequiredException, "application name")
             let names = input.deploymentGroupNames ?? []
             guard !names.isEmpty else {
-                throw AWSJSONError(.deploymentGroupNameRequiredException, "At least one deployment group name is required.")
+                throw AWSJSONError(
+                    .deploymentGroupNameRequiredException, "At least one deployment group name is required.")
             }
             try Check.batch(names.count)
             return try await context.store.read { tx in
@@ -59,7 +63,8 @@ enum DeploymentGroupHandlers {
                 }
                 return CodeDeploy.BatchGetDeploymentGroupsOutput(
                     deploymentGroupsInfo: found,
-                    errorMessage: missing.isEmpty ? nil : "Deployment groups not found: \(missing.joined(separator: ", "))")
+                    errorMessage: missing.isEmpty
+                        ? nil : "Deployment groups not found: \(missing.joined(separator: ", "))")
             }
         }
     }
@@ -68,7 +73,8 @@ enum DeploymentGroupHandlers {
         -> CodeDeploy.CreateDeploymentGroupOutput
     {
         let applicationName = try input.applicationName.required(.applicationNameRequiredException, "application name")
-        let name = try input.deploymentGroupName.required(.deploymentGroupNameRequiredException, "deployment group name")
+        let name = try input.deploymentGroupName.required(
+            .deploymentGroupNameRequiredException, "deployment group name")
         try Check.name(name, .invalidDeploymentGroupNameException, what: "deployment group name")
         let role = try input.serviceRoleArn.required(.roleRequiredException, "service role ARN")
         try Check.resourceTags(input.tags ?? [], code: .invalidTagsToAddException)
@@ -85,9 +91,11 @@ enum DeploymentGroupHandlers {
                 deploymentGroupId: UUID().uuidString.lowercased(), deploymentGroupName: name,
                 deploymentStyle: input.deploymentStyle, ec2TagFilters: input.ec2TagFilters, ec2TagSet: input.ec2TagSet,
                 ecsServices: input.ecsServices, loadBalancerInfo: input.loadBalancerInfo,
-                onPremisesInstanceTagFilters: input.onPremisesInstanceTagFilters, onPremisesTagSet: input.onPremisesTagSet,
+                onPremisesInstanceTagFilters: input.onPremisesInstanceTagFilters,
+                onPremisesTagSet: input.onPremisesTagSet,
                 outdatedInstancesStrategy: input.outdatedInstancesStrategy, serviceRoleArn: role,
-                terminationHookEnabled: input.terminationHookEnabled, triggerConfigurations: input.triggerConfigurations)
+                terminationHookEnabled: input.terminationHookEnabled, triggerConfigurations: input.triggerConfigurations
+            )
             group.autoScalingGroups = input.autoScalingGroups.map { $0.map { CodeDeploy.AutoScalingGroup(name: $0) } }
             try validateAndFillDefaults(&group, in: tx)
             guard try tx.count(.deploymentGroup, scope: applicationName) < limit else {
@@ -109,7 +117,8 @@ enum DeploymentGroupHandlers {
         -> CodeDeploy.UpdateDeploymentGroupOutput
     {
         let applicationName = try input.applicationName.required(.applicationNameRequiredException, "application name")
-        let current = try input.currentDeploymentGroupName.required(.deploymentGroupNameRequiredException, "deployment group name")
+        let current = try input.currentDeploymentGroupName.required(
+            .deploymentGroupNameRequiredException, "deployment group name")
         let arns = context.arns
         try await context.store.write { tx in
             _ = try tx.existingApplication(applicationName)
@@ -133,8 +142,12 @@ enum DeploymentGroupHandlers {
             if let value = input.terminationHookEnabled { group.terminationHookEnabled = value }
             if input.ec2TagFilters != nil && input.ec2TagSet == nil { group.ec2TagSet = nil }
             if input.ec2TagSet != nil && input.ec2TagFilters == nil { group.ec2TagFilters = [] }
-            if input.onPremisesInstanceTagFilters != nil && input.onPremisesTagSet == nil { group.onPremisesTagSet = nil }
-            if input.onPremisesTagSet != nil && input.onPremisesInstanceTagFilters == nil { group.onPremisesInstanceTagFilters = [] }
+            if input.onPremisesInstanceTagFilters != nil && input.onPremisesTagSet == nil {
+                group.onPremisesTagSet = nil
+            }
+            if input.onPremisesTagSet != nil && input.onPremisesInstanceTagFilters == nil {
+                group.onPremisesInstanceTagFilters = []
+            }
 
             var name = current
             if let newName = input.newDeploymentGroupName, newName != current {
@@ -179,7 +192,8 @@ enum DeploymentGroupHandlers {
                     + "but the application's platform is \(platform).")
         }
         guard let role = group.serviceRoleArn, role.hasPrefix("arn:") else {
-            throw AWSJSONError(.invalidRoleException, "The service role must be an IAM role ARN (arn:aws:iam::<account>:role/<name>).")
+            throw AWSJSONError(
+                .invalidRoleException, "The service role must be an IAM role ARN (arn:aws:iam::<account>:role/<name>).")
         }
 
         try TagRules.validateFilters(group.ec2TagFilters ?? [], code: .invalidEC2TagException)
@@ -190,7 +204,8 @@ enum DeploymentGroupHandlers {
         }
         if !(group.onPremisesInstanceTagFilters ?? []).isEmpty && group.onPremisesTagSet != nil {
             throw AWSJSONError(
-                .invalidOnPremisesTagCombinationException, "Give either onPremisesInstanceTagFilters or onPremisesTagSet, not both.")
+                .invalidOnPremisesTagCombinationException,
+                "Give either onPremisesInstanceTagFilters or onPremisesTagSet, not both.")
         }
         for set in group.ec2TagSet?.ec2TagSetList ?? [] {
             try TagRules.validateFilters(set, code: .invalidEC2TagException)
@@ -198,25 +213,32 @@ enum DeploymentGroupHandlers {
         for set in group.onPremisesTagSet?.onPremisesTagSetList ?? [] {
             try TagRules.validateFilters(set, code: .invalidTagException)
         }
-        if (group.ec2TagSet?.ec2TagSetList?.count ?? 0) > 3 || (group.onPremisesTagSet?.onPremisesTagSetList?.count ?? 0) > 3 {
+        if (group.ec2TagSet?.ec2TagSetList?.count ?? 0) > 3
+            || (group.onPremisesTagSet?.onPremisesTagSetList?.count ?? 0) > 3
+        {
             throw AWSJSONError(.tagSetListLimitExceededException, "A tag set can hold at most 3 groups of tags.")
         }
         if (group.autoScalingGroups?.count ?? 0) > 10 {
-            throw AWSJSONError(.invalidAutoScalingGroupException, "A deployment group can name at most 10 Auto Scaling groups.")
+            throw AWSJSONError(
+                .invalidAutoScalingGroupException, "A deployment group can name at most 10 Auto Scaling groups.")
         }
 
         let triggers = group.triggerConfigurations ?? []
         guard triggers.count <= 10 else {
-            throw AWSJSONError(.triggerTargetsLimitExceededException, "A deployment group can have at most 10 triggers.")
+            throw AWSJSONError(
+                .triggerTargetsLimitExceededException, "A deployment group can have at most 10 triggers.")
         }
         for trigger in triggers {
             guard let triggerName = trigger.triggerName, !triggerName.isEmpty, let target = trigger.triggerTargetArn,
                 target.hasPrefix("arn:")
             else {
-                throw AWSJSONError(.invalidTriggerConfigException, "Every trigger needs a triggerName and an SNS topic ARN as triggerTargetArn.")
+                throw AWSJSONError(
+                    .invalidTriggerConfigException,
+                    "Every trigger needs a triggerName and an SNS topic ARN as triggerTargetArn.")
             }
             guard (trigger.triggerEvents ?? []).allSatisfy(\.isKnown) else {
-                throw AWSJSONError(.invalidTriggerConfigException, "The trigger \(triggerName) names an event that does not exist.")
+                throw AWSJSONError(
+                    .invalidTriggerConfigException, "The trigger \(triggerName) names an event that does not exist.")
             }
         }
 
@@ -238,13 +260,15 @@ enum DeploymentGroupHandlers {
             }
             if rollback.enabled == true && (rollback.events ?? []).isEmpty {
                 throw AWSJSONError(
-                    .invalidAutoRollbackConfigException, "Automatic rollback is enabled but names no event to roll back on.")
+                    .invalidAutoRollbackConfigException,
+                    "Automatic rollback is enabled but names no event to roll back on.")
             }
         }
 
         var style = group.deploymentStyle ?? .init()
         style.deploymentType = style.deploymentType ?? (platform == .server ? .inPlace : .blueGreen)
-        style.deploymentOption = style.deploymentOption ?? (platform == .server ? .withoutTrafficControl : .withTrafficControl)
+        style.deploymentOption =
+            style.deploymentOption ?? (platform == .server ? .withoutTrafficControl : .withTrafficControl)
         guard style.deploymentType!.isKnown, style.deploymentOption!.isKnown else {
             throw AWSJSONError(.invalidDeploymentStyleException, "The deployment style is not one CodeDeploy knows.")
         }
@@ -252,35 +276,44 @@ enum DeploymentGroupHandlers {
 
         let loadBalancer = group.loadBalancerInfo
         if (loadBalancer?.elbInfoList?.count ?? 0) > 10 || (loadBalancer?.targetGroupInfoList?.count ?? 0) > 10 {
-            throw AWSJSONError(.invalidLoadBalancerInfoException, "A deployment group can name at most 10 load balancers or target groups.")
+            throw AWSJSONError(
+                .invalidLoadBalancerInfoException,
+                "A deployment group can name at most 10 load balancers or target groups.")
         }
-        let hasLoadBalancer = !(loadBalancer?.elbInfoList ?? []).isEmpty || !(loadBalancer?.targetGroupInfoList ?? []).isEmpty
+        let hasLoadBalancer =
+            !(loadBalancer?.elbInfoList ?? []).isEmpty || !(loadBalancer?.targetGroupInfoList ?? []).isEmpty
             || !(loadBalancer?.targetGroupPairInfoList ?? []).isEmpty
         if style.deploymentOption == .withTrafficControl && !hasLoadBalancer && platform == .server {
             throw AWSJSONError(
                 .invalidLoadBalancerInfoException, "A deployment with traffic control needs load balancer information.")
         }
         if platform != .ecs && !(loadBalancer?.targetGroupPairInfoList ?? []).isEmpty {
-            throw AWSJSONError(.invalidTargetGroupPairException, "Target group pairs are for ECS deployment groups only.")
+            throw AWSJSONError(
+                .invalidTargetGroupPairException, "Target group pairs are for ECS deployment groups only.")
         }
         if platform == .server && style.deploymentType == .blueGreen {
             if !(group.onPremisesInstanceTagFilters ?? []).isEmpty || group.onPremisesTagSet != nil {
                 throw AWSJSONError(
-                    .invalidDeploymentStyleException, "Blue/green deployments are not supported for on-premises instances.")
+                    .invalidDeploymentStyleException,
+                    "Blue/green deployments are not supported for on-premises instances.")
             }
             if group.blueGreenDeploymentConfiguration == nil {
                 throw AWSJSONError(
-                    .invalidBlueGreenDeploymentConfigurationException, "A blue/green deployment group needs a blueGreenDeploymentConfiguration.")
+                    .invalidBlueGreenDeploymentConfigurationException,
+                    "A blue/green deployment group needs a blueGreenDeploymentConfiguration.")
             }
         }
         if platform == .ecs && (group.ecsServices ?? []).isEmpty {
             throw AWSJSONError(.invalidECSServiceException, "An ECS deployment group needs one ECS service.")
         }
         if platform != .server {
-            let hasTargets = !(group.ec2TagFilters ?? []).isEmpty || !(group.onPremisesInstanceTagFilters ?? []).isEmpty
+            let hasTargets =
+                !(group.ec2TagFilters ?? []).isEmpty || !(group.onPremisesInstanceTagFilters ?? []).isEmpty
                 || !(group.autoScalingGroups ?? []).isEmpty || group.ec2TagSet != nil || group.onPremisesTagSet != nil
             if hasTargets {
-                throw AWSJSONError(.invalidInputException, "\(platform) deployment groups do not target instances or Auto Scaling groups.")
+                throw AWSJSONError(
+                    .invalidInputException,
+                    "\(platform) deployment groups do not target instances or Auto Scaling groups.")
             }
         }
         guard (group.outdatedInstancesStrategy ?? .update).isKnown else {
@@ -306,7 +339,8 @@ enum TagRules {
         try validateFilters(filters.map { ($0.key, $0.value, $0.type?.rawValue) }, code: code)
     }
 
-    private static func validateFilters(_ filters: [(String?, String?, String?)], code: CodeDeploy.ExceptionType) throws {
+    private static func validateFilters(_ filters: [(String?, String?, String?)], code: CodeDeploy.ExceptionType) throws
+    {
         for (key, value, type) in filters {
             let hasKey = !(key ?? "").isEmpty
             let hasValue = !(value ?? "").isEmpty
@@ -316,9 +350,12 @@ enum TagRules {
             case "KEY_AND_VALUE" where hasKey && hasValue: continue
             case "KEY_ONLY", "VALUE_ONLY", "KEY_AND_VALUE":
                 throw AWSJSONError(
-                    code, "A tag filter of type \(type ?? "KEY_AND_VALUE") needs \(type == "KEY_ONLY" ? "a Key" : type == "VALUE_ONLY" ? "a Value" : "a Key and a Value").")
+                    code,
+                    "A tag filter of type \(type ?? "KEY_AND_VALUE") needs \(type == "KEY_ONLY" ? "a Key" : type == "VALUE_ONLY" ? "a Value" : "a Key and a Value")."
+                )
             default:
-                throw AWSJSONError(code, "The tag filter type '\(type ?? "")' must be KEY_ONLY, VALUE_ONLY or KEY_AND_VALUE.")
+                throw AWSJSONError(
+                    code, "The tag filter type '\(type ?? "")' must be KEY_ONLY, VALUE_ONLY or KEY_AND_VALUE.")
             }
         }
     }
@@ -332,7 +369,8 @@ extension StoreReader {
     func existingDeploymentGroup(application: String, name: String) throws -> CodeDeploy.DeploymentGroupInfo {
         guard let group = try deploymentGroup(application: application, name: name) else {
             throw AWSJSONError(
-                .deploymentGroupDoesNotExistException, "No Deployment Group found for name: \(name) in application \(application)")
+                .deploymentGroupDoesNotExistException,
+                "No Deployment Group found for name: \(name) in application \(application)")
         }
         return group
     }

@@ -25,7 +25,9 @@ enum InstanceHandlers {
         }
         api.on(.batchGetOnPremisesInstances) { (input: CodeDeploy.BatchGetOnPremisesInstancesInput, context) in
             let names = input.instanceNames ?? []
-            guard !names.isEmpty else { throw AWSJSONError(.instanceNameRequiredException, "At least one instance name is required.") }
+            guard !names.isEmpty else {
+                throw AWSJSONError(.instanceNameRequiredException, "At least one instance name is required.")
+            }
             try Check.batch(names.count)
             let found = try await context.store.read { tx in try names.compactMap { try tx.instance($0) } }
             return CodeDeploy.BatchGetOnPremisesInstancesOutput(instanceInfos: found)
@@ -37,12 +39,15 @@ enum InstanceHandlers {
                 merged.merge(tags)
                 guard merged.tags.count <= tagLimit else {
                     throw AWSJSONError(
-                        .tagLimitExceededException, "An on-premises instance can have at most \(tagLimit) tags; \(instance.instanceName ?? "") would have \(merged.tags.count).")
+                        .tagLimitExceededException,
+                        "An on-premises instance can have at most \(tagLimit) tags; \(instance.instanceName ?? "") would have \(merged.tags.count)."
+                    )
                 }
                 instance.tags = merged.tags
             }
         }
-        api.on(.removeTagsFromOnPremisesInstances) { (input: CodeDeploy.RemoveTagsFromOnPremisesInstancesInput, context) in
+        api.on(.removeTagsFromOnPremisesInstances) {
+            (input: CodeDeploy.RemoveTagsFromOnPremisesInstancesInput, context) in
             try await changeTags(input.instanceNames, input.tags, context: context) { instance, tags in
                 instance.tags = (instance.tags ?? []).filter { existing in
                     !tags.contains { $0.key == existing.key && ($0.value == nil || $0.value == existing.value) }
@@ -51,34 +56,46 @@ enum InstanceHandlers {
         }
     }
 
-    static func registerInstance(_ input: CodeDeploy.RegisterOnPremisesInstanceInput, _ context: HandlerContext) async throws {
+    static func registerInstance(_ input: CodeDeploy.RegisterOnPremisesInstanceInput, _ context: HandlerContext)
+        async throws
+    {
         let name = try input.instanceName.required(.instanceNameRequiredException, "instance name")
         try validateName(name)
         let userARN = input.iamUserArn.flatMap { $0.isEmpty ? nil : $0 }
         let sessionARN = input.iamSessionArn.flatMap { $0.isEmpty ? nil : $0 }
         switch (userARN, sessionARN) {
         case (nil, nil):
-            throw AWSJSONError(.iamArnRequiredException, "Give the instance's IAM identity: iamUserArn or iamSessionArn.")
+            throw AWSJSONError(
+                .iamArnRequiredException, "Give the instance's IAM identity: iamUserArn or iamSessionArn.")
         case (.some, .some):
             throw AWSJSONError(.multipleIamArnsProvidedException, "Give either iamUserArn or iamSessionArn, not both.")
         case (let user?, nil):
             guard user.range(of: #"^arn:aws[a-z-]*:iam::\d{12}:user/.+$"#, options: .regularExpression) != nil else {
-                throw AWSJSONError(.invalidIamUserArnException, "'\(user)' is not an IAM user ARN (arn:aws:iam::<account>:user/<name>).")
+                throw AWSJSONError(
+                    .invalidIamUserArnException,
+                    "'\(user)' is not an IAM user ARN (arn:aws:iam::<account>:user/<name>).")
             }
         case (nil, let session?):
-            guard session.range(of: #"^arn:aws[a-z-]*:sts::\d{12}:assumed-role/[^/]+/.+$"#, options: .regularExpression) != nil else {
+            guard
+                session.range(of: #"^arn:aws[a-z-]*:sts::\d{12}:assumed-role/[^/]+/.+$"#, options: .regularExpression)
+                    != nil
+            else {
                 throw AWSJSONError(
-                    .invalidIamSessionArnException, "'\(session)' is not an IAM session ARN (arn:aws:sts::<account>:assumed-role/<role>/<session>).")
+                    .invalidIamSessionArnException,
+                    "'\(session)' is not an IAM session ARN (arn:aws:sts::<account>:assumed-role/<role>/<session>).")
             }
         }
         let instance = CodeDeploy.InstanceInfo(
-            iamSessionArn: sessionARN, iamUserArn: userARN, instanceArn: context.arns.instance(name), instanceName: name,
+            iamSessionArn: sessionARN, iamUserArn: userARN, instanceArn: context.arns.instance(name),
+            instanceName: name,
             registerTime: context.now, tags: [])
         try await context.store.write { tx in
             if let existing = try tx.instance(name), existing.deregisterTime == nil {
-                throw AWSJSONError(.instanceNameAlreadyRegisteredException, "The on-premises instance \(name) is already registered.")
+                throw AWSJSONError(
+                    .instanceNameAlreadyRegisteredException, "The on-premises instance \(name) is already registered.")
             }
-            for other in try tx.list(CodeDeploy.InstanceInfo.self, .instance).map(\.value) where other.deregisterTime == nil {
+            for other in try tx.list(CodeDeploy.InstanceInfo.self, .instance).map(\.value)
+            where other.deregisterTime == nil {
                 if let userARN, other.iamUserArn == userARN {
                     throw AWSJSONError(
                         .iamUserArnAlreadyRegisteredException,
@@ -103,13 +120,16 @@ enum InstanceHandlers {
         -> CodeDeploy.ListOnPremisesInstancesOutput
     {
         if let status = input.registrationStatus, !status.isKnown {
-            throw AWSJSONError(.invalidRegistrationStatusException, "registrationStatus must be Registered or Deregistered.")
+            throw AWSJSONError(
+                .invalidRegistrationStatusException, "registrationStatus must be Registered or Deregistered.")
         }
         let filters = input.tagFilters ?? []
         do {
             try TagRules.validateFilters(filters, code: .invalidTagFilterException)
         }
-        let instances = try await context.store.read { try $0.list(CodeDeploy.InstanceInfo.self, .instance).map(\.value) }
+        let instances = try await context.store.read {
+            try $0.list(CodeDeploy.InstanceInfo.self, .instance).map(\.value)
+        }
         let selected = instances.filter { instance in
             switch input.registrationStatus {
             case .registered?: if instance.deregisterTime != nil { return false }
@@ -128,7 +148,9 @@ enum InstanceHandlers {
         change: @escaping @Sendable (inout CodeDeploy.InstanceInfo, [CodeDeploy.Tag]) throws -> Void
     ) async throws {
         let names = names ?? []
-        guard !names.isEmpty else { throw AWSJSONError(.instanceNameRequiredException, "At least one instance name is required.") }
+        guard !names.isEmpty else {
+            throw AWSJSONError(.instanceNameRequiredException, "At least one instance name is required.")
+        }
         guard names.count <= 100 else {
             throw AWSJSONError(.instanceLimitExceededException, "A request can name at most 100 instances.")
         }
@@ -136,13 +158,15 @@ enum InstanceHandlers {
         guard !tags.isEmpty else { throw AWSJSONError(.tagRequiredException, "At least one tag is required.") }
         for tag in tags {
             guard let key = tag.key, (1...128).contains(key.count), (tag.value ?? "").count <= 256 else {
-                throw AWSJSONError(.invalidTagException, "Every tag needs a Key of 1 to 128 characters and a Value of at most 256.")
+                throw AWSJSONError(
+                    .invalidTagException, "Every tag needs a Key of 1 to 128 characters and a Value of at most 256.")
             }
         }
         try await context.store.write { tx in
             for name in names {
                 guard var instance = try tx.instance(name), instance.deregisterTime == nil else {
-                    throw AWSJSONError(.instanceNotRegisteredException, "The on-premises instance \(name) is not registered.")
+                    throw AWSJSONError(
+                        .instanceNotRegisteredException, "The on-premises instance \(name) is not registered.")
                 }
                 try change(&instance, tags)
                 try tx.set(instance, .instance, name: name)

@@ -25,7 +25,8 @@ enum RevisionHandlers {
                 let app = try tx.existingApplication(application)
                 try RevisionKey.validate(location, platform: app.computePlatform ?? .server)
                 let key = try RevisionKey.make(location)
-                var record = try tx.get(RevisionRecord.self, .revision, scope: application, name: key)
+                var record =
+                    try tx.get(RevisionRecord.self, .revision, scope: application, name: key)
                     ?? RevisionRecord(location: location, info: .init(deploymentGroups: [], registerTime: context.now))
                 record.info.description = input.description ?? record.info.description
                 try tx.set(record, .revision, scope: application, name: key)
@@ -39,17 +40,25 @@ enum RevisionHandlers {
             let record = try await context.store.read { tx in
                 let app = try tx.existingApplication(application)
                 try RevisionKey.validate(location, platform: app.computePlatform ?? .server)
-                guard let record = try tx.get(RevisionRecord.self, .revision, scope: application, name: try RevisionKey.make(location)) else {
-                    throw AWSJSONError(.revisionDoesNotExistException, "The revision is not registered with application \(application).")
+                guard
+                    let record = try tx.get(
+                        RevisionRecord.self, .revision, scope: application, name: try RevisionKey.make(location))
+                else {
+                    throw AWSJSONError(
+                        .revisionDoesNotExistException,
+                        "The revision is not registered with application \(application).")
                 }
                 return record
             }
-            return CodeDeploy.GetApplicationRevisionOutput(applicationName: application, revision: record.location, revisionInfo: record.info)
+            return CodeDeploy.GetApplicationRevisionOutput(
+                applicationName: application, revision: record.location, revisionInfo: record.info)
         }
         api.on(.batchGetApplicationRevisions) { (input: CodeDeploy.BatchGetApplicationRevisionsInput, context) in
             let application = try input.applicationName.required(.applicationNameRequiredException, "application name")
             let locations = input.revisions ?? []
-            guard !locations.isEmpty else { throw AWSJSONError(.revisionRequiredException, "At least one revision is required.") }
+            guard !locations.isEmpty else {
+                throw AWSJSONError(.revisionRequiredException, "At least one revision is required.")
+            }
             try Check.batch(locations.count)
             return try await context.store.read { tx in
                 let app = try tx.existingApplication(application)
@@ -57,7 +66,9 @@ enum RevisionHandlers {
                 var missing = 0
                 for location in locations {
                     try RevisionKey.validate(location, platform: app.computePlatform ?? .server)
-                    if let record = try tx.get(RevisionRecord.self, .revision, scope: application, name: try RevisionKey.make(location)) {
+                    if let record = try tx.get(
+                        RevisionRecord.self, .revision, scope: application, name: try RevisionKey.make(location))
+                    {
                         found.append(.init(genericRevisionInfo: record.info, revisionLocation: record.location))
                     } else {
                         missing += 1
@@ -65,7 +76,8 @@ enum RevisionHandlers {
                 }
                 return CodeDeploy.BatchGetApplicationRevisionsOutput(
                     applicationName: application,
-                    errorMessage: missing == 0 ? nil : "\(missing) of the revisions are not registered with application \(application).",
+                    errorMessage: missing == 0
+                        ? nil : "\(missing) of the revisions are not registered with application \(application).",
                     revisions: found)
             }
         }
@@ -81,13 +93,16 @@ enum RevisionHandlers {
             throw AWSJSONError(.invalidSortByException, "sortBy must be registerTime, firstUsedTime or lastUsedTime.")
         }
         let order = input.sortOrder ?? .ascending
-        guard order.isKnown else { throw AWSJSONError(.invalidSortOrderException, "sortOrder must be ascending or descending.") }
+        guard order.isKnown else {
+            throw AWSJSONError(.invalidSortOrderException, "sortOrder must be ascending or descending.")
+        }
         let deployed = input.deployed ?? .ignore
         guard deployed.isKnown else {
             throw AWSJSONError(.invalidDeployedStateFilterException, "deployed must be include, exclude or ignore.")
         }
         if input.s3KeyPrefix != nil && input.s3Bucket == nil {
-            throw AWSJSONError(.bucketNameFilterRequiredException, "A key prefix filter needs a bucket name filter (s3Bucket).")
+            throw AWSJSONError(
+                .bucketNameFilterRequiredException, "A key prefix filter needs a bucket name filter (s3Bucket).")
         }
         let records = try await context.store.read { tx in
             _ = try tx.existingApplication(application)
@@ -95,7 +110,9 @@ enum RevisionHandlers {
         }
         var selected = records.filter { record in
             if let bucket = input.s3Bucket, record.location.s3Location?.bucket != bucket { return false }
-            if let prefix = input.s3KeyPrefix, !(record.location.s3Location?.key ?? "").hasPrefix(prefix) { return false }
+            if let prefix = input.s3KeyPrefix, !(record.location.s3Location?.key ?? "").hasPrefix(prefix) {
+                return false
+            }
             let wasDeployed = record.info.firstUsedTime != nil
             switch deployed {
             case .include: return wasDeployed
@@ -145,7 +162,8 @@ enum RevisionKey {
             guard let github = location.gitHubLocation, let repository = github.repository, repository.contains("/"),
                 !(github.commitId ?? "").isEmpty
             else {
-                throw invalid("A GitHub revision needs gitHubLocation with a repository (account/repository) and a commitId.")
+                throw invalid(
+                    "A GitHub revision needs gitHubLocation with a repository (account/repository) and a commitId.")
             }
         case .string?:
             guard platform == .lambda else { throw invalid("String revisions are for the Lambda platform only.") }

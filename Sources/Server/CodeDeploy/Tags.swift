@@ -44,8 +44,10 @@ enum TagHandlers {
         }
         api.on(.deleteGitHubAccountToken) {
             (input: CodeDeploy.DeleteGitHubAccountTokenInput, _) throws -> CodeDeploy.DeleteGitHubAccountTokenOutput in
-            let name = try input.tokenName.required(.gitHubAccountTokenNameRequiredException, "GitHub account token name")
-            throw AWSJSONError(.gitHubAccountTokenDoesNotExistException, "No GitHub account token named \(name) exists.")
+            let name = try input.tokenName.required(
+                .gitHubAccountTokenNameRequiredException, "GitHub account token name")
+            throw AWSJSONError(
+                .gitHubAccountTokenDoesNotExistException, "No GitHub account token named \(name) exists.")
         }
         api.on(.deleteResourcesByExternalId) { (_: CodeDeploy.DeleteResourcesByExternalIdInput, _) in
             CodeDeploy.DeleteResourcesByExternalIdOutput()
@@ -64,7 +66,8 @@ enum TagHandlers {
         case nil:
             throw AWSJSONError(
                 .arnNotSupportedException,
-                "Tags are supported on application and deployment-group ARNs of region \(arns.region) and account \(arns.accountID); '\(arn)' is neither.")
+                "Tags are supported on application and deployment-group ARNs of region \(arns.region) and account \(arns.accountID); '\(arn)' is neither."
+            )
         }
     }
 }

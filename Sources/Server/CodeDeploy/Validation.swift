@@ -6,7 +6,8 @@ enum Check {
     static func name(_ name: String, _ code: CodeDeploy.ExceptionType, what: String) throws {
         let allowed = name.unicodeScalars.allSatisfy { scalar in
             scalar.isASCII
-                && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "+=,.@_-".unicodeScalars.contains(scalar))
+                && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar)
+                    || "+=,.@_-".unicodeScalars.contains(scalar))
         }
         guard !name.isEmpty, name.count <= 100, allowed else {
             throw AWSJSONError(
@@ -38,7 +39,8 @@ enum Check {
     /// Batch operations take at most `limit` names or ids.
     static func batch(_ count: Int, limit: Int = 100) throws {
         guard count <= limit else {
-            throw AWSJSONError(.batchLimitExceededException, "A batch can name at most \(limit) items; this one names \(count).")
+            throw AWSJSONError(
+                .batchLimitExceededException, "A batch can name at most \(limit) items; this one names \(count).")
         }
     }
 }
