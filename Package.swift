@@ -88,7 +88,7 @@ let package = Package(
             dependencies: ["Server", "SigV4", .product(name: "HummingbirdTesting", package: "hummingbird")]
         ),
         .testTarget(name: "AgentTests", dependencies: ["Agent"]),
-        .testTarget(name: "SlipwayCLITests", dependencies: ["slipway"]),
+        .testTarget(name: "SlipwayCLITests", dependencies: ["slipway"], exclude: ["Python"]),
     ],
     swiftLanguageModes: [.v6]
 )
