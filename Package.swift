@@ -54,7 +54,7 @@ let package = Package(
 
         .testTarget(name: "SlipwayModelTests", dependencies: ["SlipwayModel"]),
         .testTarget(name: "AppSpecTests", dependencies: ["AppSpec"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "SigV4Tests", dependencies: ["SigV4"]),
+        .testTarget(name: "SigV4Tests", dependencies: ["SigV4"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "ArtifactStoreTests", dependencies: ["ArtifactStore"]),
