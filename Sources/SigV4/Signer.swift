@@ -104,7 +104,8 @@ public struct Signer: Sendable {
             method: method, uri: Canonical.uri(path: path, rule: pathCanonicalization),
             query: Canonical.query(query), headerBlock: Canonical.headerBlock(all, signedNames: names).block,
             signedHeaders: signedHeaders, payload: payload.headerValue)
-        let stringToSign = Canonical.stringToSign(timestamp: timestamp, scope: scope, canonicalRequest: canonicalRequest)
+        let stringToSign = Canonical.stringToSign(
+            timestamp: timestamp, scope: scope, canonicalRequest: canonicalRequest)
         let key = signingKey(scope)
         let signature = key.signature(for: stringToSign)
         let authorization =
@@ -151,7 +152,8 @@ public struct Signer: Sendable {
             method: method, uri: Canonical.uri(path: path, rule: pathCanonicalization),
             query: Canonical.query(fullQuery), headerBlock: Canonical.headerBlock(headers, signedNames: names).block,
             signedHeaders: signedHeaders, payload: payloadLine)
-        let stringToSign = Canonical.stringToSign(timestamp: timestamp, scope: scope, canonicalRequest: canonicalRequest)
+        let stringToSign = Canonical.stringToSign(
+            timestamp: timestamp, scope: scope, canonicalRequest: canonicalRequest)
         let signature = signingKey(scope).signature(for: stringToSign)
         return PresignedRequest(
             query: "\(fullQuery)&X-Amz-Signature=\(signature)", signature: signature,

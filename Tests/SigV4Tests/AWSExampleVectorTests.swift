@@ -84,7 +84,8 @@ import Testing
             name: "get-unreserved", path: "/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
             signature: "07ef7494c76fa4850883e2b006601f940f8a34d404d0cfa977f52a65bbf5f24f"),
         SuiteCase(
-            name: "get-utf8", path: "/ሴ", signature: "8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85"),
+            name: "get-utf8", path: "/ሴ",
+            signature: "8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85"),
         SuiteCase(
             name: "get-space", path: "/example space/",
             signature: "652487583200325589f1fba4c7e578f72c47cb61beeca81406b39ddec1366741",
@@ -97,7 +98,8 @@ import Testing
             name: "get-relative-relative", path: "/example1/example2/../..",
             signature: "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"),
         SuiteCase(
-            name: "get-slash", path: "//", signature: "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"),
+            name: "get-slash", path: "//", signature: "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+        ),
         SuiteCase(
             name: "get-slash-dot-slash", path: "/./",
             signature: "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"),
@@ -227,7 +229,9 @@ import Testing
         let signed = signer.sign(
             method: "GET", path: "/", query: "Action=ListUsers&Version=2010-05-08", headers: headers, payload: .empty,
             date: Self.suiteDate)
-        #expect(Support.sha256(signed.canonicalRequest) == "f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59")
+        #expect(
+            Support.sha256(signed.canonicalRequest)
+                == "f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59")
         #expect(
             signed.authorization
                 == "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, "
@@ -272,13 +276,17 @@ import Testing
             signature: "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"),
         S3Case(
             name: "PUT object, key sent with a raw $", method: "PUT", path: "/test$file.text",
-            headers: [.init("Date", "Fri, 24 May 2013 00:00:00 GMT"), .init("x-amz-storage-class", "REDUCED_REDUNDANCY")],
+            headers: [
+                .init("Date", "Fri, 24 May 2013 00:00:00 GMT"), .init("x-amz-storage-class", "REDUCED_REDUNDANCY"),
+            ],
             body: "Welcome to Amazon S3.",
             signedHeaders: "date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class",
             signature: "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd"),
         S3Case(
             name: "PUT object, key sent encoded", method: "PUT", path: "/test%24file.text",
-            headers: [.init("Date", "Fri, 24 May 2013 00:00:00 GMT"), .init("x-amz-storage-class", "REDUCED_REDUNDANCY")],
+            headers: [
+                .init("Date", "Fri, 24 May 2013 00:00:00 GMT"), .init("x-amz-storage-class", "REDUCED_REDUNDANCY"),
+            ],
             body: "Welcome to Amazon S3.",
             signedHeaders: "date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class",
             signature: "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd"),
@@ -368,11 +376,13 @@ import Testing
         }
         #expect(verified.payload == .streamingSigned)
         var serverChain = try #require(verified.chunkSigner())
-        let check8 = serverChain.verify(chunk: [UInt8](repeating: 0x61, count: 65_536),
-                signature: "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648")
+        let check8 = serverChain.verify(
+            chunk: [UInt8](repeating: 0x61, count: 65_536),
+            signature: "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648")
         #expect(check8)
-        let check9 = serverChain.verify(chunk: [UInt8](repeating: 0x62, count: 1024),
-                signature: "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497")
+        let check9 = serverChain.verify(
+            chunk: [UInt8](repeating: 0x62, count: 1024),
+            signature: "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497")
         #expect(!check9)
     }
 

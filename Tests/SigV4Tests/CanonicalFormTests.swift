@@ -71,7 +71,8 @@ import Testing
         #expect(AmzDate.timestamp(from: Date(timeIntervalSince1970: 0)) == "19700101T000000Z")
         #expect(AmzDate.date(fromTimestamp: "20150230T123600Z") == nil)
         #expect(AmzDate.date(fromTimestamp: "2015-08-30T12:36:00Z") == nil)
-        #expect(AmzDate.date(fromHTTPDate: "Fri, 24 May 2013 00:00:00 GMT") == Date(timeIntervalSince1970: 1_369_353_600))
+        #expect(
+            AmzDate.date(fromHTTPDate: "Fri, 24 May 2013 00:00:00 GMT") == Date(timeIntervalSince1970: 1_369_353_600))
         #expect(AmzDate.date(fromHTTPDate: "Friday, 24-May-13 00:00:00 GMT") == nil)
         for seconds in stride(from: -86_400 * 400, through: 4_102_444_800, by: 9_999_937) {
             let date = Date(timeIntervalSince1970: TimeInterval(seconds))
@@ -95,8 +96,9 @@ import Testing
         }
         #expect(PayloadHash(headerValue: "unsigned-payload") == nil)
         #expect(PayloadHash(headerValue: String(PayloadHash.emptySHA256.dropLast())) == nil)
-        #expect(PayloadHash.of(Data("Welcome to Amazon S3.".utf8))
-            == .sha256("44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072"))
+        #expect(
+            PayloadHash.of(Data("Welcome to Amazon S3.".utf8))
+                == .sha256("44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072"))
         #expect(PayloadHash.streamingSigned.hasSignedChunks && !PayloadHash.streamingSigned.hasTrailer)
         #expect(PayloadHash.streamingUnsignedWithTrailer.hasTrailer)
         #expect(!PayloadHash.streamingUnsignedWithTrailer.hasSignedChunks)
@@ -107,7 +109,9 @@ import Testing
     @Test func theAuthorizationHeaderParsesIntoItsParts() throws {
         let parsed = try AuthorizationHeader(
             parsing: "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request,"
-                + "SignedHeaders=content-type;Host;x-amz-date,  Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7")
+                + "SignedHeaders=content-type;Host;x-amz-date,  "
+                + "Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
+        )
         #expect(parsed.accessKeyId == "AKIDEXAMPLE")
         #expect(parsed.scope == CredentialScope(date: "20150830", region: "us-east-1", service: "iam"))
         #expect(parsed.signedHeaders == ["content-type", "host", "x-amz-date"])
@@ -117,7 +121,8 @@ import Testing
     @Test func secretsNeverAppearInDescriptions() {
         let credentials = Credentials(accessKeyId: "AKID", secretAccessKey: "topsecret", sessionToken: "tok")
         #expect(!"\(credentials)".contains("topsecret"))
-        let key = SigningKey(secretAccessKey: "topsecret", scope: CredentialScope(date: "20150830", region: "r", service: "s"))
+        let key = SigningKey(
+            secretAccessKey: "topsecret", scope: CredentialScope(date: "20150830", region: "r", service: "s"))
         #expect(!"\(key)".contains(Bytes.hex(key.bytes)))
     }
 

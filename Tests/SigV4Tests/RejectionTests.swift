@@ -50,7 +50,9 @@ import Testing
 
     static func replacing(_ name: String, with value: String, in request: VerificationRequest) -> VerificationRequest {
         var copy = request
-        copy.headers = copy.headers.map { Bytes.equalsIgnoringASCIICase($0.name, name) ? HTTPHeader($0.name, value) : $0 }
+        copy.headers = copy.headers.map {
+            Bytes.equalsIgnoringASCIICase($0.name, name) ? HTTPHeader($0.name, value) : $0
+        }
         return copy
     }
 
@@ -60,7 +62,8 @@ import Testing
     }
 
     @Test func aChangedHeaderValueFailsAsSignatureMismatch() throws {
-        let request = Self.replacing("X-Amz-Target", with: "CodeDeploy_20141006.DeleteApplication", in: Self.codeDeployRequest())
+        let request = Self.replacing(
+            "X-Amz-Target", with: "CodeDeploy_20141006.DeleteApplication", in: Self.codeDeployRequest())
         let error = try #require(Self.verify(request))
         #expect(error.code == .signatureMismatch)
         #expect(error.wireCode(for: .json) == "InvalidSignatureException")
@@ -148,7 +151,8 @@ import Testing
 
     @Test func anExpiredPresignedURLIsRejected() throws {
         let request = Self.presignedGET(expires: 600)
-        #expect(Self.verify(request, now: Self.signedAt.addingTimeInterval(600), region: "us-east-1", service: "s3") == nil)
+        #expect(
+            Self.verify(request, now: Self.signedAt.addingTimeInterval(600), region: "us-east-1", service: "s3") == nil)
         let late = Self.signedAt.addingTimeInterval(601)
         let error = try #require(Self.verify(request, now: late, region: "us-east-1", service: "s3"))
         #expect(error.code == .presignedURLExpired)
@@ -156,8 +160,9 @@ import Testing
         #expect(error.wireCode(for: .s3) == "AccessDenied")
         #expect(error.httpStatus(for: .s3) == 403)
         let early = Self.signedAt.addingTimeInterval(-16 * 60)
-        #expect(try #require(Self.verify(request, now: early, region: "us-east-1", service: "s3")).code
-            == .presignedURLNotYetValid)
+        #expect(
+            try #require(Self.verify(request, now: early, region: "us-east-1", service: "s3")).code
+                == .presignedURLNotYetValid)
     }
 
     @Test func aTamperedPresignedURLFailsTheSignature() throws {
