@@ -79,7 +79,7 @@ let package = Package(
 
         .testTarget(name: "SlipwayModelTests", dependencies: ["SlipwayModel"]),
         .testTarget(name: "AppSpecTests", dependencies: ["AppSpec"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "SigV4Tests", dependencies: ["SigV4"]),
+        .testTarget(name: "SigV4Tests", dependencies: ["SigV4"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "SlipwayModel"]),
         .testTarget(name: "ArtifactStoreTests", dependencies: ["ArtifactStore"]),

@@ -4,7 +4,8 @@ import Foundation
 ///
 /// A server typically calls ``authenticate(_:now:expectedRegion:expectedService:secretForAccessKey:)``, which
 /// parses the authorization, asks for the secret of its access key id and verifies. The steps are also
-/// available separately: ``Authorization/parse(_:)`` then ``verify(_:authorization:secretAccessKey:now:expectedRegion:expectedService:)``.
+/// available separately: ``Authorization/parse(_:)``, then
+/// ``verify(_:authorization:secretAccessKey:now:expectedRegion:expectedService:)``.
 public struct Verifier: Sendable {
     /// How far a header-signed request's time may be from `now`, either way. AWS allows 15 minutes.
     public var maxSkew: TimeInterval
@@ -109,6 +110,8 @@ public struct Verifier: Sendable {
     private func checkTime(_ authorization: Authorization, now: Date) throws(SigV4Error) {
         let signedAt = authorization.date
         let nowStamp = AmzDate.timestamp(from: now)
+        let earliest = AmzDate.timestamp(from: now.addingTimeInterval(-maxSkew))
+        let latest = AmzDate.timestamp(from: now.addingTimeInterval(maxSkew))
         switch authorization.location {
         case .header:
             let minutes = Int(maxSkew / 60)
@@ -116,29 +119,29 @@ public struct Verifier: Sendable {
                 throw SigV4Error(
                     .requestTimeTooSkewed,
                     "Signature expired: \(authorization.timestamp) is now earlier than "
-                        + "\(AmzDate.timestamp(from: now.addingTimeInterval(-maxSkew))) (\(nowStamp) - \(minutes) min.); "
+                        + "\(earliest) (\(nowStamp) - \(minutes) min.); "
                         + "the request time is too far from the server time, check the client clock.")
             }
             if signedAt > now.addingTimeInterval(maxSkew) {
                 throw SigV4Error(
                     .requestTimeTooSkewed,
                     "Signature not yet current: \(authorization.timestamp) is still later than "
-                        + "\(AmzDate.timestamp(from: now.addingTimeInterval(maxSkew))) (\(nowStamp) + \(minutes) min.); "
+                        + "\(latest) (\(nowStamp) + \(minutes) min.); "
                         + "the request time is too far from the server time, check the client clock.")
             }
         case .query(let expires):
             if signedAt > now.addingTimeInterval(maxSkew) {
                 throw SigV4Error(
                     .presignedURLNotYetValid,
-                    "Request is not valid yet: the URL was signed for \(authorization.timestamp), later than the server "
-                        + "time \(nowStamp).",
+                    "Request is not valid yet: the URL was signed for \(authorization.timestamp), later than the "
+                        + "server time \(nowStamp).",
                     viaQueryParameters: true)
             }
             if now > signedAt.addingTimeInterval(TimeInterval(expires)) {
                 throw SigV4Error(
                     .presignedURLExpired,
-                    "Request has expired: the URL signed at \(authorization.timestamp) was valid for \(expires) seconds "
-                        + "and the server time is \(nowStamp).",
+                    "Request has expired: the URL signed at \(authorization.timestamp) was valid for \(expires) "
+                        + "seconds and the server time is \(nowStamp).",
                     viaQueryParameters: true)
             }
         }
