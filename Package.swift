@@ -7,7 +7,8 @@ let package = Package(
     name: "slipway",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "slipway", targets: ["slipway"])
+        .executable(name: "slipway", targets: ["slipway"]),
+        .executable(name: "slipway-bench", targets: ["slipway-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -21,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.3.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // API shapes generated from the CodeDeploy service model, the agent command protocol, AWS JSON coding.
@@ -74,6 +76,16 @@ let package = Package(
                 "SlipwayModel", "AppSpec", "Server", "Agent", "Store",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Benchmarks: one executable, a subcommand per scenario. Figures go to docs/benchmarks.md.
+        .executableTarget(
+            name: "slipway-bench",
+            dependencies: [
+                "SigV4", "SlipwayModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
 

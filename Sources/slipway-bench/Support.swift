@@ -1,0 +1,100 @@
+import Foundation
+
+/// A `slipway` server process for a benchmark: the binary next to this one, plain HTTP on a free port.
+final class ServerProcess: @unchecked Sendable {
+    let dataDirectory: URL
+    let process = Process()
+    let port: Int
+
+    init(binary: URL) throws {
+        dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "slipway-bench-\(UUID().uuidString)")
+        process.executableURL = binary
+        process.arguments = ["server", "--plain-http", "--data-dir", dataDirectory.path, "--listen", "127.0.0.1:0"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var text = ""
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, !text.contains("\n") {
+            let chunk = pipe.fileHandleForReading.availableData
+            if chunk.isEmpty && !process.isRunning { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        guard let range = text.range(of: #"http://127\.0\.0\.1:(\d+)"#, options: .regularExpression),
+            let port = Int(text[range].split(separator: ":").last ?? "")
+        else {
+            process.terminate()
+            throw BenchError("the server did not start: \(text)")
+        }
+        self.port = port
+    }
+
+    /// Creates an admin key with `slipway keys create` against the server's data directory.
+    func adminKey(binary: URL) throws -> (id: String, secret: String) {
+        let keys = Process()
+        keys.executableURL = binary
+        keys.arguments = ["keys", "create", "--role", "admin", "--json", "--data-dir", dataDirectory.path]
+        let pipe = Pipe()
+        keys.standardOutput = pipe
+        try keys.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        keys.waitUntilExit()
+        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]],
+            let id = object["AccessKey"]?["AccessKeyId"] as? String,
+            let secret = object["AccessKey"]?["SecretAccessKey"] as? String
+        else { throw BenchError("slipway keys create printed no key") }
+        return (id, secret)
+    }
+
+    /// The resident set size of the server, from /proc (Linux).
+    var residentBytes: Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
+        else { return nil }
+        return kilobytes * 1024
+    }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: dataDirectory)
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Latency samples of one run, and what they add up to.
+struct RunResult {
+    let requests: Int
+    let errors: Int
+    let seconds: Double
+    let latencies: [Double]
+
+    var throughput: Double { Double(requests) / seconds }
+
+    func percentile(_ p: Double) -> Double {
+        guard !latencies.isEmpty else { return .nan }
+        let sorted = latencies.sorted()
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
+    }
+}
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return .nan }
+    return sorted.count % 2 == 1
+        ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}
+
+/// The directory of the running executable, where `swift build` also puts `slipway`.
+var executableDirectory: URL {
+    URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+}
