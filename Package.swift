@@ -40,7 +40,7 @@ let package = Package(
             exclude: ["README.md"]
         ),
         // Deployments as pure state machines. No I/O.
-        .target(name: "Engine", dependencies: ["SlipwayModel", "AppSpec"], exclude: ["README.md"]),
+        .target(name: "Engine", dependencies: ["SlipwayModel"], exclude: ["README.md"]),
         // Persistence behind one protocol.
         .target(
             name: "Store",
@@ -97,7 +97,7 @@ let package = Package(
         .testTarget(name: "ArtifactStoreTests", dependencies: ["ArtifactStore"]),
         .testTarget(
             name: "ServerTests",
-            dependencies: ["Server", "SigV4", .product(name: "HummingbirdTesting", package: "hummingbird")]
+            dependencies: ["Server", "SigV4", "SlipwayModel", .product(name: "HummingbirdTesting", package: "hummingbird")]
         ),
         .testTarget(name: "AgentTests", dependencies: ["Agent"]),
         .testTarget(name: "SlipwayCLITests", dependencies: ["slipway"], exclude: ["Python"]),
