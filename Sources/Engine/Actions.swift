@@ -1,0 +1,131 @@
+import Foundation
+import SlipwayModel
+
+/// What the engine asks its driver to do. The driver stores the new state and these actions in one transaction,
+/// then performs them.
+public enum DeploymentAction: Codable, Sendable, Hashable {
+    /// Make a command available to a host: store it and wake that host's long poll. Deliver it once.
+    case offerCommand(HostCommand)
+    /// Take back an offered command that was not acknowledged (its host timed out, or the deployment stopped).
+    /// A later acknowledgement of it is answered `Failed`.
+    case withdrawCommand(HostCommandID)
+    /// Perform a load-balancer event for a host, then report it with ``Deployment/trafficCompleted(_:_:now:)``.
+    case performTraffic(TrafficRequest)
+    /// The deployment is over.
+    case finish(DeploymentOutcome)
+    /// Create the automatic rollback deployment, then record it with ``Deployment/recordRollback(deploymentId:message:)``.
+    case requestRollback(RollbackRequest)
+}
+
+/// A command for one host: one lifecycle event the agent runs.
+public struct HostCommand: Codable, Sendable, Hashable {
+    /// The `HostCommandIdentifier`.
+    public var id: HostCommandID
+    /// The `HostIdentifier` the command is for (the host's IAM ARN).
+    public var hostIdentifier: String
+    /// When the command was offered.
+    public var offeredAt: Date
+
+    /// A command.
+    public init(id: HostCommandID, hostIdentifier: String, offeredAt: Date) {
+        self.id = id
+        self.hostIdentifier = hostIdentifier
+        self.offeredAt = offeredAt
+    }
+
+    /// The on-premises instance the command is for.
+    public var instanceName: String { id.instanceName }
+    /// The `CommandName`: the lifecycle event's name.
+    public var commandName: String { id.event.rawValue }
+
+    /// The command as `PollHostCommand` returns it.
+    public func instance(deploymentExecutionId: String, nonce: Int64 = 0) -> CodeDeployCommand.HostCommandInstance {
+        CodeDeployCommand.HostCommandInstance(
+            hostCommandIdentifier: id.rawValue, hostIdentifier: hostIdentifier,
+            deploymentExecutionId: deploymentExecutionId, commandName: commandName, nonce: nonce)
+    }
+}
+
+/// A load-balancer event the server performs for a host (`BlockTraffic` or `AllowTraffic`); the agent never runs
+/// these.
+public struct TrafficRequest: Codable, Sendable, Hashable {
+    /// Identifies the request when it is reported back; shaped like a host command's.
+    public var id: HostCommandID
+    /// The host's `HostIdentifier`.
+    public var hostIdentifier: String
+
+    /// A traffic request.
+    public init(id: HostCommandID, hostIdentifier: String) {
+        self.id = id
+        self.hostIdentifier = hostIdentifier
+    }
+
+    /// The on-premises instance.
+    public var instanceName: String { id.instanceName }
+    /// `.blockTraffic` or `.allowTraffic`.
+    public var event: LifecycleEvent { id.event }
+}
+
+/// How a traffic request ended.
+public enum TrafficResult: Codable, Sendable, Hashable {
+    case succeeded
+    case failed(message: String)
+}
+
+/// Performs the load-balancer events of hosts. The driver calls it for each ``DeploymentAction/performTraffic(_:)``
+/// and reports the result back to the deployment. Performing the same request twice must be harmless (after a
+/// restart the driver performs every request in ``Deployment/openTrafficRequests`` again).
+public protocol TrafficController: Sendable {
+    /// Deregisters (`BlockTraffic`) or registers (`AllowTraffic`) the host and waits until that is done.
+    func perform(_ request: TrafficRequest) async -> TrafficResult
+}
+
+/// The traffic controller of a deployment group without a load balancer that Slipway drives: every request
+/// succeeds at once.
+public struct NoTrafficController: TrafficController {
+    public init() {}
+
+    public func perform(_ request: TrafficRequest) async -> TrafficResult { .succeeded }
+}
+
+/// How a deployment ended.
+public enum DeploymentOutcome: Codable, Sendable, Hashable {
+    case succeeded
+    case failed(CodeDeploy.ErrorInformation)
+    case stopped(CodeDeploy.ErrorInformation)
+
+    /// The deployment status this outcome shows as.
+    public var status: CodeDeploy.DeploymentStatus {
+        switch self {
+        case .succeeded: .succeeded
+        case .failed: .failed
+        case .stopped: .stopped
+        }
+    }
+
+    /// The `errorInformation` of the deployment.
+    public var errorInformation: CodeDeploy.ErrorInformation? {
+        switch self {
+        case .succeeded: nil
+        case .failed(let information), .stopped(let information): information
+        }
+    }
+}
+
+/// The engine wants an automatic rollback: a new deployment (creator `codeDeployRollback`) of the last revision that
+/// deployed successfully to the group, whose snapshot has `rollbackOf` set to `triggeringDeploymentId`.
+public struct RollbackRequest: Codable, Sendable, Hashable {
+    /// The deployment that failed or stopped.
+    public var triggeringDeploymentId: String
+    /// Why: `DEPLOYMENT_FAILURE` or `DEPLOYMENT_STOP_ON_REQUEST`.
+    public var reason: CodeDeploy.AutoRollbackEvent
+    /// A `rollbackMessage` for both deployments' `rollbackInfo`.
+    public var message: String
+
+    /// A rollback request.
+    public init(triggeringDeploymentId: String, reason: CodeDeploy.AutoRollbackEvent, message: String) {
+        self.triggeringDeploymentId = triggeringDeploymentId
+        self.reason = reason
+        self.message = message
+    }
+}

@@ -1,0 +1,236 @@
+import Foundation
+import SlipwayModel
+
+/// The deployment's events. Each takes `now`, changes the value, and returns what the driver must do; none reads a
+/// clock. An event that does not apply (a late, duplicate or unknown report, a second stop) changes nothing and
+/// returns no action.
+extension Deployment {
+    /// The deployment waits for its deployment group's in-progress deployment to end (`Created` → `Queued`).
+    public mutating func queue(now: Date) -> [DeploymentAction] {
+        guard case .created = phase else { return [] }
+        phase = .queued
+        return []
+    }
+
+    /// The deployment starts: it resolves `m`, fails at once without targets (`NO_INSTANCES`) or when `m` is not
+    /// below the number of targets (`HEALTH_CONSTRAINTS_INVALID`), and otherwise offers the first commands.
+    public mutating func start(now: Date) -> [DeploymentAction] {
+        switch phase {
+        case .created, .queued: break
+        default: return []
+        }
+        startTime = now
+        minimumHealthyHostCount = snapshot.minimumHealthyHosts.count(fleetSize: hosts.count)
+        phase = .running
+        return settle(now: now)
+    }
+
+    /// A poll handed command `id` to its host. Record it so that a pickup timeout can say whether the agent polled.
+    public mutating func commandDelivered(_ id: HostCommandID, now: Date) -> [DeploymentAction] {
+        modifyHost(for: id, now: now) { host, _, _ in
+            host.delivered(id, now: now)
+            return []
+        }
+    }
+
+    /// The agent acknowledged command `id` (`PutHostCommandAcknowledgement`); answer it with ``commandStatus(_:)``.
+    ///
+    /// A no-op acknowledgement (`IsCommandNoop`) is recorded on the event, which still ends with the agent's report:
+    /// CodeDeploy shows an event without scripts as `Succeeded`, and `Skipped` stays reserved for events that never
+    /// ran.
+    public mutating func commandAcknowledged(
+        _ id: HostCommandID, _ acknowledgement: CommandAcknowledgement, now: Date
+    ) -> [DeploymentAction] {
+        modifyHost(for: id, now: now) { host, snapshot, _ in
+            host.acknowledged(id, acknowledgement, now: now, snapshot)
+            return []
+        }
+    }
+
+    /// The agent is still running command `id` (`PostHostCommandUpdate`): its deadline moves later.
+    public mutating func heartbeat(_ id: HostCommandID, estimatedCompletion: Date?, now: Date) -> [DeploymentAction] {
+        modifyHost(for: id, now: now) { host, snapshot, _ in
+            host.heartbeat(id, estimatedCompletion: estimatedCompletion, now: now, snapshot)
+            return []
+        }
+    }
+
+    /// The agent reported command `id`'s end (`PutHostCommandComplete`). Only the first report of a live command
+    /// counts: a duplicate keeps the first report's diagnostics, and a report for a command that timed out or was
+    /// withdrawn leaves it `Failed`.
+    public mutating func commandCompleted(_ id: HostCommandID, _ report: CommandReport, now: Date) -> [DeploymentAction]
+    {
+        modifyHost(for: id, now: now) { host, snapshot, stopping in
+            host.completed(id, report, now: now, stopping: stopping, snapshot)
+        }
+    }
+
+    /// The traffic controller finished request `id`.
+    public mutating func trafficCompleted(_ id: HostCommandID, _ result: TrafficResult, now: Date) -> [DeploymentAction]
+    {
+        modifyHost(for: id, now: now) { host, snapshot, stopping in
+            host.trafficCompleted(id, result, now: now, stopping: stopping, snapshot)
+        }
+    }
+
+    /// Time passed: every deadline at or before `now` fires (pickup and running timeouts fail their hosts).
+    public mutating func tick(now: Date) -> [DeploymentAction] {
+        guard let stopping = liveStopping else { return [] }
+        var actions: [DeploymentAction] = []
+        for index in hosts.indices {
+            actions += hosts[index].expire(now: now, stopping: stopping, snapshot)
+        }
+        return actions + settle(now: now)
+    }
+
+    /// `StopDeployment`. Hosts not started are skipped and offered commands withdrawn at once; commands already
+    /// running may finish (or time out), after which their hosts stop. The deployment is `Stopped` (`MANUAL_STOP`)
+    /// when nothing runs any more. `autoRollbackEnabled` decides the rollback; `nil` leaves it to the deployment's
+    /// `DEPLOYMENT_STOP_ON_REQUEST` setting.
+    public mutating func stop(autoRollbackEnabled: Bool?, now: Date) -> [DeploymentAction] {
+        let rollBack =
+            autoRollbackEnabled.map { $0 && snapshot.rollbackOf == nil }
+            ?? snapshot.rollsBack(on: .deploymentStopOnRequest)
+        let request = StopRequest(requestedAt: now, rollBack: rollBack)
+        switch phase {
+        case .created, .queued:
+            phase = .stopping(request)
+            return settle(now: now)
+        case .running:
+            phase = .stopping(request)
+            var actions: [DeploymentAction] = []
+            for index in hosts.indices {
+                actions += hosts[index].interrupt(now: now)
+            }
+            return actions + settle(now: now)
+        case .stopping, .finished:
+            return []
+        }
+    }
+
+    /// The driver created the rollback deployment it was asked for (`deploymentId`), or could not (`nil`, with the
+    /// reason in `message`, e.g. no earlier successful revision).
+    public mutating func recordRollback(deploymentId: String?, message: String?) {
+        rollbackDeploymentId = deploymentId
+        if let message { rollbackMessage = message }
+    }
+
+    // MARK: Internals
+
+    /// `nil` unless the deployment is running or stopping; then whether it is stopping.
+    private var liveStopping: Bool? {
+        switch phase {
+        case .running: false
+        case .stopping: true
+        default: nil
+        }
+    }
+
+    /// Applies `change` to the host command `id` belongs to, then settles the fleet.
+    private mutating func modifyHost(
+        for id: HostCommandID, now: Date,
+        _ change: (inout HostLifecycle, DeploymentSnapshot, Bool) -> [DeploymentAction]
+    ) -> [DeploymentAction] {
+        guard let stopping = liveStopping, id.deploymentId == deploymentId,
+            let index = hosts.firstIndex(where: { $0.instanceName == id.instanceName })
+        else { return [] }
+        let actions = change(&hosts[index], snapshot, stopping)
+        return actions + settle(now: now)
+    }
+
+    /// Runs the fleet scheduler (or, when stopping, checks whether anything still runs) and ends the deployment
+    /// when it is decided.
+    private mutating func settle(now: Date) -> [DeploymentAction] {
+        switch phase {
+        case .running:
+            let observed = hosts.map { FleetScheduler.ObservedHost($0.instanceName, Self.schedulerPhase($0.status)) }
+            let plan = FleetScheduler.plan(hosts: observed, minimumHealthy: minimumHealthyHostCount)
+            var actions: [DeploymentAction] = []
+            for name in plan.start {
+                guard let index = hosts.firstIndex(where: { $0.instanceName == name }) else { continue }
+                actions += hosts[index].begin(now: now, snapshot)
+            }
+            switch plan.verdict {
+            case nil:
+                // A host may have finished at once (no events): look again.
+                return actions.isEmpty && !plan.start.isEmpty ? settle(now: now) : actions
+            case .succeeded?:
+                return actions + finish(.succeeded, now: now)
+            case .failed(let code)?:
+                return actions + finish(.failed(failureInformation(code)), now: now)
+            }
+        case .stopping(let request):
+            guard hosts.allSatisfy({ $0.currentCommand == nil }) else { return [] }
+            for index in hosts.indices {
+                _ = hosts[index].interrupt(now: now)
+            }
+            let information = CodeDeploy.ErrorInformation(
+                code: .manualStop, message: "The deployment was stopped by a StopDeployment request.")
+            return finish(.stopped(information), now: now, rollBack: request.rollBack)
+        default:
+            return []
+        }
+    }
+
+    private mutating func finish(
+        _ outcome: DeploymentOutcome, now: Date, rollBack stopRollBack: Bool = false
+    ) -> [DeploymentAction] {
+        for index in hosts.indices where hosts[index].status == .pending {
+            _ = hosts[index].interrupt(now: now)
+        }
+        phase = .finished(outcome)
+        completeTime = now
+        var actions: [DeploymentAction] = [.finish(outcome)]
+        let attempted = hosts.contains { $0.outcome?.attempted == true }
+        let request: RollbackRequest?
+        switch outcome {
+        case .failed(let information) where attempted && snapshot.rollsBack(on: .deploymentFailure):
+            request = RollbackRequest(
+                triggeringDeploymentId: deploymentId, reason: .deploymentFailure,
+                message: "Automatic rollback: deployment \(deploymentId) failed (\(information.code?.rawValue ?? "")).")
+        case .stopped where attempted && stopRollBack:
+            request = RollbackRequest(
+                triggeringDeploymentId: deploymentId, reason: .deploymentStopOnRequest,
+                message: "Automatic rollback: deployment \(deploymentId) was stopped.")
+        default:
+            request = nil
+        }
+        if let request {
+            rollbackRequest = request
+            rollbackMessage = request.message
+            actions.append(.requestRollback(request))
+        }
+        return actions
+    }
+
+    private static func schedulerPhase(_ status: CodeDeploy.TargetStatus) -> FleetScheduler.HostPhase {
+        switch status {
+        case .pending: .pending
+        case .inProgress: .inFlight
+        case .succeeded: .succeeded
+        case .failed: .failed
+        default: .skipped
+        }
+    }
+
+    private func failureInformation(_ code: CodeDeploy.ErrorCode) -> CodeDeploy.ErrorInformation {
+        switch code {
+        case .noInstances:
+            return CodeDeploy.ErrorInformation(
+                code: code,
+                message: "No registered on-premises instance matches the deployment group's tag filters or tag set.")
+        case .healthConstraintsInvalid:
+            return CodeDeploy.ErrorInformation(
+                code: code,
+                message: "The deployment cannot succeed: its deployment configuration requires at least "
+                    + "\(minimumHealthyHostCount) healthy instances, and the deployment has \(hosts.count).")
+        default:
+            let failed = hosts.compactMap { host in host.failure.map { "\(host.instanceName): \($0.summary)" } }
+            var detail = failed.prefix(5).joined(separator: "; ")
+            if failed.count > 5 { detail += "; and \(failed.count - 5) more" }
+            let message =
+                failed.isEmpty ? Messages.healthConstraints : Messages.healthConstraints + " Slipway: \(detail)."
+            return CodeDeploy.ErrorInformation(code: code, message: message)
+        }
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import SlipwayModel
+
+/// One deployment to a fleet of on-premises hosts: its snapshot, its phase and the lifecycle of every host.
+///
+/// A value: the driver loads it, applies one event (see `Deployment+StateMachine.swift`), stores it back as one
+/// JSON document together with the returned actions, and then performs them. Nothing lives outside it, so a server
+/// restarted at any moment carries on from the stored value: it re-offers ``offeredCommands``, performs
+/// ``openTrafficRequests`` again, and calls ``tick(now:)`` at ``nextDeadline``.
+public struct Deployment: Codable, Sendable, Hashable {
+    /// What was decided at `CreateDeployment`.
+    public let snapshot: DeploymentSnapshot
+    /// The hosts, in scheduling order.
+    public internal(set) var hosts: [HostLifecycle]
+    /// When the deployment was created.
+    public let createTime: Date
+    /// When it started.
+    public internal(set) var startTime: Date?
+    /// When it ended.
+    public internal(set) var completeTime: Date?
+    /// `m`: the hosts that must stay healthy, fixed at start (0 before).
+    public internal(set) var minimumHealthyHostCount: Int
+    /// The automatic rollback the engine asked for, if any.
+    public internal(set) var rollbackRequest: RollbackRequest?
+    /// The rollback deployment the driver created for it, once recorded.
+    public internal(set) var rollbackDeploymentId: String?
+    /// The `rollbackMessage` recorded with it.
+    public internal(set) var rollbackMessage: String?
+    var phase: Phase
+
+    enum Phase: Codable, Sendable, Hashable {
+        case created
+        case queued
+        case running
+        /// A stop was asked for; running commands may still finish.
+        case stopping(StopRequest)
+        case finished(DeploymentOutcome)
+    }
+
+    /// A `StopDeployment` request.
+    struct StopRequest: Codable, Sendable, Hashable {
+        var requestedAt: Date
+        var rollBack: Bool
+    }
+
+    /// A new deployment in status `Created`.
+    public init(snapshot: DeploymentSnapshot, now: Date) {
+        self.snapshot = snapshot
+        let events = snapshot.lifecycleEvents
+        self.hosts = DeploymentTarget.schedulingOrder(snapshot.targets).map {
+            HostLifecycle(target: $0, events: events)
+        }
+        self.createTime = now
+        self.minimumHealthyHostCount = 0
+        self.phase = .created
+    }
+
+    /// The deployment's id.
+    public var deploymentId: String { snapshot.deploymentId }
+}
+
+// MARK: - Read-outs
+
+extension Deployment {
+    /// The deployment's status: `Created`, `Queued`, `InProgress` (also while stopping), `Succeeded`, `Failed` or
+    /// `Stopped`.
+    public var status: CodeDeploy.DeploymentStatus {
+        switch phase {
+        case .created: .created
+        case .queued: .queued
+        case .running, .stopping: .inProgress
+        case .finished(let outcome): outcome.status
+        }
+    }
+
+    /// How the deployment ended; `nil` while it has not.
+    public var outcome: DeploymentOutcome? {
+        if case .finished(let outcome) = phase { return outcome }
+        return nil
+    }
+
+    /// Whether the deployment has ended.
+    public var isFinished: Bool { outcome != nil }
+
+    /// Whether a stop was asked for and the deployment has not yet ended.
+    public var isStopping: Bool {
+        if case .stopping = phase { return true }
+        return false
+    }
+
+    /// The answer to `StopDeployment`: `Pending` while running commands finish, `Succeeded` once stopped; `nil` when
+    /// no stop was asked for.
+    public var stopStatus: CodeDeploy.StopStatus? {
+        switch phase {
+        case .stopping: .pending
+        case .finished(.stopped): .succeeded
+        default: nil
+        }
+    }
+
+    /// The deployment's `errorInformation`.
+    public var errorInformation: CodeDeploy.ErrorInformation? { outcome?.errorInformation }
+
+    /// The `deploymentOverview` counts.
+    public var overview: CodeDeploy.DeploymentOverview {
+        let count = { (status: CodeDeploy.TargetStatus) in Int64(hosts.count { $0.status == status }) }
+        return CodeDeploy.DeploymentOverview(
+            failed: count(.failed), inProgress: count(.inProgress), pending: count(.pending), ready: count(.ready),
+            skipped: count(.skipped), succeeded: count(.succeeded))
+    }
+
+    /// The `deploymentStatusMessages`.
+    public var statusMessages: [String] {
+        guard case .stopping = phase else { return [] }
+        let running = hosts.count { $0.currentCommand != nil }
+        return ["Stopping: waiting for \(running) running lifecycle event\(running == 1 ? "" : "s") to finish."]
+    }
+
+    /// The `rollbackInfo` of this deployment: the rollback it triggered, or the deployment it rolls back.
+    public var rollbackInfo: CodeDeploy.RollbackInfo? {
+        if let rollbackOf = snapshot.rollbackOf {
+            return CodeDeploy.RollbackInfo(rollbackMessage: rollbackMessage, rollbackTriggeringDeploymentId: rollbackOf)
+        }
+        guard rollbackDeploymentId != nil || rollbackMessage != nil else { return nil }
+        return CodeDeploy.RollbackInfo(rollbackDeploymentId: rollbackDeploymentId, rollbackMessage: rollbackMessage)
+    }
+
+    /// The host for an instance name.
+    public func host(named instanceName: String) -> HostLifecycle? {
+        hosts.first { $0.instanceName == instanceName }
+    }
+
+    /// The hosts as `BatchGetDeploymentTargets` shows them.
+    public var instanceTargets: [CodeDeploy.InstanceTarget] {
+        hosts.map { $0.instanceTarget(deploymentId: deploymentId) }
+    }
+
+    /// Every host's outcome, once the deployment has ended (empty before).
+    public var hostOutcomes: [HostOutcome] {
+        isFinished ? hosts.compactMap(\.outcome) : []
+    }
+
+    /// The commands waiting for their hosts to poll. After a restart the driver offers them again.
+    public var offeredCommands: [HostCommand] { hosts.compactMap(\.offeredCommand) }
+
+    /// The traffic requests not yet reported. After a restart the driver performs them again.
+    public var openTrafficRequests: [TrafficRequest] { hosts.compactMap(\.openTrafficRequest) }
+
+    /// The earliest deadline in the state: call ``tick(now:)`` then. `nil` when nothing is waiting.
+    public var nextDeadline: Date? { hosts.compactMap(\.deadline).min() }
+
+    /// The answer to `PutHostCommandAcknowledgement` (and `PostHostCommandUpdate`) for command `id`: `InProgress` for
+    /// a live command, the final status for one that ended — `Failed` for one that timed out or was withdrawn;
+    /// `nil` for a command this deployment never issued (answer it `Failed` too).
+    public func commandStatus(_ id: HostCommandID) -> CodeDeployCommand.CommandStatus? {
+        guard id.deploymentId == deploymentId, let host = host(named: id.instanceName) else { return nil }
+        let status = host.commandStatus(id)
+        // An acknowledged-but-not-yet-recorded command is about to run: the agent should go ahead.
+        return status == .pending ? .inProgress : status
+    }
+}

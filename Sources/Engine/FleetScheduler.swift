@@ -1,0 +1,81 @@
+import SlipwayModel
+
+/// The fleet scheduler: a reconciler from (the targets, what each host is doing) to a plan — which hosts to start
+/// now, or the deployment's verdict. It keeps no state; the deployment calls it after every event.
+///
+/// The model (reference §4.3, inferred from every example CodeDeploy documents): with `N` targets and `m` minimum
+/// healthy hosts, a host may start while `N − failed − inFlight − 1 ≥ m`, so at most `N − m` hosts are out of
+/// service at once. When nothing is in flight, hosts are still pending and `N − failed ≤ m`, the budget is broken:
+/// the deployment fails with `HEALTH_CONSTRAINTS`. When every host has finished, it succeeds iff at least
+/// `max(m, 1)` hosts succeeded. `m ≥ N` fails at once with `HEALTH_CONSTRAINTS_INVALID`; no targets, `NO_INSTANCES`.
+public enum FleetScheduler {
+    /// What a host is doing, as the scheduler sees it.
+    public enum HostPhase: String, Codable, Sendable, Hashable {
+        case pending
+        case inFlight
+        case succeeded
+        case failed
+        /// Not attempted (the deployment already ended or stopped); does not count either way.
+        case skipped
+    }
+
+    /// One host as observed.
+    public struct ObservedHost: Codable, Sendable, Hashable {
+        public var instanceName: String
+        public var phase: HostPhase
+
+        public init(_ instanceName: String, _ phase: HostPhase) {
+            self.instanceName = instanceName
+            self.phase = phase
+        }
+    }
+
+    /// The deployment's verdict.
+    public enum Verdict: Codable, Sendable, Hashable {
+        case succeeded
+        case failed(CodeDeploy.ErrorCode)
+    }
+
+    /// What to do next.
+    public struct Plan: Codable, Sendable, Hashable {
+        /// Hosts to start now, in order.
+        public var start: [String]
+        /// Set when the deployment is decided.
+        public var verdict: Verdict?
+
+        public init(start: [String] = [], verdict: Verdict? = nil) {
+            self.start = start
+            self.verdict = verdict
+        }
+    }
+
+    /// The plan for `hosts` (in scheduling order) when `minimumHealthy` hosts must stay in service.
+    public static func plan(hosts: [ObservedHost], minimumHealthy m: Int) -> Plan {
+        let n = hosts.count
+        guard n > 0 else { return Plan(verdict: .failed(.noInstances)) }
+        guard m < n else { return Plan(verdict: .failed(.healthConstraintsInvalid)) }
+        let count = { (phase: HostPhase) in hosts.count { $0.phase == phase } }
+        let failed = count(.failed)
+        var inFlight = count(.inFlight)
+        var start: [String] = []
+        for host in hosts where host.phase == .pending {
+            guard n - failed - inFlight - 1 >= m else { break }
+            start.append(host.instanceName)
+            inFlight += 1
+        }
+        let pending = count(.pending) - start.count
+        if inFlight == 0 && pending > 0 {
+            // Only reachable when n − failed ≤ m: no host may start without breaking the budget.
+            return Plan(verdict: .failed(.healthConstraints))
+        }
+        if inFlight == 0 && pending == 0 {
+            return Plan(verdict: count(.succeeded) >= max(m, 1) ? .succeeded : .failed(.healthConstraints))
+        }
+        return Plan(start: start)
+    }
+
+    /// The most hosts in flight at once for a fleet of `fleetSize` with `minimumHealthy` (0 when it cannot start).
+    public static func maximumConcurrency(fleetSize: Int, minimumHealthy: Int) -> Int {
+        max(fleetSize - minimumHealthy, 0)
+    }
+}

@@ -1,0 +1,186 @@
+import Foundation
+import SlipwayModel
+
+/// Everything the engine needs to know about a deployment, captured once at `CreateDeployment`.
+///
+/// Later changes to the deployment group, its configuration or its instances do not reach a running deployment.
+public struct DeploymentSnapshot: Codable, Sendable, Hashable {
+    /// The deployment's id (`d-XXXXXXXXX`).
+    public var deploymentId: String
+    /// The hosts to deploy to. The engine orders them for scheduling (see ``DeploymentTarget/schedulingOrder(_:)``).
+    public var targets: [DeploymentTarget]
+    /// The deployment configuration's minimum healthy hosts.
+    public var minimumHealthyHosts: MinimumHealthy
+    /// Whether the deployment group has a load balancer: it adds the six traffic events to every host's lifecycle.
+    public var withLoadBalancer: Bool
+    /// Whether a failed `ApplicationStop`, `BeforeBlockTraffic` or `AfterBlockTraffic` lets the host carry on.
+    public var ignoreApplicationStopFailures: Bool
+    /// How long hosts get to pick up and to run commands.
+    public var timeouts: DeploymentTimeouts
+    /// The deployment's automatic rollback settings (`nil`: none).
+    public var autoRollbackConfiguration: CodeDeploy.AutoRollbackConfiguration?
+    /// Set when this deployment is itself an automatic rollback, to the id of the deployment it rolls back.
+    /// A rollback never asks for another rollback.
+    public var rollbackOf: String?
+
+    /// A snapshot; every setting past the targets has CodeDeploy's default.
+    public init(
+        deploymentId: String,
+        targets: [DeploymentTarget],
+        minimumHealthyHosts: MinimumHealthy = .oneAtATime,
+        withLoadBalancer: Bool = false,
+        ignoreApplicationStopFailures: Bool = false,
+        timeouts: DeploymentTimeouts = DeploymentTimeouts(),
+        autoRollbackConfiguration: CodeDeploy.AutoRollbackConfiguration? = nil,
+        rollbackOf: String? = nil
+    ) {
+        self.deploymentId = deploymentId
+        self.targets = targets
+        self.minimumHealthyHosts = minimumHealthyHosts
+        self.withLoadBalancer = withLoadBalancer
+        self.ignoreApplicationStopFailures = ignoreApplicationStopFailures
+        self.timeouts = timeouts
+        self.autoRollbackConfiguration = autoRollbackConfiguration
+        self.rollbackOf = rollbackOf
+    }
+
+    /// The lifecycle events every host goes through, in order (`Start` and `End` are not listed).
+    public var lifecycleEvents: [LifecycleEvent] { LifecycleEvent.inPlaceOrder(withLoadBalancer: withLoadBalancer) }
+
+    /// Whether automatic rollback is on for `event`.
+    public func rollsBack(on event: CodeDeploy.AutoRollbackEvent) -> Bool {
+        guard rollbackOf == nil, let configuration = autoRollbackConfiguration, configuration.enabled == true else {
+            return false
+        }
+        return (configuration.events ?? []).contains(event)
+    }
+}
+
+/// One host of a deployment: an on-premises instance and the identity its agent polls with.
+public struct DeploymentTarget: Codable, Sendable, Hashable {
+    /// The on-premises instance name (the `targetId` of the API).
+    public var instanceName: String
+    /// The agent's `HostIdentifier`: the instance's IAM user or session ARN.
+    public var hostIdentifier: String
+    /// The instance's health before this deployment.
+    public var instanceHealth: InstanceHealth
+    /// How the instance's revision relates to the one being deployed.
+    public var revisionHealth: RevisionHealth
+
+    /// A target; without history an instance counts as healthy with an unknown revision.
+    public init(
+        instanceName: String,
+        hostIdentifier: String,
+        instanceHealth: InstanceHealth = .healthy,
+        revisionHealth: RevisionHealth = .unknown
+    ) {
+        self.instanceName = instanceName
+        self.hostIdentifier = hostIdentifier
+        self.instanceHealth = instanceHealth
+        self.revisionHealth = revisionHealth
+    }
+
+    /// Instance health: healthy iff the last deployment to the instance succeeded.
+    public enum InstanceHealth: String, Codable, Sendable, Hashable {
+        case healthy = "Healthy"
+        case unhealthy = "Unhealthy"
+    }
+
+    /// Revision health: whether the instance runs the revision being deployed.
+    public enum RevisionHealth: String, Codable, Sendable, Hashable {
+        case current = "Current"
+        case old = "Old"
+        case unknown = "Unknown"
+    }
+
+    /// The order CodeDeploy deploys in: unhealthy instances first, then unknown, old and current revisions; ties
+    /// keep their given order.
+    public static func schedulingOrder(_ targets: [DeploymentTarget]) -> [DeploymentTarget] {
+        func rank(_ target: DeploymentTarget) -> Int {
+            if target.instanceHealth == .unhealthy { return 0 }
+            switch target.revisionHealth {
+            case .unknown: return 1
+            case .old: return 2
+            case .current: return 3
+            }
+        }
+        return targets.enumerated().sorted { left, right in
+            let (l, r) = (rank(left.element), rank(right.element))
+            return l != r ? l < r : left.offset < right.offset
+        }.map(\.element)
+    }
+}
+
+/// The minimum healthy hosts of a deployment configuration: how many hosts must stay in service.
+public enum MinimumHealthy: Codable, Sendable, Hashable {
+    /// At least this many hosts (`HOST_COUNT`).
+    case hostCount(Int)
+    /// At least this percentage of the fleet, rounded up (`FLEET_PERCENT`).
+    case fleetPercent(Int)
+    /// At most this many hosts at once (`MOST_CONCURRENCY`, what `CodeDeployDefault.OneAtATime` reports with 1).
+    case mostConcurrency(Int)
+
+    /// `CodeDeployDefault.OneAtATime`.
+    public static let oneAtATime = MinimumHealthy.mostConcurrency(1)
+    /// `CodeDeployDefault.HalfAtATime`.
+    public static let halfAtATime = MinimumHealthy.fleetPercent(50)
+    /// `CodeDeployDefault.AllAtOnce`.
+    public static let allAtOnce = MinimumHealthy.hostCount(0)
+
+    /// The rule of a deployment configuration's `minimumHealthyHosts`; `nil` for a type or value it cannot be.
+    public init?(_ shape: CodeDeploy.MinimumHealthyHosts) {
+        guard let value = shape.value, value >= 0 else { return nil }
+        switch shape.type?.rawValue {
+        case CodeDeploy.MinimumHealthyHostsType.hostCount.rawValue: self = .hostCount(value)
+        case CodeDeploy.MinimumHealthyHostsType.fleetPercent.rawValue where value <= 100: self = .fleetPercent(value)
+        case "MOST_CONCURRENCY" where value >= 1: self = .mostConcurrency(value)
+        default: return nil
+        }
+    }
+
+    /// The rule as the API shows it.
+    public var shape: CodeDeploy.MinimumHealthyHosts {
+        switch self {
+        case .hostCount(let value): CodeDeploy.MinimumHealthyHosts(type: .hostCount, value: value)
+        case .fleetPercent(let value): CodeDeploy.MinimumHealthyHosts(type: .fleetPercent, value: value)
+        case .mostConcurrency(let value):
+            CodeDeploy.MinimumHealthyHosts(
+                type: CodeDeploy.MinimumHealthyHostsType(rawValue: "MOST_CONCURRENCY"), value: value)
+        }
+    }
+
+    /// `m`, the number of hosts that must stay healthy in a fleet of `fleetSize`, fixed at deployment start.
+    public func count(fleetSize: Int) -> Int {
+        switch self {
+        case .hostCount(let value): max(value, 0)
+        case .fleetPercent(let percent): (fleetSize * min(max(percent, 0), 100) + 99) / 100
+        case .mostConcurrency(let value): max(fleetSize - max(value, 1), 0)
+        }
+    }
+}
+
+/// How long hosts get, in seconds.
+public struct DeploymentTimeouts: Codable, Sendable, Hashable {
+    /// How long an offered command may wait to be acknowledged before its host fails (CodeDeploy: 5 minutes).
+    public var pickup: TimeInterval
+    /// How long an acknowledged command may run without a report, unless the agent states its own maximum
+    /// (CodeDeploy's ceiling of 70 minutes).
+    public var running: TimeInterval
+    /// Added to every running deadline, so that an agent's own script timeout reports before the server gives up.
+    public var grace: TimeInterval
+    /// Bounds applied to a maximum duration the agent states when it acknowledges.
+    public var reportedDurationBounds: ClosedRange<TimeInterval>
+
+    /// Timeouts; the defaults are CodeDeploy's, plus one minute of grace.
+    public init(
+        pickup: TimeInterval = 300,
+        running: TimeInterval = 4200,
+        grace: TimeInterval = 60,
+        reportedDurationBounds: ClosedRange<TimeInterval> = 60...4200
+    ) {
+        self.pickup = pickup
+        self.running = running
+        self.grace = grace
+        self.reportedDurationBounds = reportedDurationBounds
+    }
+}
