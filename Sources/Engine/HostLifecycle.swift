@@ -166,6 +166,11 @@ public struct HostOutcome: Codable, Sendable, Hashable {
     public var instanceName: String
     public var status: CodeDeploy.TargetStatus
 
+    public init(instanceName: String, status: CodeDeploy.TargetStatus) {
+        self.instanceName = instanceName
+        self.status = status
+    }
+
     /// Whether the deployment changed the instance (it succeeded or failed on it).
     public var attempted: Bool { status == .succeeded || status == .failed }
 }
