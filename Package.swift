@@ -48,7 +48,18 @@ let package = Package(
             exclude: ["README.md"]
         ),
         // Revision storage: local files or an external S3-compatible endpoint.
-        .target(name: "ArtifactStore", dependencies: ["SlipwayModel", "SigV4"], exclude: ["README.md"]),
+        .target(
+            name: "ArtifactStore",
+            dependencies: [
+                "SlipwayModel", "SigV4", "Store",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            exclude: ["README.md"]
+        ),
         // HTTP front: protocol dispatch, authentication, API handlers; drives the engine.
         .target(
             name: "Server",
@@ -94,7 +105,13 @@ let package = Package(
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "SlipwayModel"]),
-        .testTarget(name: "ArtifactStoreTests", dependencies: ["ArtifactStore"]),
+        .testTarget(
+            name: "ArtifactStoreTests",
+            dependencies: [
+                "ArtifactStore", "SigV4", "Store",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "ServerTests",
             dependencies: ["Server", "SigV4", "SlipwayModel", .product(name: "HummingbirdTesting", package: "hummingbird")]

@@ -1,3 +1,4 @@
+import ArtifactStore
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -27,17 +28,24 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     try configuration.validate()
+    let authenticator = Authenticator(
+        store: store, region: configuration.region, accountID: configuration.accountID,
+        maximumClockSkew: configuration.maximumClockSkew)
+    let artifacts = try LocalArtifactStore(
+        store: store, directory: configuration.dataDirectory.appendingPathComponent("artifacts"),
+        region: configuration.region)
     let responder = SlipwayResponder(
         store: store, region: configuration.region, accountID: configuration.accountID,
-        authenticator: Authenticator(
-            store: store, region: configuration.region, accountID: configuration.accountID,
-            maximumClockSkew: configuration.maximumClockSkew),
+        authenticator: authenticator,
         codeDeploy: makeCodeDeployAPI(),
+        s3: S3API(artifacts: artifacts, authenticator: authenticator, accountID: configuration.accountID, clock: clock),
         clock: clock)
+    // S3 uploads send `Expect: 100-continue`; Hummingbird does not answer it by itself.
+    let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [ExpectContinueHandler()])
     let server: HTTPServerBuilder
     switch configuration.transport {
     case .plainHTTP:
-        server = .http1()
+        server = .http1(configuration: http1)
     case .tls(let certificatePath, let keyPath):
         let chain: [NIOSSLCertificate]
         let key: NIOSSLPrivateKey
@@ -50,7 +58,7 @@ public func buildApplication(
         }
         let tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
-        server = try .tls(.http1(), tlsConfiguration: tls)
+        server = try .tls(.http1(configuration: http1), tlsConfiguration: tls)
     }
     return Application(
         responder: responder,

@@ -1,3 +1,5 @@
+import ArtifactStore
+import Crypto
 import Foundation
 import Hummingbird
 import SigV4
@@ -50,5 +52,129 @@ struct Authenticator: Sendable {
     static func sha256Hex(_ body: Data) -> String? {
         if case .sha256(let hex) = PayloadHash.of(body) { return hex }
         return nil
+    }
+}
+
+/// Who signed an S3 request, and what the signature says about its body.
+struct S3Authentication: Sendable {
+    let principal: Principal
+    /// The payload line that was signed (`UNSIGNED-PAYLOAD` for presigned URLs).
+    let payload: PayloadHash
+    /// For signed aws-chunked bodies: the chain seeded with the request signature.
+    let chunkSigner: ChunkSigner?
+}
+
+extension Authenticator {
+    /// The principal of a signed S3 request and what its signature covers (for checking the body as it streams).
+    ///
+    /// S3 bodies are not read before authentication: the payload line is the `x-amz-content-sha256` value the
+    /// request signed (`UNSIGNED-PAYLOAD` for presigned URLs), and a declared SHA-256 is checked by the body
+    /// receiver as the bytes stream in. Presigned URLs of the older query form (`AWSAccessKeyId`, `Signature`,
+    /// `Expires`), which `aws s3 presign` and boto3 make by default for a custom endpoint, are accepted too.
+    /// Failures are S3 errors (`SignatureDoesNotMatch`, `InvalidAccessKeyId`, …).
+    func authenticateS3(_ request: Request, now: Date) async throws -> S3Authentication {
+        var headers = request.headers.map { HTTPHeader($0.name.rawName, $0.value) }
+        if let authority = request.head.authority { headers.append(HTTPHeader("host", authority)) }
+        let signed = VerificationRequest(
+            method: request.method.rawValue, target: request.head.path ?? "/", headers: headers, bodySHA256: nil)
+        if let legacy = try await authenticateS3QueryV2(signed, now: now) { return legacy }
+        do {
+            let authorization = try Authorization.parse(signed)
+            let key = try await store.read {
+                try $0.get(AccessKeyRecord.self, .accessKey, name: authorization.accessKeyId)
+            }
+            guard let key, key.status == "Active" else {
+                throw SigV4Error.unknownAccessKey(
+                    authorization.accessKeyId, viaQueryParameters: authorization.isPresigned)
+            }
+            let verified = try verifier.verify(
+                signed, authorization: authorization, secretAccessKey: key.secretAccessKey, now: now,
+                expectedRegion: region, expectedService: "s3")
+            return S3Authentication(
+                principal: principal(of: key), payload: verified.payload, chunkSigner: verified.chunkSigner())
+        } catch let error as SigV4Error {
+            var details: [(String, String)] = []
+            if let accessKey = try? Authorization.parse(signed).accessKeyId {
+                details.append(("AWSAccessKeyId", accessKey))
+            }
+            if let stringToSign = error.stringToSign { details.append(("StringToSign", stringToSign)) }
+            if let canonicalRequest = error.canonicalRequest { details.append(("CanonicalRequest", canonicalRequest)) }
+            throw S3Error(
+                error.wireCode(for: .s3), error.message, status: error.httpStatus(for: .s3), details: details)
+        }
+    }
+
+    private func principal(of key: AccessKeyRecord) -> Principal {
+        Principal(
+            accessKeyId: key.accessKeyId, role: key.role, instanceName: key.instanceName,
+            arn: key.principalARN(accountID: accountID))
+    }
+
+    /// The sub-resources that S3's query-string signatures (version 2) cover, in the order they are signed.
+    static let signedSubresources: Set<String> = [
+        "acl", "cors", "delete", "lifecycle", "location", "logging", "notification", "partNumber", "policy",
+        "requestPayment", "response-cache-control", "response-content-disposition", "response-content-encoding",
+        "response-content-language", "response-content-type", "response-expires", "restore", "tagging", "torrent",
+        "uploadId", "uploads", "versionId", "versioning", "versions", "website",
+    ]
+
+    /// Verifies a version-2 presigned URL (`?AWSAccessKeyId=…&Expires=…&Signature=…`); nil if the request is not one.
+    ///
+    /// The string to sign is the method, `Content-MD5`, `Content-Type`, `Expires`, the `x-amz-*` headers and the
+    /// resource (raw path plus signed sub-resources), newline-separated; the signature is its HMAC-SHA1 in base64.
+    private func authenticateS3QueryV2(_ request: VerificationRequest, now: Date) async throws -> S3Authentication? {
+        var parameters: [(name: String, value: String)] = []
+        for pair in request.query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = String(parts[0]).removingPercentEncoding ?? String(parts[0])
+            let value = parts.count > 1 ? (String(parts[1]).removingPercentEncoding ?? String(parts[1])) : ""
+            parameters.append((name, value))
+        }
+        func value(_ name: String) -> String? { parameters.first { $0.name == name }?.value }
+        guard let accessKeyID = value("AWSAccessKeyId"), let signature = value("Signature"),
+            let expiresText = value("Expires")
+        else { return nil }
+        guard let expires = TimeInterval(expiresText) else {
+            throw S3Error(
+                "AuthorizationQueryParametersError", "Expires must be a number of seconds since 1970.", status: 400)
+        }
+        guard now.timeIntervalSince1970 <= expires else {
+            throw S3Error.accessDenied("Request has expired")
+        }
+        let key = try await store.read { try $0.get(AccessKeyRecord.self, .accessKey, name: accessKeyID) }
+        guard let key, key.status == "Active" else {
+            throw S3Error(
+                "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",
+                status: 403, details: [("AWSAccessKeyId", accessKeyID)])
+        }
+        var amzHeaders: [String: [String]] = [:]
+        for header in request.headers {
+            let name = header.name.lowercased()
+            if name.hasPrefix("x-amz-") { amzHeaders[name, default: []].append(header.value) }
+        }
+        let subresources = parameters.filter { Self.signedSubresources.contains($0.name) }
+            .sorted { $0.name < $1.name }
+            .map { $0.value.isEmpty && !request.query.contains("\($0.name)=") ? $0.name : "\($0.name)=\($0.value)" }
+        let resource = request.path + (subresources.isEmpty ? "" : "?" + subresources.joined(separator: "&"))
+        let stringToSign =
+            [
+                request.method, request.headers.first(named: "Content-MD5") ?? "",
+                request.headers.first(named: "Content-Type") ?? "", expiresText,
+            ].joined(separator: "\n") + "\n"
+            + amzHeaders.keys.sorted().map { "\($0):\(amzHeaders[$0]!.joined(separator: ","))\n" }.joined()
+            + resource
+        let mac = HMAC<Insecure.SHA1>.authenticationCode(
+            for: Data(stringToSign.utf8), using: SymmetricKey(data: Data(key.secretAccessKey.utf8)))
+        let expected = Data(mac).base64EncodedString()
+        guard expected.utf8.count == signature.utf8.count,
+            zip(expected.utf8, signature.utf8).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0
+        else {
+            throw S3Error(
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided. Check your key and "
+                    + "signing method.",
+                status: 403, details: [("AWSAccessKeyId", accessKeyID), ("StringToSign", stringToSign)])
+        }
+        return S3Authentication(principal: principal(of: key), payload: .unsigned, chunkSigner: nil)
     }
 }

@@ -11,7 +11,7 @@ import Store
 /// | `GET /healthz` | health, no authentication |
 /// | `POST /` + `X-Amz-Target: CodeDeploy_20141006.<Op>` | the CodeDeploy API |
 /// | `POST /` + `X-Amz-Target: CodeDeployCommandService…` | the agent command API (not built yet) |
-/// | anything else | the S3 API (not built yet) |
+/// | anything else | the S3 API of the built-in artifact store (`S3/`) |
 struct SlipwayResponder: HTTPResponder {
     typealias Context = BasicRequestContext
 
@@ -23,6 +23,8 @@ struct SlipwayResponder: HTTPResponder {
     let accountID: String
     let authenticator: Authenticator
     let codeDeploy: CodeDeployAPI
+    /// The S3 API: every request without `X-Amz-Target`.
+    let s3: S3API
     let clock: @Sendable () -> Date
 
     func respond(to request: Request, context: Context) async throws -> Response {
@@ -35,13 +37,7 @@ struct SlipwayResponder: HTTPResponder {
                 status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
         }
         guard let target = request.headers[.amzTarget] else {
-            return Response.awsJSON(
-                AWSJSONError(
-                    type: "NotImplemented",
-                    message:
-                        "The S3 API of Slipway's artifact store is not built yet; only the CodeDeploy API is served.",
-                    status: 501),
-                requestID: requestID)
+            return await s3.respond(to: request, requestID: requestID, logger: logger)
         }
         do {
             let body = try await readBody(request)

@@ -20,6 +20,28 @@ public struct ServerConfiguration: Sendable {
     public var transport: Transport
     /// How far a request's signing time may be from the server's clock.
     public var maximumClockSkew: TimeInterval = 15 * 60
+    /// External S3-compatible endpoints for revisions in buckets the built-in store does not host.
+    public var externalS3: [ExternalS3Endpoint] = []
+
+    /// An S3-compatible endpoint (AWS S3, MinIO, Ceph, Garage) that holds revisions, addressed path-style.
+    public struct ExternalS3Endpoint: Sendable, Equatable {
+        /// `https://host[:port]`.
+        public var url: String
+        /// The region to sign for.
+        public var region: String
+        public var accessKeyID: String
+        public var secretAccessKey: String
+        /// The buckets it serves; empty means every bucket the built-in store does not host.
+        public var buckets: [String]
+
+        public init(url: String, region: String, accessKeyID: String, secretAccessKey: String, buckets: [String]) {
+            self.url = url
+            self.region = region
+            self.accessKeyID = accessKeyID
+            self.secretAccessKey = secretAccessKey
+            self.buckets = buckets
+        }
+    }
 
     public init(
         host: String = "127.0.0.1",

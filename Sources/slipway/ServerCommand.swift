@@ -43,6 +43,19 @@ struct ServerCommand: AsyncParsableCommand {
     @Flag(help: "Serve plain HTTP. The stock CodeDeploy agent refuses it; the AWS CLI and SDKs accept it.")
     var plainHttp = false
 
+    @Option(
+        help: ArgumentHelp(
+            "An external S3-compatible endpoint for revisions, URL or BUCKET=URL (repeatable).",
+            discussion: """
+                A plain URL serves every bucket the built-in store does not host; BUCKET=URL serves one bucket. \
+                Credentials come from SLIPWAY_S3_ACCESS_KEY_ID and SLIPWAY_S3_SECRET_ACCESS_KEY, the region from \
+                --external-s3-region.
+                """))
+    var externalS3: [String] = []
+
+    @Option(help: "The region to sign external S3 requests for. (default: --region)")
+    var externalS3Region: String?
+
     func run() async throws {
         let dataDirectory = URL(
             fileURLWithPath: (dataDir.map { NSString(string: $0).expandingTildeInPath })
@@ -71,6 +84,7 @@ struct ServerCommand: AsyncParsableCommand {
         var configuration = ServerConfiguration(
             host: host, port: port, dataDirectory: dataDirectory, database: database, region: region,
             accountID: accountId, transport: transport)
+        configuration.externalS3 = try externalEndpoints()
         try configuration.validate()
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         let store = try SQLiteStore(path: configuration.database)
@@ -115,6 +129,32 @@ struct ServerCommand: AsyncParsableCommand {
                     """)
             })
         try await app.runService()
+    }
+
+    /// `--external-s3` values with the credentials from the environment.
+    func externalEndpoints() throws -> [ServerConfiguration.ExternalS3Endpoint] {
+        guard !externalS3.isEmpty else { return [] }
+        let environment = ProcessInfo.processInfo.environment
+        guard let keyID = environment["SLIPWAY_S3_ACCESS_KEY_ID"],
+            let secret = environment["SLIPWAY_S3_SECRET_ACCESS_KEY"]
+        else {
+            throw ValidationError(
+                "--external-s3 needs SLIPWAY_S3_ACCESS_KEY_ID and SLIPWAY_S3_SECRET_ACCESS_KEY in the environment")
+        }
+        return try externalS3.map { value in
+            var bucket: String?
+            var url = value
+            if !value.contains("://"), let equals = value.firstIndex(of: "=") {
+                bucket = String(value[..<equals])
+                url = String(value[value.index(after: equals)...])
+            }
+            guard url.hasPrefix("https://") || url.hasPrefix("http://"), URL(string: url)?.host != nil else {
+                throw ValidationError("--external-s3 '\(value)' must be an http(s) URL or BUCKET=URL")
+            }
+            return ServerConfiguration.ExternalS3Endpoint(
+                url: url, region: externalS3Region ?? region, accessKeyID: keyID, secretAccessKey: secret,
+                buckets: bucket.map { [$0] } ?? [])
+        }
     }
 
     /// The admin key of the dev profile: the one already written if the store still has it, else a new one.

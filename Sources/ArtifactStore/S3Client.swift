@@ -1,0 +1,227 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SigV4
+
+/// An S3-compatible endpoint that Slipway does not serve itself (AWS S3, MinIO, Ceph, Garage), addressed
+/// path-style.
+public struct S3Endpoint: Sendable, Hashable {
+    /// `https://host[:port]`, without a path.
+    public var url: String
+    public var region: String
+    public var credentials: Credentials
+
+    public init(url: String, region: String, credentials: Credentials) {
+        self.url = url.hasSuffix("/") ? String(url.dropLast()) : url
+        self.region = region
+        self.credentials = credentials
+    }
+}
+
+/// What went wrong talking to an external endpoint.
+public struct S3ClientError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    /// The HTTP status, when the endpoint answered.
+    public let status: Int?
+
+    public init(_ description: String, status: Int? = nil) {
+        self.description = description
+        self.status = status
+    }
+}
+
+/// A SigV4 S3 client for revisions in external buckets: HEAD for CreateDeployment, and a streaming GET to a file
+/// that resumes with a ranged request after a dropped connection, retries with exponential backoff, and checks
+/// the ETag. Used by the server and by agents.
+public struct S3Client: Sendable {
+    public let endpoint: S3Endpoint
+    let http: HTTPClient
+    /// Attempts per download or HEAD, the first included.
+    public var maximumAttempts = 5
+    /// The first retry delay; doubled for every further attempt.
+    public var initialBackoff: TimeAmount = .milliseconds(200)
+
+    public init(endpoint: S3Endpoint, http: HTTPClient = .shared) {
+        self.endpoint = endpoint
+        self.http = http
+    }
+
+    func request(method: HTTPMethod, bucket: String, key: String, version: String?, headers extra: [HTTPHeader])
+        -> HTTPClientRequest
+    {
+        let path = "/\(URIEncoding.encode(bucket))/\(URIEncoding.encode(key, keepSlash: true))"
+        let query = version.map { "versionId=\(URIEncoding.encode($0))" } ?? ""
+        let host = URL(string: endpoint.url).map { url in url.port.map { "\(url.host ?? ""):\($0)" } ?? (url.host ?? "")
+        }
+        let signer = Signer(credentials: endpoint.credentials, region: endpoint.region, service: "s3")
+        let signed = signer.sign(
+            method: method.rawValue, path: path, query: query, headers: [HTTPHeader("Host", host ?? "")] + extra,
+            payload: .empty, date: Date())
+        var request = HTTPClientRequest(url: endpoint.url + path + (query.isEmpty ? "" : "?\(query)"))
+        request.method = method
+        for header in signed.headers where header.name.lowercased() != "host" {
+            request.headers.add(name: header.name, value: header.value)
+        }
+        return request
+    }
+
+    /// The object's ETag, version and size, or nil when the endpoint answers 404.
+    public func head(bucket: String, key: String, version: String?) async throws -> RevisionObject? {
+        try await retrying {
+            let response = try await http.execute(
+                request(method: .HEAD, bucket: bucket, key: key, version: version, headers: []),
+                timeout: .seconds(30))
+            if response.status.code == 404 { return nil }
+            guard response.status.code == 200 else {
+                throw S3ClientError(
+                    "HEAD s3://\(bucket)/\(key) at \(endpoint.url) answered \(response.status.code)",
+                    status: Int(response.status.code))
+            }
+            return Self.object(from: response.headers, size: nil)
+        }
+    }
+
+    static func object(from headers: HTTPHeaders, size: Int64?) -> RevisionObject {
+        let eTag = (headers.first(name: "ETag") ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        return RevisionObject(
+            eTag: eTag, versionID: headers.first(name: "x-amz-version-id"),
+            size: size ?? Int64(headers.first(name: "Content-Length") ?? "") ?? 0)
+    }
+
+    /// Downloads the object into `destination` (replaced only when the download is complete and checked).
+    ///
+    /// A dropped connection resumes where it stopped with `Range` and `If-Match` (so a changed object is not
+    /// spliced). When `expectedETag` is given the object must have it; a single-part ETag is also checked
+    /// against the MD5 of the bytes received.
+    @discardableResult
+    public func download(
+        bucket: String, key: String, version: String?, expectedETag: String?, to destination: URL
+    ) async throws -> RevisionObject {
+        let partial = destination.appendingPathExtension("partial")
+        guard FileManager.default.createFile(atPath: partial.path, contents: nil) else {
+            throw S3ClientError("cannot create \(partial.path)")
+        }
+        let handle = try FileHandle(forWritingTo: partial)
+        defer { try? handle.close() }
+        var received: Int64 = 0
+        var md5 = Insecure.MD5()
+        var object: RevisionObject?
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                var headers: [HTTPHeader] = []
+                if received > 0, let eTag = object?.eTag {
+                    headers.append(HTTPHeader("Range", "bytes=\(received)-"))
+                    headers.append(HTTPHeader("If-Match", "\"\(eTag)\""))
+                }
+                let response = try await http.execute(
+                    request(method: .GET, bucket: bucket, key: key, version: version, headers: headers),
+                    timeout: .hours(6))
+                let status = Int(response.status.code)
+                guard status == 200 || status == 206 else {
+                    throw S3ClientError(
+                        "GET s3://\(bucket)/\(key) at \(endpoint.url) answered \(status)", status: status)
+                }
+                if status == 200 && received > 0 {
+                    // The endpoint ignored the range: start again.
+                    try handle.truncate(atOffset: 0)
+                    received = 0
+                    md5 = Insecure.MD5()
+                }
+                if object == nil {
+                    let found = Self.object(from: response.headers, size: nil)
+                    if let expectedETag,
+                        found.eTag != expectedETag.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                    {
+                        throw S3ClientError(
+                            "s3://\(bucket)/\(key) has ETag \(found.eTag), the revision expects \(expectedETag)")
+                    }
+                    object = found
+                }
+                for try await buffer in response.body {
+                    buffer.withUnsafeReadableBytes { md5.update(bufferPointer: $0) }
+                    try handle.write(contentsOf: Data(buffer.readableBytesView))
+                    received += Int64(buffer.readableBytes)
+                }
+                break
+            } catch {
+                // A 4xx (a 412 means the object changed under a resumed download) or a failed check is final; a
+                // 5xx, a timeout or a dropped connection is retried, resuming after the bytes already written.
+                if let clientError = error as? S3ClientError,
+                    clientError.status.map({ $0 < 500 && $0 != 408 && $0 != 429 }) ?? true
+                {
+                    throw error
+                }
+                guard attempt < maximumAttempts else { throw error }
+                try await Task.sleep(for: .nanoseconds(initialBackoff.nanoseconds << (attempt - 1)))
+            }
+        }
+        guard var object else { throw S3ClientError("no response") }
+        object.size = received
+        if !object.eTag.contains("-") && object.eTag.count == 32 {
+            let actual = Hex.encode(md5.finalize())
+            guard actual == object.eTag.lowercased() else {
+                throw S3ClientError("s3://\(bucket)/\(key): the MD5 of the download (\(actual)) is not its ETag")
+            }
+        }
+        try handle.synchronize()
+        _ = try? FileManager.default.removeItem(at: destination)
+        try FileManager.default.moveItem(at: partial, to: destination)
+        return object
+    }
+
+    private func retrying<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await body()
+            } catch let error as S3ClientError where (error.status ?? 500) < 500 {
+                throw error
+            } catch {
+                guard attempt < maximumAttempts else { throw error }
+                try await Task.sleep(for: .nanoseconds(initialBackoff.nanoseconds << (attempt - 1)))
+            }
+        }
+    }
+}
+
+/// External buckets, by name or for every bucket the built-in store does not host.
+public struct ExternalBuckets: Sendable {
+    public var perBucket: [String: S3Endpoint]
+    public var fallback: S3Endpoint?
+
+    public init(perBucket: [String: S3Endpoint] = [:], fallback: S3Endpoint? = nil) {
+        self.perBucket = perBucket
+        self.fallback = fallback
+    }
+
+    public func endpoint(for bucket: String) -> S3Endpoint? { perBucket[bucket] ?? fallback }
+}
+
+/// Finds revisions in the built-in store first, then on the external endpoint configured for the bucket.
+public struct RevisionLocators: RevisionLocator {
+    public let local: LocalArtifactStore
+    public let external: ExternalBuckets
+
+    public init(local: LocalArtifactStore, external: ExternalBuckets) {
+        self.local = local
+        self.external = external
+    }
+
+    public func hostsBucket(_ bucket: String) async throws -> Bool {
+        if try await local.hostsBucket(bucket) { return true }
+        return external.endpoint(for: bucket) != nil
+    }
+
+    public func locateRevision(bucket: String, key: String, version: String?) async throws -> RevisionObject? {
+        if external.perBucket[bucket] == nil, try await local.hostsBucket(bucket) {
+            return try await local.locateRevision(bucket: bucket, key: key, version: version)
+        }
+        guard let endpoint = external.endpoint(for: bucket) else { return nil }
+        return try await S3Client(endpoint: endpoint).head(bucket: bucket, key: key, version: version)
+    }
+}
