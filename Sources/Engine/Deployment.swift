@@ -43,11 +43,13 @@ public struct Deployment: Codable, Sendable, Hashable {
         var rollBack: Bool
     }
 
-    /// A new deployment in status `Created`.
+    /// A new deployment in status `Created`. A target named twice is deployed to once.
     public init(snapshot: DeploymentSnapshot, now: Date) {
         self.snapshot = snapshot
         let events = snapshot.lifecycleEvents
-        self.hosts = DeploymentTarget.schedulingOrder(snapshot.targets).map {
+        var seen: Set<String> = []
+        let targets = snapshot.targets.filter { seen.insert($0.instanceName).inserted }
+        self.hosts = DeploymentTarget.schedulingOrder(targets).map {
             HostLifecycle(target: $0, events: events)
         }
         self.createTime = now

@@ -187,6 +187,19 @@ struct FleetSchedulerTests {
         #expect(deployment.completeTime == clock.now)
     }
 
+    @Test("a target named twice is deployed to once")
+    func duplicateTargets() {
+        let clock = ManualClock()
+        let deployment = Deployment(snapshot: snapshot(["web-1", "web-2", "web-1"]), now: clock.now)
+        #expect(deployment.hosts.map(\.instanceName) == ["web-1", "web-2"])
+    }
+
+    @Test("the most hosts in flight at once is N − m")
+    func maximumConcurrency() {
+        #expect(FleetScheduler.maximumConcurrency(fleetSize: 9, minimumHealthy: 6) == 3)
+        #expect(FleetScheduler.maximumConcurrency(fleetSize: 10, minimumHealthy: 10) == 0)
+    }
+
     @Test("hosts are scheduled unhealthy first, then unknown, old and current revisions")
     func schedulingOrder() {
         let targets = [
