@@ -161,3 +161,23 @@ extension Deployment {
         return status == .pending ? .inProgress : status
     }
 }
+
+extension Deployment {
+    /// `info` (the deployment's stored request-side fields: application, group, revision, …) with every field the
+    /// engine owns filled in: id, status, error information, times, overview, status messages, rollback info and
+    /// `ignoreApplicationStopFailures`.
+    public func deploymentInfo(_ info: CodeDeploy.DeploymentInfo) -> CodeDeploy.DeploymentInfo {
+        var info = info
+        info.deploymentId = deploymentId
+        info.status = status
+        info.errorInformation = errorInformation
+        info.createTime = createTime
+        info.startTime = startTime
+        info.completeTime = completeTime
+        info.deploymentOverview = overview
+        info.deploymentStatusMessages = statusMessages
+        info.rollbackInfo = rollbackInfo ?? info.rollbackInfo
+        info.ignoreApplicationStopFailures = snapshot.ignoreApplicationStopFailures
+        return info
+    }
+}

@@ -190,6 +190,24 @@ struct HostLifecycleTests {
         #expect(deployment.instanceTargets == [host.instanceTarget(deploymentId: deploymentId)])
     }
 
+    @Test("the deployment fills the engine's fields of DeploymentInfo and keeps the others")
+    func deploymentInfo() {
+        let clock = ManualClock()
+        var deployment = Deployment(snapshot: snapshot(["web-1"]), now: clock.now)
+        _ = deployment.start(now: clock.now)
+        let info = deployment.deploymentInfo(
+            CodeDeploy.DeploymentInfo(applicationName: "app", deploymentGroupName: "group"))
+        #expect(info.applicationName == "app")
+        #expect(info.deploymentId == deploymentId)
+        #expect(info.status == .inProgress)
+        #expect(info.createTime == clock.now)
+        #expect(info.startTime == clock.now)
+        #expect(info.completeTime == nil)
+        #expect(info.deploymentOverview == deployment.overview)
+        #expect(info.errorInformation == nil)
+        #expect(info.ignoreApplicationStopFailures == false)
+    }
+
     @Test("the offered command becomes the PollHostCommand answer")
     func pollAnswer() throws {
         let clock = ManualClock()
