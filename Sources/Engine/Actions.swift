@@ -68,7 +68,9 @@ public struct TrafficRequest: Codable, Sendable, Hashable {
 
 /// How a traffic request ended.
 public enum TrafficResult: Codable, Sendable, Hashable {
+    /// The host is (de)registered.
     case succeeded
+    /// It could not be; `message` becomes the event's diagnostics.
     case failed(message: String)
 }
 
@@ -83,15 +85,20 @@ public protocol TrafficController: Sendable {
 /// The traffic controller of a deployment group without a load balancer that Slipway drives: every request
 /// succeeds at once.
 public struct NoTrafficController: TrafficController {
+    /// A controller that does nothing.
     public init() {}
 
+    /// Succeeds at once.
     public func perform(_ request: TrafficRequest) async -> TrafficResult { .succeeded }
 }
 
 /// How a deployment ended.
 public enum DeploymentOutcome: Codable, Sendable, Hashable {
+    /// At least `max(m, 1)` hosts succeeded.
     case succeeded
+    /// The deployment failed, with its `errorInformation`.
     case failed(CodeDeploy.ErrorInformation)
+    /// The deployment stopped (`MANUAL_STOP`).
     case stopped(CodeDeploy.ErrorInformation)
 
     /// The deployment status this outcome shows as.

@@ -21,9 +21,12 @@ public enum FleetScheduler {
 
     /// One host as observed.
     public struct ObservedHost: Codable, Sendable, Hashable {
+        /// The on-premises instance.
         public var instanceName: String
+        /// What it is doing.
         public var phase: HostPhase
 
+        /// An observation.
         public init(_ instanceName: String, _ phase: HostPhase) {
             self.instanceName = instanceName
             self.phase = phase
@@ -43,6 +46,7 @@ public enum FleetScheduler {
         /// Set when the deployment is decided.
         public var verdict: Verdict?
 
+        /// A plan.
         public init(start: [String] = [], verdict: Verdict? = nil) {
             self.start = start
             self.verdict = verdict

@@ -163,9 +163,12 @@ public struct LifecycleEventRecord: Codable, Sendable, Hashable {
 /// How a host ended, for instance-health and revision bookkeeping: health becomes Healthy iff `Succeeded`; a
 /// `Skipped` host was not touched and keeps its health and revision.
 public struct HostOutcome: Codable, Sendable, Hashable {
+    /// The on-premises instance.
     public var instanceName: String
+    /// Its final status: `Succeeded`, `Failed` or `Skipped`.
     public var status: CodeDeploy.TargetStatus
 
+    /// An outcome.
     public init(instanceName: String, status: CodeDeploy.TargetStatus) {
         self.instanceName = instanceName
         self.status = status

@@ -64,8 +64,10 @@ public struct HostCommandID: RawRepresentable, Codable, Sendable, Hashable, Cust
     /// The identifier as the agent sees it.
     public var rawValue: String { "\(deploymentId):\(instanceName):\(event.rawValue):\(attempt)" }
 
+    /// The identifier as the agent sees it.
     public var description: String { rawValue }
 
+    /// Decodes the identifier from its text.
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let id = HostCommandID(rawValue: text) else {
@@ -75,6 +77,7 @@ public struct HostCommandID: RawRepresentable, Codable, Sendable, Hashable, Cust
         self = id
     }
 
+    /// Encodes the identifier as its text.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(rawValue)
