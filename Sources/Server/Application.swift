@@ -1,10 +1,12 @@
 import ArtifactStore
+import Engine
 import Foundation
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOSSL
+import ServiceLifecycle
 import Store
 
 /// The CodeDeploy API with every operation Slipway implements so far.
@@ -16,6 +18,7 @@ func makeCodeDeployAPI() -> CodeDeployAPI {
     RevisionHandlers.register(in: &api)
     InstanceHandlers.register(in: &api)
     TagHandlers.register(in: &api)
+    DeploymentHandlers.register(in: &api)
     return api
 }
 
@@ -34,10 +37,21 @@ public func buildApplication(
     let artifacts = try LocalArtifactStore(
         store: store, directory: configuration.dataDirectory.appendingPathComponent("artifacts"),
         region: configuration.region)
+    let signer = try SpecificationSigner.loadOrCreate(
+        in: configuration.dataDirectory.appendingPathComponent("signing"),
+        issuer: DevEnvironment(dataDirectory: configuration.dataDirectory).certificateAuthority())
+    let deployments = DeploymentDriver(
+        store: store, wakeups: HostWakeups(),
+        settings: DeploymentSettings(
+            timeouts: DeploymentTimeouts(pickup: configuration.commandPickupTimeout)),
+        arns: ARNs(region: configuration.region, accountID: configuration.accountID), logger: logger)
     let responder = SlipwayResponder(
         store: store, region: configuration.region, accountID: configuration.accountID,
         authenticator: authenticator,
         codeDeploy: makeCodeDeployAPI(),
+        commands: CommandAPI(
+            store: store, deployments: deployments, signer: signer, region: configuration.region,
+            pollHold: .milliseconds(Int(configuration.pollHold * 1000))),
         s3: S3API(artifacts: artifacts, authenticator: authenticator, accountID: configuration.accountID, clock: clock),
         clock: clock)
     // S3 uploads send `Expect: 100-continue`; Hummingbird does not answer it by itself.
@@ -64,7 +78,21 @@ public func buildApplication(
         responder: responder,
         server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Slipway"),
+        services: [DeploymentTimerService(driver: deployments, clock: clock)],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger
     )
+}
+
+/// Fires deployment deadlines (pickup and running timeouts) while the server runs.
+struct DeploymentTimerService: Service {
+    let driver: DeploymentDriver
+    let clock: @Sendable () -> Date
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await driver.runTimers(clock: clock)
+        }
+        await driver.wakeups.releaseAll()
+    }
 }

@@ -27,6 +27,15 @@ public struct DevEnvironment: Sendable {
     public var configFile: URL { awsDirectory.appendingPathComponent("config") }
     public static let profile = "slipway"
 
+    /// The local CA, when this data directory has one: it also issues the deployment-specification signer, so an
+    /// agent that trusts the CA verifies specifications too.
+    public func certificateAuthority() throws -> (certificate: Certificate, key: P256.Signing.PrivateKey)? {
+        guard let certificate = try? String(contentsOf: caCertificate, encoding: .utf8),
+            let key = try? String(contentsOf: caKey, encoding: .utf8)
+        else { return nil }
+        return (try Certificate(pemEncoded: certificate), try P256.Signing.PrivateKey(pemRepresentation: key))
+    }
+
     /// Creates the CA and the server certificate unless both exist already.
     public func ensureCertificates(now: Date = Date()) throws {
         let files = FileManager.default
@@ -77,23 +86,23 @@ public struct DevEnvironment: Sendable {
             },
             issuerPrivateKey: .init(caPrivateKey))
 
-        try Self.write(try ca.serializeAsPEM().pemString, to: caCertificate, mode: 0o644)
-        try Self.write(caPrivateKey.pemRepresentation, to: caKey, mode: 0o600)
-        try Self.write(try server.serializeAsPEM().pemString, to: serverCertificate, mode: 0o644)
-        try Self.write(serverPrivateKey.pemRepresentation, to: serverKey, mode: 0o600)
+        try SecretFile.write(try ca.serializeAsPEM().pemString, to: caCertificate, mode: 0o644)
+        try SecretFile.write(caPrivateKey.pemRepresentation, to: caKey, mode: 0o600)
+        try SecretFile.write(try server.serializeAsPEM().pemString, to: serverCertificate, mode: 0o644)
+        try SecretFile.write(serverPrivateKey.pemRepresentation, to: serverKey, mode: 0o600)
     }
 
     /// Writes the `slipway` profile: credentials (mode 0600) and config with region, endpoint and CA bundle.
     public func writeProfile(key: AccessKeyRecord, region: String, endpoint: String) throws {
         try FileManager.default.createDirectory(at: awsDirectory, withIntermediateDirectories: true)
-        try Self.write(
+        try SecretFile.write(
             """
             [\(Self.profile)]
             aws_access_key_id = \(key.accessKeyId)
             aws_secret_access_key = \(key.secretAccessKey)
 
             """, to: credentialsFile, mode: 0o600)
-        try Self.write(
+        try SecretFile.write(
             """
             [profile \(Self.profile)]
             region = \(region)
@@ -129,19 +138,5 @@ public struct DevEnvironment: Sendable {
     /// The key identifier of RFC 5280 method 1: the SHA-1 of the public key bits.
     private static func keyIdentifier(_ key: P256.Signing.PublicKey) -> ArraySlice<UInt8> {
         ArraySlice(Insecure.SHA1.hash(data: key.x963Representation))
-    }
-
-    private static func write(_ text: String, to url: URL, mode: Int) throws {
-        // Created with its final mode, so a secret is never readable by others, even for a moment.
-        let temporary = url.appendingPathExtension("tmp")
-        try? FileManager.default.removeItem(at: temporary)
-        guard
-            FileManager.default.createFile(
-                atPath: temporary.path, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
-        else {
-            throw ConfigurationError("cannot write \(temporary.path)")
-        }
-        if FileManager.default.fileExists(atPath: url.path) { try FileManager.default.removeItem(at: url) }
-        try FileManager.default.moveItem(at: temporary, to: url)
     }
 }

@@ -9,6 +9,7 @@ extension HTTPField.Name {
     static let amzRequestID = Self("x-amzn-RequestId")!
     static let amzDate = Self("X-Amz-Date")!
     static let amzContentSHA256 = Self("x-amz-content-sha256")!
+    static let agentVersion = Self(CodeDeployCommand.agentVersionHeader)!
 }
 
 /// Request ids in the form AWS uses (a UUID), returned as `x-amzn-RequestId` and logged with every line.

@@ -10,7 +10,7 @@ import Store
 /// |---|---|
 /// | `GET /healthz` | health, no authentication |
 /// | `POST /` + `X-Amz-Target: CodeDeploy_20141006.<Op>` | the CodeDeploy API |
-/// | `POST /` + `X-Amz-Target: CodeDeployCommandService…` | the agent command API (not built yet) |
+/// | `POST /` + `X-Amz-Target: CodeDeployCommandService…` | the agent command API (`Commands/`) |
 /// | anything else | the S3 API of the built-in artifact store (`S3/`) |
 struct SlipwayResponder: HTTPResponder {
     typealias Context = BasicRequestContext
@@ -23,6 +23,8 @@ struct SlipwayResponder: HTTPResponder {
     let accountID: String
     let authenticator: Authenticator
     let codeDeploy: CodeDeployAPI
+    /// The agent command API and the deployment driver it shares with the CodeDeploy API.
+    let commands: CommandAPI
     /// The S3 API: every request without `X-Amz-Target`.
     let s3: S3API
     let clock: @Sendable () -> Date
@@ -50,14 +52,22 @@ struct SlipwayResponder: HTTPResponder {
                 logger[metadataKey: "operation"] = .string(operation)
                 let context = HandlerContext(
                     store: store, region: region, accountID: accountID, principal: principal, now: clock(),
-                    logger: logger)
+                    logger: logger, deployments: commands.deployments)
                 let output = try await codeDeploy.handle(operationName: operation, body: body, context: context)
                 logger.debug("handled")
                 return Response.awsJSON(output, requestID: requestID)
             case CodeDeployCommand.targetPrefix, CodeDeployCommand.secureTargetPrefix:
-                throw AWSJSONError(
-                    type: "NotImplementedException",
-                    message: "The agent command API is not built yet in this version of Slipway.", status: 501)
+                let signingName =
+                    prefix == CodeDeployCommand.targetPrefix
+                    ? CodeDeployCommand.signingName : CodeDeployCommand.secureSigningName
+                let principal = try await authenticator.authenticate(
+                    request, body: body, service: signingName, now: clock())
+                try authorize(principal, for: .commands, operation: operation)
+                logger[metadataKey: "operation"] = .string(operation)
+                let output = try await commands.handle(
+                    operationName: operation, body: body, principal: principal,
+                    agentVersion: request.headers[.agentVersion], now: clock)
+                return Response.awsJSON(output, requestID: requestID)
             default:
                 throw AWSJSONError.unknownOperation(target)
             }

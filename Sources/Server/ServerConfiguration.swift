@@ -20,6 +20,10 @@ public struct ServerConfiguration: Sendable {
     public var transport: Transport
     /// How far a request's signing time may be from the server's clock.
     public var maximumClockSkew: TimeInterval = 15 * 60
+    /// How long a host command may wait for its agent to pick it up before the host fails (CodeDeploy: 5 minutes).
+    public var commandPickupTimeout: TimeInterval = 300
+    /// How long an idle `PollHostCommand` is held before it is answered empty.
+    public var pollHold: TimeInterval = 50
     /// External S3-compatible endpoints for revisions in buckets the built-in store does not host.
     public var externalS3: [ExternalS3Endpoint] = []
 
@@ -86,6 +90,13 @@ public struct ServerConfiguration: Sendable {
         guard !region.isEmpty, regionCharacters else {
             throw ConfigurationError(
                 "--region must look like an AWS region name (for example us-east-1), not '\(region)'")
+        }
+        guard commandPickupTimeout >= 1 else {
+            throw ConfigurationError("--pickup-timeout must be at least 1 second, not \(commandPickupTimeout)")
+        }
+        guard pollHold >= 0 && pollHold <= 70 else {
+            throw ConfigurationError(
+                "--poll-hold must be between 0 and 70 seconds (agents give up on a poll after 80 s), not \(pollHold)")
         }
         if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") {
             throw ConfigurationError(

@@ -140,13 +140,18 @@ struct APICall: Sendable {
     let signer: Signer
 
     func send(_ operation: String, _ json: String) async throws -> UInt {
+        try await call("\(CodeDeploy.targetPrefix).\(operation)", json).status
+    }
+
+    /// Sends a signed JSON request with this `X-Amz-Target`; returns the status and the body.
+    func call(_ target: String, _ json: String) async throws -> (status: UInt, body: Data) {
         let body = Data(json.utf8)
         let host = String(endpoint.dropFirst("http://".count))
         let signed = signer.sign(
             method: "POST", path: "/", query: "",
             headers: [
                 HTTPHeader("host", host), HTTPHeader("content-type", AWSJSON.contentType),
-                HTTPHeader("x-amz-target", "\(CodeDeploy.targetPrefix).\(operation)"),
+                HTTPHeader("x-amz-target", target),
             ],
             payload: .of(body), date: Date())
         var request = HTTPClientRequest(url: endpoint + "/")
@@ -155,9 +160,9 @@ struct APICall: Sendable {
             request.headers.add(name: header.name, value: header.value)
         }
         request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await client.execute(request, timeout: .seconds(10))
-        _ = try await response.body.collect(upTo: 1 << 20)
-        return response.status.code
+        let response = try await client.execute(request, timeout: .seconds(90))
+        let answer = try await response.body.collect(upTo: 1 << 20)
+        return (response.status.code, Data(answer.readableBytesView))
     }
 
     func health() async throws -> Bool {

@@ -6,11 +6,12 @@ final class ServerProcess: @unchecked Sendable {
     let process = Process()
     let port: Int
 
-    init(binary: URL) throws {
+    init(binary: URL, arguments: [String] = []) throws {
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "slipway-bench-\(UUID().uuidString)")
         process.executableURL = binary
-        process.arguments = ["server", "--plain-http", "--data-dir", dataDirectory.path, "--listen", "127.0.0.1:0"]
+        process.arguments =
+            ["server", "--plain-http", "--data-dir", dataDirectory.path, "--listen", "127.0.0.1:0"] + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice

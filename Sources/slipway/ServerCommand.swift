@@ -56,6 +56,12 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "The region to sign external S3 requests for. (default: --region)")
     var externalS3Region: String?
 
+    @Option(help: "Seconds a host command may wait for its agent to pick it up before the host fails.")
+    var pickupTimeout: Double = 300
+
+    @Option(help: "Seconds an idle PollHostCommand is held before it is answered empty (below the agents' 80 s).")
+    var pollHold: Double = 50
+
     func run() async throws {
         let dataDirectory = URL(
             fileURLWithPath: (dataDir.map { NSString(string: $0).expandingTildeInPath })
@@ -85,6 +91,8 @@ struct ServerCommand: AsyncParsableCommand {
             host: host, port: port, dataDirectory: dataDirectory, database: database, region: region,
             accountID: accountId, transport: transport)
         configuration.externalS3 = try externalEndpoints()
+        configuration.commandPickupTimeout = pickupTimeout
+        configuration.pollHold = pollHold
         try configuration.validate()
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         let store = try SQLiteStore(path: configuration.database)

@@ -26,13 +26,15 @@ final class DevServer: @unchecked Sendable {
     private let output = Pipe()
     private var banner = ""
 
-    /// Starts the server and waits until it prints its banner (at most 30 s).
-    init(dataDirectory: URL? = nil) throws {
+    /// Starts the server and waits until it prints its banner (at most 30 s). `arguments` are added to
+    /// `server --dev --data-dir … --listen 127.0.0.1:0`.
+    init(dataDirectory: URL? = nil, arguments: [String] = []) throws {
         self.dataDirectory =
             dataDirectory
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("slipway-it-\(UUID().uuidString)")
         process.executableURL = SlipwayBinary.url
-        process.arguments = ["server", "--dev", "--data-dir", self.dataDirectory.path, "--listen", "127.0.0.1:0"]
+        process.arguments =
+            ["server", "--dev", "--data-dir", self.dataDirectory.path, "--listen", "127.0.0.1:0"] + arguments
         process.standardOutput = output
         process.standardError = output
         try process.run()
@@ -72,6 +74,14 @@ final class DevServer: @unchecked Sendable {
         }
         output.fileHandleForReading.readabilityHandler = nil
         return process.terminationStatus
+    }
+
+    /// Kills the process with SIGKILL, as a crash would, and waits for it to end.
+    func kill() {
+        guard process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        output.fileHandleForReading.readabilityHandler = nil
     }
 
     /// The environment for the AWS CLI and boto3: the dev profile, and nothing from the caller's AWS set-up.

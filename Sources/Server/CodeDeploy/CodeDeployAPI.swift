@@ -11,6 +11,7 @@ struct HandlerContext: Sendable {
     let principal: Principal
     let now: Date
     let logger: Logger
+    let deployments: DeploymentDriver
 
     var arns: ARNs { ARNs(region: region, accountID: accountID) }
 }

@@ -1,0 +1,218 @@
+import Engine
+import Foundation
+import Logging
+import SlipwayModel
+import Store
+
+/// The agent command API (`CodeDeployCommandService_v20141006.*` and `CodeDeployCommandService.*`): agents poll for
+/// host commands, fetch the signed deployment specification, acknowledge and complete commands.
+///
+/// A key bound to an instance may act only for that instance's host identifier (its IAM ARN); an admin key may act
+/// for any host (useful for tests and tools).
+struct CommandAPI: Sendable {
+    /// How long an idle poll is held before it is answered `{}`: below a minute, as CodeDeploy answers, and well
+    /// inside the stock agent's 80-second read timeout.
+    let pollHold: Duration
+    let store: any Store
+    let deployments: DeploymentDriver
+    let signer: SpecificationSigner
+    let region: String
+    private let validator = ShapeValidator(schema: CodeDeployCommand.schema)
+
+    init(
+        store: any Store, deployments: DeploymentDriver, signer: SpecificationSigner, region: String,
+        pollHold: Duration = .seconds(50)
+    ) {
+        self.pollHold = pollHold
+        self.store = store
+        self.deployments = deployments
+        self.signer = signer
+        self.region = region
+    }
+
+    /// Handles one request; `operationName` is the part of `X-Amz-Target` after the prefix.
+    func handle(
+        operationName: String, body: Data, principal: Principal, agentVersion: String?, now: @Sendable () -> Date
+    ) async throws -> Data {
+        guard let operation = CodeDeployCommand.Operation(rawValue: operationName) else {
+            throw AWSJSONError.unknownOperation("\(CodeDeployCommand.targetPrefix).\(operationName)")
+        }
+        let document: JSONValue
+        do {
+            document = body.isEmpty ? .object([:]) : try JSONValue(parsing: body)
+        } catch {
+            throw AWSJSONError.serialization("The request body is not valid JSON.")
+        }
+        if let violation = validator.violations(of: document, against: operation.inputShape).first {
+            throw Self.clientError(violation.description)
+        }
+        let encoder = AWSJSON.makeEncoder()
+        switch operation {
+        case .pollHostCommand:
+            let input = try Self.decode(CodeDeployCommand.PollHostCommandInput.self, body)
+            let host = input.HostIdentifier ?? ""
+            try Self.authorize(principal, host: host)
+            try await recordPoll(host: host, agentVersion: agentVersion, now: now())
+            return try encoder.encode(try await poll(host: host, now: now))
+        case .getDeploymentSpecification:
+            let input = try Self.decode(CodeDeployCommand.GetDeploymentSpecificationInput.self, body)
+            let host = input.HostIdentifier ?? ""
+            try Self.authorize(principal, host: host)
+            return try encoder.encode(
+                try await specification(executionId: input.DeploymentExecutionId ?? "", host: host, now: now()))
+        case .putHostCommandAcknowledgement:
+            let input = try Self.decode(CodeDeployCommand.PutHostCommandAcknowledgementInput.self, body)
+            let id = try await command(input.HostCommandIdentifier, principal: principal)
+            let record = try await deployments.apply(
+                .acknowledged(id, CommandAcknowledgement(diagnostics: input.Diagnostics)), to: id.deploymentId,
+                now: now())
+            return try encoder.encode(
+                CodeDeployCommand.PutHostCommandAcknowledgementOutput(
+                    commandStatus: record.machine.commandStatus(id) ?? .failed))
+        case .putHostCommandComplete:
+            let input = try Self.decode(CodeDeployCommand.PutHostCommandCompleteInput.self, body)
+            let id = try await command(input.HostCommandIdentifier, principal: principal)
+            guard let report = CommandReport(status: input.CommandStatus, diagnostics: input.Diagnostics) else {
+                throw Self.clientError("CommandStatus must be Succeeded or Failed to complete a command.")
+            }
+            try await deployments.apply(.completed(id, report), to: id.deploymentId, now: now())
+            return Data("{}".utf8)
+        case .postHostCommandUpdate:
+            let input = try Self.decode(CodeDeployCommand.PostHostCommandUpdateInput.self, body)
+            let id = try await command(input.HostCommandIdentifier, principal: principal)
+            let record = try await deployments.apply(
+                .heartbeat(id, estimatedCompletion: input.EstimatedCompletionTime), to: id.deploymentId, now: now())
+            return try encoder.encode(
+                CodeDeployCommand.PostHostCommandUpdateOutput(
+                    commandStatus: record.machine.commandStatus(id) ?? .failed))
+        }
+    }
+
+    // MARK: PollHostCommand
+
+    /// Hands out the host's next command, holding the request up to ``pollHold`` while there is none.
+    private func poll(host: String, now: @Sendable () -> Date) async throws -> CodeDeployCommand.PollHostCommandOutput {
+        let deadline = ContinuousClock.now.advanced(by: pollHold)
+        while true {
+            let sequence = await deployments.wakeups.sequence(of: host)
+            if let command = try await takeCommand(for: host, now: now()) {
+                return CodeDeployCommand.PollHostCommandOutput(hostCommand: command)
+            }
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            guard remaining > .zero,
+                await deployments.wakeups.wait(for: host, since: sequence, timeout: remaining)
+            else {
+                return CodeDeployCommand.PollHostCommandOutput(hostCommand: nil)
+            }
+        }
+    }
+
+    /// In one transaction: the host's first offered command, unless the host still runs one; it is marked delivered
+    /// and the host busy.
+    private func takeCommand(for host: String, now: Date) async throws -> CodeDeployCommand.HostCommandInstance? {
+        let (executionPrefix, settings, arns) = ("Slipway/\(region)", deployments.settings, deployments.arns)
+        let found = try await store.write { tx -> (CodeDeployCommand.HostCommandInstance, Set<String>)? in
+            if let busy = try tx.get(HostBusyRecord.self, .hostBusy, name: host) {
+                let id = HostCommandID(rawValue: busy.commandId)
+                let live = try id.flatMap { try tx.deployment($0.deploymentId)?.machine.commandStatus($0) }
+                guard live != .inProgress else { return nil }
+                try tx.delete(.hostBusy, scope: "", name: host)
+            }
+            for stored in try tx.records(.offeredCommand, scope: host, after: nil, limit: 16) {
+                try tx.delete(.offeredCommand, scope: host, name: stored.name)
+                guard let id = HostCommandID(rawValue: stored.name), let record = try tx.deployment(id.deploymentId),
+                    record.machine.host(named: id.instanceName)?.offeredCommand?.id == id
+                else { continue }  // withdrawn or already over: drop it
+                var run = DriverTransaction(tx: tx, now: now, settings: settings, arns: arns)
+                try run.process(.delivered(id), for: id.deploymentId)
+                try tx.set(HostBusyRecord(commandId: id.rawValue, since: now), .hostBusy, name: host)
+                let command = CodeDeployCommand.HostCommandInstance(
+                    hostCommandIdentifier: id.rawValue, hostIdentifier: host,
+                    deploymentExecutionId: "\(executionPrefix)/\(record.deploymentGroupId)/\(id.deploymentId)",
+                    commandName: id.event.rawValue, nonce: 0)
+                return (command, run.hostsToWake)
+            }
+            return nil
+        }
+        guard let (command, hosts) = found else { return nil }
+        await deployments.wakeups.wake(hosts.subtracting([host]))
+        return command
+    }
+
+    /// Keeps the agent's version and the time of its last poll, so that a pickup timeout can say whether it polls.
+    private func recordPoll(host: String, agentVersion: String?, now: Date) async throws {
+        let known = try await store.read { try $0.get(HostAgentRecord.self, .hostAgent, name: host) }
+        if let known, known.agentVersion == agentVersion, now.timeIntervalSince(known.lastPollTime) < 30 { return }
+        try await store.write { tx in
+            try tx.set(HostAgentRecord(agentVersion: agentVersion, lastPollTime: now), .hostAgent, name: host)
+        }
+    }
+
+    // MARK: GetDeploymentSpecification
+
+    private func specification(executionId: String, host: String, now: Date) async throws
+        -> CodeDeployCommand.GetDeploymentSpecificationOutput
+    {
+        guard let deploymentId = executionId.split(separator: "/").last.map(String.init),
+            DeploymentID.isValid(deploymentId)
+        else {
+            throw Self.clientError("\(executionId) is not a deployment execution id this server gave out.")
+        }
+        guard let record = try await store.read({ try $0.deployment(deploymentId) }),
+            record.machine.hosts.contains(where: { $0.target.hostIdentifier == host })
+        else {
+            throw Self.clientError("Deployment \(deploymentId) has no command for host \(host).")
+        }
+        let json = try JSONEncoder.sortedKeys.encode(record.specification)
+        let envelope = CodeDeployCommand.Envelope(format: "PKCS7/JSON", payload: try signer.sign(json, now: now))
+        return CodeDeployCommand.GetDeploymentSpecificationOutput(
+            deploymentSpecification: CodeDeployCommand.DeploymentSpecification(genericEnvelope: envelope))
+    }
+
+    // MARK: Helpers
+
+    /// The command a request names, after checking the caller may act for its host.
+    private func command(_ text: String?, principal: Principal) async throws -> HostCommandID {
+        guard let text, let id = HostCommandID(rawValue: text) else {
+            throw Self.clientError("\(text ?? "") is not a host command identifier this server gave out.")
+        }
+        let host = try await store.read { tx in
+            try tx.deployment(id.deploymentId)?.machine.host(named: id.instanceName)?.target.hostIdentifier
+        }
+        guard let host else { throw Self.clientError("The host command \(text) does not exist.") }
+        try Self.authorize(principal, host: host)
+        return id
+    }
+
+    /// An agent key acts only for its own host.
+    private static func authorize(_ principal: Principal, host: String) throws {
+        guard principal.role == .admin || principal.arn == host else {
+            throw AWSJSONError(
+                type: "AccessDeniedException",
+                message: "User: \(principal.arn) is not allowed to act for host \(host): an agent key acts only for "
+                    + "the instance it is bound to.",
+                status: 403)
+        }
+    }
+
+    private static func clientError(_ message: String) -> AWSJSONError {
+        AWSJSONError(type: CodeDeployCommand.ErrorCode.clientException.rawValue, message: message)
+    }
+
+    private static func decode<Input: Decodable>(_ type: Input.Type, _ body: Data) throws -> Input {
+        do {
+            return try AWSJSON.makeDecoder().decode(type, from: body.isEmpty ? Data("{}".utf8) : body)
+        } catch {
+            throw AWSJSONError.serialization("The request body does not match the shape of \(type): \(error)")
+        }
+    }
+}
+
+extension JSONEncoder {
+    /// An encoder with stable key order, for documents that are signed.
+    static var sortedKeys: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+}

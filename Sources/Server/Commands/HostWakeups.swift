@@ -1,0 +1,52 @@
+import Foundation
+
+/// Wakes held `PollHostCommand` requests the moment something changes for their host.
+///
+/// A poll reads the host's sequence number, looks in the store, and only then waits, passing the number it read:
+/// a wake-up that happened in between has already moved the number on, so the wait returns at once and no command
+/// written between the look and the wait is missed.
+actor HostWakeups {
+    private var sequences: [String: UInt64] = [:]
+    private var waiters: [String: [UUID: CheckedContinuation<Void, Never>]] = [:]
+
+    /// The host's current sequence number; read it before looking in the store.
+    func sequence(of host: String) -> UInt64 { sequences[host, default: 0] }
+
+    /// Marks a change for each host and resumes the polls waiting for them.
+    func wake(_ hosts: some Sequence<String>) {
+        for host in hosts {
+            sequences[host, default: 0] &+= 1
+            if let waiting = waiters.removeValue(forKey: host) {
+                for continuation in waiting.values { continuation.resume() }
+            }
+        }
+    }
+
+    /// Waits until the host is woken or `timeout` passes. Returns whether it was woken (or had been, since
+    /// `sequence` was read).
+    func wait(for host: String, since sequence: UInt64, timeout: Duration) async -> Bool {
+        guard sequences[host, default: 0] == sequence else { return true }
+        let id = UUID()
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.expire(host: host, id: id)
+        }
+        await withCheckedContinuation { continuation in
+            waiters[host, default: [:]][id] = continuation
+        }
+        timer.cancel()
+        return sequences[host, default: 0] != sequence
+    }
+
+    private func expire(host: String, id: UUID) {
+        guard let continuation = waiters[host]?.removeValue(forKey: id) else { return }
+        if waiters[host]?.isEmpty == true { waiters[host] = nil }
+        continuation.resume()
+    }
+
+    /// Resumes every waiting poll (at shutdown), so none holds a connection open.
+    func releaseAll() {
+        for continuation in waiters.values.flatMap(\.values) { continuation.resume() }
+        waiters = [:]
+    }
+}

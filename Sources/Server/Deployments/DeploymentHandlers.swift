@@ -1,0 +1,293 @@
+import Engine
+import Foundation
+import SlipwayModel
+import Store
+
+/// CreateDeployment, GetDeployment, BatchGetDeployments, ListDeployments, StopDeployment, the deployment-target
+/// operations and their deprecated instance variants.
+enum DeploymentHandlers {
+    static let pageSize = 100
+    /// BatchGetDeploymentTargets takes at most this many target ids.
+    static let targetBatchLimit = 25
+    /// The longest deployment description.
+    static let descriptionLimit = 256
+
+    static func register(in api: inout CodeDeployAPI) {
+        api.on(.createDeployment, create)
+        api.on(.getDeployment) { (input: CodeDeploy.GetDeploymentInput, context) in
+            let id = try deploymentID(input.deploymentId)
+            let record = try await context.store.read { try $0.existingDeployment(id) }
+            return CodeDeploy.GetDeploymentOutput(deploymentInfo: record.deploymentInfo)
+        }
+        api.on(.batchGetDeployments) { (input: CodeDeploy.BatchGetDeploymentsInput, context) in
+            let ids = input.deploymentIds ?? []
+            try Check.batch(ids.count)
+            let records = try await context.store.read { tx in try ids.compactMap { try tx.deployment($0) } }
+            return CodeDeploy.BatchGetDeploymentsOutput(deploymentsInfo: records.map(\.deploymentInfo))
+        }
+        api.on(.listDeployments, list)
+        api.on(.stopDeployment) { (input: CodeDeploy.StopDeploymentInput, context) in
+            let id = try deploymentID(input.deploymentId)
+            let current = try await context.store.read { try $0.existingDeployment(id) }
+            guard !current.machine.isFinished else {
+                throw AWSJSONError(.deploymentAlreadyCompletedException, "The deployment \(id) has already completed.")
+            }
+            let record = try await context.deployments.apply(
+                .stop(autoRollbackEnabled: input.autoRollbackEnabled), to: id, now: context.now)
+            let status = record.machine.stopStatus ?? .pending
+            return CodeDeploy.StopDeploymentOutput(
+                status: status,
+                statusMessage: status == .succeeded
+                    ? "The deployment is stopped." : "The deployment is stopping: running lifecycle events may finish.")
+        }
+        api.on(.listDeploymentTargets) { (input: CodeDeploy.ListDeploymentTargetsInput, context) in
+            let id = try deploymentID(input.deploymentId)
+            let record = try await context.store.read { try $0.existingDeployment(id) }
+            let statuses = input.targetFilters?[.targetStatus].map(Set.init)
+            let hosts = record.machine.hosts.filter { statuses?.contains($0.status.rawValue) ?? true }
+            let (page, next) = try PageToken.page(
+                hosts.map(\.instanceName).sorted(), name: { $0 }, token: input.nextToken, size: pageSize)
+            return CodeDeploy.ListDeploymentTargetsOutput(nextToken: next, targetIds: page)
+        }
+        api.on(.batchGetDeploymentTargets) { (input: CodeDeploy.BatchGetDeploymentTargetsInput, context) in
+            let id = try deploymentID(input.deploymentId)
+            let names = input.targetIds ?? []
+            guard !names.isEmpty else {
+                throw AWSJSONError(.deploymentTargetIdRequiredException, "At least one target id is required.")
+            }
+            guard names.count <= targetBatchLimit else {
+                throw AWSJSONError(
+                    .deploymentTargetListSizeExceededException,
+                    "At most \(targetBatchLimit) target ids can be given; \(names.count) were.")
+            }
+            let record = try await context.store.read { try $0.existingDeployment(id) }
+            let targets = try names.map { try target($0, of: record, context: context) }
+            return CodeDeploy.BatchGetDeploymentTargetsOutput(deploymentTargets: targets)
+        }
+        api.on(.getDeploymentTarget) { (input: CodeDeploy.GetDeploymentTargetInput, context) in
+            let id = try deploymentID(input.deploymentId)
+            let name = try input.targetId.required(.deploymentTargetIdRequiredException, "target id")
+            let record = try await context.store.read { try $0.existingDeployment(id) }
+            return CodeDeploy.GetDeploymentTargetOutput(
+                deploymentTarget: try target(name, of: record, context: context))
+        }
+        api.on(.listDeploymentInstances) { (input: CodeDeploy.ListDeploymentInstancesInput, context) in
+            let id = try deploymentID(input.deploymentId)
+            let record = try await context.store.read { try $0.existingDeployment(id) }
+            let statuses = input.instanceStatusFilter.map { Set($0.map(\.rawValue)) }
+            let hosts = record.machine.hosts.filter { statuses?.contains($0.status.rawValue) ?? true }
+            let (page, next) = try PageToken.page(
+                hosts.map(\.instanceName).sorted(), name: { $0 }, token: input.nextToken, size: pageSize)
+            return CodeDeploy.ListDeploymentInstancesOutput(instancesList: page, nextToken: next)
+        }
+        api.on(.batchGetDeploymentInstances) { (input: CodeDeploy.BatchGetDeploymentInstancesInput, context) in
+            let id = try deploymentID(input.deploymentId)
+            let names = input.instanceIds ?? []
+            guard !names.isEmpty else {
+                throw AWSJSONError(.instanceIdRequiredException, "At least one instance id is required.")
+            }
+            try Check.batch(names.count)
+            let record = try await context.store.read { try $0.existingDeployment(id) }
+            let found = names.compactMap { record.machine.host(named: $0) }
+            let missing = names.filter { record.machine.host(named: $0) == nil }
+            return CodeDeploy.BatchGetDeploymentInstancesOutput(
+                errorMessage: missing.isEmpty
+                    ? nil : "Instances not in deployment \(id): \(missing.joined(separator: ", "))",
+                instancesSummary: found.map {
+                    $0.instanceSummary(deploymentId: id, instanceId: context.arns.instance($0.instanceName))
+                })
+        }
+        api.on(.getDeploymentInstance) { (input: CodeDeploy.GetDeploymentInstanceInput, context) in
+            let id = try deploymentID(input.deploymentId)
+            let name = try input.instanceId.required(.instanceIdRequiredException, "instance id")
+            let record = try await context.store.read { try $0.existingDeployment(id) }
+            guard let host = record.machine.host(named: name) else {
+                throw AWSJSONError(
+                    .instanceDoesNotExistException, "The instance \(name) is not part of deployment \(id).")
+            }
+            return CodeDeploy.GetDeploymentInstanceOutput(
+                instanceSummary: host.instanceSummary(deploymentId: id, instanceId: context.arns.instance(name)))
+        }
+        api.on(.continueDeployment) { (input: CodeDeploy.ContinueDeploymentInput, context) in
+            try await refuseBlueGreenAction("ContinueDeployment", input.deploymentId, context)
+        }
+        api.on(.skipWaitTimeForInstanceTermination) {
+            (input: CodeDeploy.SkipWaitTimeForInstanceTerminationInput, context) in
+            try await refuseBlueGreenAction("SkipWaitTimeForInstanceTermination", input.deploymentId, context)
+        }
+    }
+
+    // MARK: CreateDeployment
+
+    static func create(_ input: CodeDeploy.CreateDeploymentInput, _ context: HandlerContext) async throws
+        -> CodeDeploy.CreateDeploymentOutput
+    {
+        let application = try input.applicationName.required(.applicationNameRequiredException, "application name")
+        let groupName = try input.deploymentGroupName.required(
+            .deploymentGroupNameRequiredException, "deployment group name")
+        if let description = input.description, description.count > descriptionLimit {
+            throw AWSJSONError(
+                .descriptionTooLongException, "The description can be at most \(descriptionLimit) characters.")
+        }
+        if let targets = input.targetInstances,
+            !(targets.tagFilters ?? []).isEmpty || !(targets.autoScalingGroups ?? []).isEmpty
+                || targets.ec2TagSet != nil
+        {
+            throw AWSJSONError(
+                .invalidTargetInstancesException,
+                "targetInstances is for blue/green deployments, which choose their replacement instances; an in-place "
+                    + "deployment goes to the instances its deployment group selects.")
+        }
+        if input.overrideAlarmConfiguration?.enabled == true {
+            throw AWSJSONError(
+                .invalidAlarmConfigException,
+                "Slipway does not watch CloudWatch alarms yet: leave overrideAlarmConfiguration disabled.")
+        }
+        try validate(input.autoRollbackConfiguration)
+        let record = try await context.deployments.create(now: context.now) { tx in
+            let app = try tx.existingApplication(application)
+            guard (app.computePlatform ?? .server) == .server else {
+                throw AWSJSONError(
+                    type: "NotImplementedException",
+                    message: "Deployments to the \(app.computePlatform?.rawValue ?? "") compute platform are not "
+                        + "supported by Slipway yet; only Server (EC2/on-premises) deployments are.",
+                    status: 501)
+            }
+            let group = try tx.existingDeploymentGroup(application: application, name: groupName)
+            if group.deploymentStyle?.deploymentType == .blueGreen {
+                throw AWSJSONError(
+                    type: "NotImplementedException",
+                    message: "Blue/green deployments are not supported by Slipway yet; set the deployment group's "
+                        + "deploymentStyle to IN_PLACE.",
+                    status: 501)
+            }
+            if let active = try tx.get(GroupQueue.self, .groupQueue, scope: application, name: groupName)?.active {
+                throw AWSJSONError(
+                    .deploymentLimitExceededException,
+                    "The Deployment Group '\(groupName)' already has an active Deployment '\(active)'")
+            }
+            guard let revision = input.revision ?? group.targetRevision else {
+                throw AWSJSONError(
+                    .revisionRequiredException,
+                    "A revision is required: the deployment group \(groupName) has no target revision to redeploy.")
+            }
+            try RevisionKey.validate(revision, platform: .server)
+            if input.configNameWasGiven, let name = input.deploymentConfigName, try tx.deploymentConfig(name) == nil {
+                throw AWSJSONError(
+                    .deploymentConfigDoesNotExistException, "The deployment configuration \(name) does not exist.")
+            }
+            try recordUse(of: revision, application: application, group: groupName, in: tx, now: context.now)
+            return DeploymentPlan(
+                applicationName: application, group: group, configName: input.deploymentConfigName,
+                revision: revision, creator: .user, description: input.description,
+                ignoreApplicationStopFailures: input.ignoreApplicationStopFailures ?? false,
+                fileExistsBehavior: input.fileExistsBehavior,
+                autoRollbackConfiguration: input.autoRollbackConfiguration,
+                updateOutdatedInstancesOnly: input.updateOutdatedInstancesOnly ?? false, rollbackOf: nil)
+        }
+        context.logger.info(
+            "deployment created",
+            metadata: ["deployment": "\(record.id)", "targets": "\(record.machine.hosts.count)"])
+        return CodeDeploy.CreateDeploymentOutput(deploymentId: record.id)
+    }
+
+    private static func validate(_ rollback: CodeDeploy.AutoRollbackConfiguration?) throws {
+        guard let rollback, rollback.enabled == true else { return }
+        guard !(rollback.events ?? []).isEmpty else {
+            throw AWSJSONError(
+                .invalidAutoRollbackConfigException,
+                "Automatic rollback is enabled without events: name DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_REQUEST "
+                    + "or both.")
+        }
+    }
+
+    /// CodeDeploy registers a deployed revision and keeps its first/last use and the groups it went to.
+    private static func recordUse(
+        of revision: CodeDeploy.RevisionLocation, application: String, group: String, in tx: any StoreWriter, now: Date
+    ) throws {
+        let key = try RevisionKey.make(revision)
+        var record =
+            try tx.get(RevisionRecord.self, .revision, scope: application, name: key)
+            ?? RevisionRecord(location: revision, info: .init(deploymentGroups: [], registerTime: now))
+        if !(record.info.deploymentGroups ?? []).contains(group) {
+            record.info.deploymentGroups = (record.info.deploymentGroups ?? []) + [group]
+        }
+        record.info.firstUsedTime = record.info.firstUsedTime ?? now
+        record.info.lastUsedTime = now
+        try tx.set(record, .revision, scope: application, name: key)
+    }
+
+    // MARK: ListDeployments
+
+    static func list(_ input: CodeDeploy.ListDeploymentsInput, _ context: HandlerContext) async throws
+        -> CodeDeploy.ListDeploymentsOutput
+    {
+        if input.deploymentGroupName != nil && input.applicationName == nil {
+            throw AWSJSONError(
+                .applicationNameRequiredException, "A deployment group name needs its application name.")
+        }
+        let statuses = input.includeOnlyStatuses.map { Set($0.map(\.rawValue)) }
+        let range = input.createTimeRange
+        let records = try await context.store.read { tx in
+            if let application = input.applicationName {
+                _ = try tx.existingApplication(application)
+                if let group = input.deploymentGroupName {
+                    _ = try tx.existingDeploymentGroup(application: application, name: group)
+                }
+            }
+            return try tx.list(DeploymentRecord.self, .deployment).map(\.value)
+        }
+        let matching = records.filter { record in
+            let info = record.deploymentInfo
+            if let application = input.applicationName, info.applicationName != application { return false }
+            if let group = input.deploymentGroupName, info.deploymentGroupName != group { return false }
+            if let statuses, !statuses.contains(info.status?.rawValue ?? "") { return false }
+            if let externalId = input.externalId, info.externalId != externalId { return false }
+            let created = info.createTime ?? .distantPast
+            if let start = range?.start, created < start { return false }
+            if let end = range?.end, created > end { return false }
+            return true
+        }
+        .sorted { ($0.info.createTime ?? .distantPast, $0.id) > ($1.info.createTime ?? .distantPast, $1.id) }
+        let (page, next) = try PageToken.pageByOffset(matching.map(\.id), token: input.nextToken, size: pageSize)
+        return CodeDeploy.ListDeploymentsOutput(deployments: page, nextToken: next)
+    }
+
+    // MARK: Helpers
+
+    private static func deploymentID(_ text: String?) throws -> String {
+        let id = try text.required(.deploymentIdRequiredException, "deployment id")
+        guard DeploymentID.isValid(id) else {
+            throw AWSJSONError(.invalidDeploymentIdException, "\(id) is not a deployment id (d- and 9 characters).")
+        }
+        return id
+    }
+
+    private static func target(_ name: String, of record: DeploymentRecord, context: HandlerContext) throws
+        -> CodeDeploy.DeploymentTarget
+    {
+        guard let host = record.machine.host(named: name) else {
+            throw AWSJSONError(
+                .deploymentTargetDoesNotExistException, "The target \(name) is not part of deployment \(record.id).")
+        }
+        return CodeDeploy.DeploymentTarget(
+            deploymentTargetType: .instanceTarget,
+            instanceTarget: host.instanceTarget(deploymentId: record.id, targetArn: context.arns.instance(name)))
+    }
+
+    private static func refuseBlueGreenAction(_ operation: String, _ id: String?, _ context: HandlerContext)
+        async throws
+    {
+        let id = try deploymentID(id)
+        _ = try await context.store.read { try $0.existingDeployment(id) }
+        throw AWSJSONError(
+            .unsupportedActionForDeploymentTypeException,
+            "\(operation) applies to blue/green deployments waiting for traffic or termination; deployment \(id) is "
+                + "an in-place deployment (Slipway does not run blue/green deployments yet).")
+    }
+}
+
+extension CodeDeploy.CreateDeploymentInput {
+    /// Whether the request named a configuration (the group's is used otherwise).
+    fileprivate var configNameWasGiven: Bool { deploymentConfigName != nil }
+}

@@ -1,0 +1,189 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import SigV4
+import SlipwayModel
+
+/// No-op deployments from CreateDeployment to Succeeded against a real `slipway server`, with simulated agents that
+/// speak the command protocol over loopback (poll, fetch the signed specification, acknowledge as a no-op,
+/// complete). The baseline is the same agents sending the same number of signed requests that touch no deployment
+/// (GetApplication), measured in the same run.
+struct DeploymentBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deployment",
+        abstract:
+            "CreateDeployment to Succeeded with simulated agents (goals: 1 host ≤ 0.5 s; 1,000 hosts, AllAtOnce, "
+            + "≤ 10 s)."
+    )
+
+    @Option(parsing: .upToNextOption, help: "Fleet sizes to deploy to (1 host uses OneAtATime, more AllAtOnce).")
+    var hosts: [Int] = [1, 100, 1000]
+
+    @Option(help: "Measured deployments per fleet size; the median is reported.")
+    var runs = 3
+
+    @Option(help: "HTTP connections the simulated agents share.")
+    var connections = 32
+
+    @Option(help: "The slipway binary. (default: the one next to slipway-bench)")
+    var slipway: String?
+
+    func run() async throws {
+        let binary = slipway.map { URL(fileURLWithPath: $0) } ?? executableDirectory.appendingPathComponent("slipway")
+        let server = try ServerProcess(binary: binary, arguments: ["--poll-hold", "1"])
+        defer { server.stop() }
+        let key = try server.adminKey(binary: binary)
+        let endpoint = "http://127.0.0.1:\(server.port)"
+        let credentials = Credentials(accessKeyId: key.id, secretAccessKey: key.secret)
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(
+            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let api = APICall(
+            client: client, endpoint: endpoint,
+            signer: Signer(credentials: credentials, region: "us-east-1", service: CodeDeploy.signingName))
+        let commands = APICall(
+            client: client, endpoint: endpoint,
+            signer: Signer(credentials: credentials, region: "us-east-1", service: CodeDeployCommand.signingName))
+        do {
+            print("slipway-bench deployment: \(runs) runs per fleet size, \(connections) agent connections")
+            for size in hosts {
+                try await measure(size: size, api: api, commands: commands, server: server)
+            }
+            if let rss = server.residentBytes { print("server RSS after the runs: \(rss / 1_048_576) MiB") }
+        } catch {
+            try await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+
+    private func measure(size: Int, api: APICall, commands: APICall, server: ServerProcess) async throws {
+        let application = "bench-\(size)"
+        let names = (1...size).map { "host-\(size)-\($0)" }
+        try await expectOK(api.call(target("CreateApplication"), #"{"applicationName":"\#(application)"}"#))
+        for name in names {
+            try await expectOK(
+                api.call(
+                    target("RegisterOnPremisesInstance"),
+                    #"{"instanceName":"\#(name)","iamUserArn":"arn:aws:iam::000000000000:user/\#(name)"}"#))
+        }
+        for batch in stride(from: 0, to: names.count, by: 100) {
+            let list = names[batch..<min(batch + 100, names.count)].map { "\"\($0)\"" }.joined(separator: ",")
+            try await expectOK(
+                api.call(
+                    target("AddTagsToOnPremisesInstances"),
+                    #"{"instanceNames":[\#(list)],"tags":[{"Key":"fleet","Value":"\#(application)"}]}"#))
+        }
+        let config = size == 1 ? "CodeDeployDefault.OneAtATime" : "CodeDeployDefault.AllAtOnce"
+        try await expectOK(
+            api.call(
+                target("CreateDeploymentGroup"),
+                #"{"applicationName":"\#(application)","deploymentGroupName":"fleet","deploymentConfigName":"\#(config)","serviceRoleArn":"arn:aws:iam::000000000000:role/r","onPremisesInstanceTagFilters":[{"Key":"fleet","Value":"\#(application)","Type":"KEY_AND_VALUE"}]}"#
+            ))
+        let requestsPerHost = LifecycleEvent.inPlaceOrder(withLoadBalancer: false).count * 4
+        var durations: [Double] = []
+        var baselines: [Double] = []
+        for run in 0..<runs {
+            baselines.append(
+                try await timed {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for _ in names {
+                            group.addTask {
+                                for _ in 0..<requestsPerHost {
+                                    try await expectOK(
+                                        api.call(
+                                            target("GetApplication"), #"{"applicationName":"\#(application)"}"#))
+                                }
+                            }
+                        }
+                        try await group.waitForAll()
+                    }
+                })
+            durations.append(
+                try await timed {
+                    try await deploy(application: application, names: names, run: run, api: api, commands: commands)
+                })
+        }
+        let deployment = median(durations)
+        let baseline = median(baselines)
+        print(
+            String(
+                format:
+                    "%5d host%@ (%@): %7.3f s CreateDeployment → Succeeded (baseline %.3f s for %d signed reads, %.2f×)",
+                size, size == 1 ? " " : "s", config, deployment, baseline, requestsPerHost * size,
+                deployment / baseline))
+    }
+
+    /// One deployment: agents for every host, CreateDeployment, then GetDeployment until it has ended.
+    private func deploy(application: String, names: [String], run: Int, api: APICall, commands: APICall) async throws {
+        let events = LifecycleEvent.inPlaceOrder(withLoadBalancer: false).count
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for name in names {
+                group.addTask {
+                    try await agent(host: "arn:aws:iam::000000000000:user/\(name)", commands: events, api: commands)
+                }
+            }
+            let created = try await api.call(
+                target("CreateDeployment"),
+                #"{"applicationName":"\#(application)","deploymentGroupName":"fleet","revision":{"revisionType":"GitHub","gitHubLocation":{"repository":"slipway/bench","commitId":"run\#(run)"}}}"#
+            )
+            try expectOK(created)
+            let id = try JSONDecoder().decode(CodeDeploy.CreateDeploymentOutput.self, from: created.body).deploymentId
+            while true {
+                let answer = try await api.call(target("GetDeployment"), #"{"deploymentId":"\#(id ?? "")"}"#)
+                let info = try AWSJSON.makeDecoder().decode(CodeDeploy.GetDeploymentOutput.self, from: answer.body)
+                let status = info.deploymentInfo?.status
+                if status == .succeeded { break }
+                if status == .failed || status == .stopped {
+                    throw BenchError("deployment \(id ?? "") ended \(status?.rawValue ?? "")")
+                }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// A simulated agent: runs `commands` commands as no-ops, then stops.
+    private func agent(host: String, commands count: Int, api: APICall) async throws {
+        var done = 0
+        while done < count {
+            let polled = try await api.call(command("PollHostCommand"), #"{"HostIdentifier":"\#(host)"}"#)
+            try expectOK(polled)
+            let answer = try JSONDecoder().decode(CodeDeployCommand.PollHostCommandOutput.self, from: polled.body)
+            guard let command = answer.HostCommand, let id = command.HostCommandIdentifier else { continue }
+            try expectOK(
+                await api.call(
+                    self.command("GetDeploymentSpecification"),
+                    #"{"DeploymentExecutionId":"\#(command.DeploymentExecutionId ?? "")","HostIdentifier":"\#(host)"}"#
+                ))
+            try expectOK(
+                await api.call(
+                    self.command("PutHostCommandAcknowledgement"),
+                    #"{"HostCommandIdentifier":"\#(id)","Diagnostics":{"Format":"JSON","Payload":"{\"IsCommandNoop\":true}"}}"#
+                ))
+            try expectOK(
+                await api.call(
+                    self.command("PutHostCommandComplete"),
+                    #"{"HostCommandIdentifier":"\#(id)","CommandStatus":"Succeeded","Diagnostics":{"Format":"JSON","Payload":"{\"error_code\":0,\"script_name\":\"\",\"message\":\"Succeeded: CompletedNoopCommand\",\"log\":\"\"}"}}"#
+                ))
+            done += 1
+        }
+    }
+
+    private func target(_ operation: String) -> String { "\(CodeDeploy.targetPrefix).\(operation)" }
+    private func command(_ operation: String) -> String { "\(CodeDeployCommand.targetPrefix).\(operation)" }
+}
+
+private func expectOK(_ answer: (status: UInt, body: Data)) throws {
+    guard answer.status == 200 else {
+        throw BenchError("HTTP \(answer.status): \(String(decoding: answer.body, as: UTF8.self))")
+    }
+}
+
+private func timed(_ body: () async throws -> Void) async throws -> Double {
+    let start = ContinuousClock.now
+    try await body()
+    let elapsed = start.duration(to: .now)
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+}
