@@ -1,0 +1,98 @@
+import SlipwayModel
+import Yams
+
+/// An AppSpec for an AWS Lambda deployment: the alias to shift from one function version to another, and the
+/// functions CodeDeploy invokes before and after traffic moves.
+public struct LambdaAppSpec: Hashable, Sendable {
+    /// The resource's name in the file (the key under `resources:`).
+    public var resourceName: String
+    /// The function name (`properties.name`).
+    public var functionName: String
+    /// The alias traffic is shifted on (`properties.alias`).
+    public var alias: String
+    /// The version the alias points at now (`properties.currentversion`).
+    public var currentVersion: String
+    /// The version the alias will point at (`properties.targetversion`).
+    public var targetVersion: String
+    /// The Lambda function to invoke for `BeforeAllowTraffic` and `AfterAllowTraffic`, by event.
+    public var hooks: [LifecycleEvent: String]
+
+    /// A Lambda AppSpec from its parts.
+    public init(
+        resourceName: String,
+        functionName: String,
+        alias: String,
+        currentVersion: String,
+        targetVersion: String,
+        hooks: [LifecycleEvent: String] = [:]
+    ) {
+        self.resourceName = resourceName
+        self.functionName = functionName
+        self.alias = alias
+        self.currentVersion = currentVersion
+        self.targetVersion = targetVersion
+        self.hooks = hooks
+    }
+}
+
+/// Reads and validates a Lambda AppSpec. Keys are matched ignoring case, as AWS's examples use both spellings.
+struct LambdaAppSpecReader {
+    var document: DocumentReader
+
+    mutating func read(_ root: Node) -> LambdaAppSpec? {
+        guard let entries = document.mapping(root, at: "", what: "the AppSpec") else { return nil }
+        document.warnUnknownKeysIgnoringCase(entries, known: ["version", "resources", "hooks"], in: "the AppSpec")
+        document.checkVersion(document.field("version", in: entries)?.value, path: "version", parent: root)
+        var valid = true
+        var hooks: [LifecycleEvent: String] = [:]
+        if let entry = document.field("hooks", in: entries) {
+            let read = document.readFunctionHooks(entry, allowed: LifecycleEvent.lambdaHooks, platform: "Lambda")
+            if let read { hooks = read } else { valid = false }
+        }
+        guard let resources = document.field("resources", in: entries) else {
+            document.error("resources", root, "resources is missing: a Lambda AppSpec names the function to deploy")
+            return nil
+        }
+        guard let resource = document.singleResource(resources, platform: "Lambda", what: "the function to deploy"),
+            let body = document.mapping(resource.value, at: resource.path, what: "the resource \(resource.key)")
+        else { return nil }
+        document.warnUnknownKeysIgnoringCase(body, known: ["type", "properties"], in: "the resource")
+        if let type = document.requiredString(
+            "type", in: body, parentPath: resource.path, parent: resource.value, what: "the resource type"),
+            type != "AWS::Lambda::Function"
+        {
+            let entry = document.field("type", in: body)!
+            document.error(
+                entry.path, entry.value, "the resource type of a Lambda AppSpec is AWS::Lambda::Function, not \(type)")
+            valid = false
+        }
+        guard let propertiesEntry = document.field("properties", in: body) else {
+            document.error(
+                DocumentReader.join(resource.path, "properties"), resource.value,
+                "the function's properties are missing")
+            return nil
+        }
+        guard let properties = document.mapping(propertiesEntry.value, at: propertiesEntry.path, what: "properties")
+        else {
+            return nil
+        }
+        let keys = ["name", "alias", "currentversion", "targetversion"]
+        document.warnUnknownKeysIgnoringCase(properties, known: keys, in: "the function's properties")
+        let values = keys.map {
+            document.requiredString(
+                $0, in: properties, parentPath: propertiesEntry.path, parent: propertiesEntry.value,
+                what: "the function's \($0)")
+        }
+        guard valid, let name = values[0], let alias = values[1], let current = values[2],
+            let target = values[3]
+        else { return nil }
+        return LambdaAppSpec(
+            resourceName: resource.key,
+            functionName: name,
+            alias: alias,
+            currentVersion: current,
+            targetVersion: target,
+            hooks: hooks
+        )
+    }
+}
