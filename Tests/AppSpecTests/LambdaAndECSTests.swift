@@ -1,0 +1,96 @@
+import AppSpec
+import SlipwayModel
+import Testing
+
+@Suite("Lambda and ECS AppSpecs")
+struct LambdaAndECSTests {
+    @Test("a Lambda AppSpec gives the function, alias, both versions and its hook functions")
+    func lambda() throws {
+        let spec = try #require(
+            try AppSpec.parse(
+                """
+                version: 0.0
+                resources:
+                  - web:
+                      type: AWS::Lambda::Function
+                      properties:
+                        name: web
+                        alias: live
+                        currentversion: 1
+                        targetversion: 2
+                hooks:
+                  - BeforeAllowTraffic: preflight
+                  - AfterAllowTraffic: smoke
+                """
+            ).get().lambda
+        )
+        #expect(
+            spec
+                == LambdaAppSpec(
+                    resourceName: "web",
+                    functionName: "web",
+                    alias: "live",
+                    currentVersion: "1",
+                    targetVersion: "2",
+                    hooks: [.beforeAllowTraffic: "preflight", .afterAllowTraffic: "smoke"]
+                )
+        )
+    }
+
+    @Test("an ECS AppSpec gives the task definition, container, network and capacity providers")
+    func ecs() throws {
+        let spec = try #require(
+            try AppSpec.parse(
+                """
+                version: 0.0
+                Resources:
+                  - TargetService:
+                      Type: AWS::ECS::Service
+                      Properties:
+                        TaskDefinition: web:7
+                        LoadBalancerInfo:
+                          ContainerName: web
+                          ContainerPort: 8080
+                        NetworkConfiguration:
+                          AwsvpcConfiguration:
+                            Subnets: [a, b]
+                            AssignPublicIp: ENABLED
+                        CapacityProviderStrategy:
+                          - CapacityProvider: FARGATE
+                            Base: 1
+                Hooks:
+                  - AfterAllowTestTraffic: test
+                """
+            ).get().ecs
+        )
+        #expect(spec.taskDefinition == "web:7")
+        #expect(spec.containerName == "web")
+        #expect(spec.containerPort == 8080)
+        #expect(spec.networkConfiguration == ECSNetworkConfiguration(subnets: ["a", "b"], assignPublicIp: "ENABLED"))
+        #expect(
+            spec.capacityProviderStrategy == [ECSCapacityProviderStrategyItem(capacityProvider: "FARGATE", base: 1)])
+        #expect(spec.hooks == [.afterAllowTestTraffic: "test"])
+    }
+
+    @Test("a Lambda hook on an event Lambda has no hook for is refused")
+    func lambdaHookEvents() {
+        let result = AppSpec.parse(
+            "version: 0.0\nresources:\n  - f:\n      type: AWS::Lambda::Function\n      properties: "
+                + "{name: f, alias: a, currentversion: 1, targetversion: 2}\nhooks:\n  - AfterInstall: x\n"
+        )
+        #expect(result.errors.map(\.path) == ["hooks[0].AfterInstall"])
+    }
+
+    @Test("the same hook given twice is refused")
+    func duplicateHook() {
+        let result = AppSpec.parse(
+            "version: 0.0\nresources:\n  - f:\n      type: AWS::Lambda::Function\n      properties: "
+                + "{name: f, alias: a, currentversion: 1, targetversion: 2}\nhooks:\n  - AfterAllowTraffic: x\n"
+                + "  - AfterAllowTraffic: y\n"
+        )
+        #expect(
+            result.errors.map(\.message) == [
+                "the hook AfterAllowTraffic is given more than once; give each event one function"
+            ])
+    }
+}
