@@ -91,6 +91,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Fuzz target for the AppSpec parser: libFuzzer with -DFUZZING, a replayer of input files otherwise.
+        .executableTarget(name: "AppSpecFuzzer", dependencies: ["AppSpec"]),
         // Benchmarks: one executable, a subcommand per scenario. Figures go to docs/benchmarks.md.
         .executableTarget(
             name: "slipway-bench",
