@@ -110,33 +110,30 @@ struct CommandAPI: Sendable {
     /// In one transaction: the host's first offered command, unless the host still runs one; it is marked delivered
     /// and the host busy.
     private func takeCommand(for host: String, now: Date) async throws -> CodeDeployCommand.HostCommandInstance? {
-        let (executionPrefix, settings, arns) = ("Slipway/\(region)", deployments.settings, deployments.arns)
-        let found = try await store.write { tx -> (CodeDeployCommand.HostCommandInstance, Set<String>)? in
+        let executionPrefix = "Slipway/\(region)"
+        return try await deployments.transaction(now: now) { run in
+            let tx = run.tx
             if let busy = try tx.get(HostBusyRecord.self, .hostBusy, name: host) {
-                let id = HostCommandID(rawValue: busy.commandId)
-                let live = try id.flatMap { try tx.deployment($0.deploymentId)?.machine.commandStatus($0) }
-                guard live != .inProgress else { return nil }
+                let status = try HostCommandID(rawValue: busy.commandId).flatMap { id in
+                    try tx.deploymentHost(id.deploymentId, instanceName: id.instanceName)?.commandStatus(id)
+                }
+                guard status != .inProgress && status != .pending else { return nil }
                 try tx.delete(.hostBusy, scope: "", name: host)
             }
             for stored in try tx.records(.offeredCommand, scope: host, after: nil, limit: 16) {
                 try tx.delete(.offeredCommand, scope: host, name: stored.name)
                 guard let id = HostCommandID(rawValue: stored.name), let record = try tx.deployment(id.deploymentId),
-                    record.machine.host(named: id.instanceName)?.offeredCommand?.id == id
+                    try tx.deploymentHost(id.deploymentId, instanceName: id.instanceName)?.offeredCommand?.id == id
                 else { continue }  // withdrawn or already over: drop it
-                var run = DriverTransaction(tx: tx, now: now, settings: settings, arns: arns)
                 try run.process(.delivered(id), for: id.deploymentId)
                 try tx.set(HostBusyRecord(commandId: id.rawValue, since: now), .hostBusy, name: host)
-                let command = CodeDeployCommand.HostCommandInstance(
+                return CodeDeployCommand.HostCommandInstance(
                     hostCommandIdentifier: id.rawValue, hostIdentifier: host,
                     deploymentExecutionId: "\(executionPrefix)/\(record.deploymentGroupId)/\(id.deploymentId)",
                     commandName: id.event.rawValue, nonce: 0)
-                return (command, run.hostsToWake)
             }
             return nil
         }
-        guard let (command, hosts) = found else { return nil }
-        await deployments.wakeups.wake(hosts.subtracting([host]))
-        return command
     }
 
     /// Keeps the agent's version and the time of its last poll, so that a pickup timeout can say whether it polls.
@@ -158,9 +155,11 @@ struct CommandAPI: Sendable {
         else {
             throw Self.clientError("\(executionId) is not a deployment execution id this server gave out.")
         }
-        guard let record = try await store.read({ try $0.deployment(deploymentId) }),
-            record.machine.hosts.contains(where: { $0.target.hostIdentifier == host })
-        else {
+        let record = try await store.read { tx -> DeploymentRecord? in
+            guard try tx.deploymentInstance(deploymentId, hostIdentifier: host) != nil else { return nil }
+            return try tx.deployment(deploymentId)
+        }
+        guard let record else {
             throw Self.clientError("Deployment \(deploymentId) has no command for host \(host).")
         }
         let json = try JSONEncoder.sortedKeys.encode(record.specification)
@@ -177,7 +176,7 @@ struct CommandAPI: Sendable {
             throw Self.clientError("\(text ?? "") is not a host command identifier this server gave out.")
         }
         let host = try await store.read { tx in
-            try tx.deployment(id.deploymentId)?.machine.host(named: id.instanceName)?.target.hostIdentifier
+            try tx.deploymentHost(id.deploymentId, instanceName: id.instanceName)?.target.hostIdentifier
         }
         guard let host else { throw Self.clientError("The host command \(text) does not exist.") }
         try Self.authorize(principal, host: host)

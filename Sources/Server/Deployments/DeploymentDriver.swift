@@ -28,34 +28,43 @@ struct DeploymentDriver: Sendable {
     let settings: DeploymentSettings
     let arns: ARNs
     let logger: Logger
+    let cache = DeploymentCache()
 
     /// Applies `event` to deployment `id` and returns the deployment as stored afterwards.
     @discardableResult
-    func apply(_ event: Event, to id: String, now: Date) async throws -> DeploymentRecord {
-        let (record, hosts) = try await store.write { [settings, arns] tx in
-            var run = DriverTransaction(tx: tx, now: now, settings: settings, arns: arns)
+    func apply(_ event: Event, to id: String, now: Date) async throws -> LoadedDeployment {
+        try await transaction(now: now) { run in
             try run.process(event, for: id)
-            return (try run.saved(id), run.hostsToWake)
+            return try run.loaded(id)
         }
-        await wakeups.wake(hosts)
-        return record
     }
 
     /// Creates a deployment from the plan `validate` returns (it runs in the same transaction, so its checks hold
     /// when the deployment is stored) and starts it if its group is idle.
     func create(now: Date, _ validate: @Sendable (any StoreWriter) throws -> DeploymentPlan) async throws
-        -> DeploymentRecord
+        -> LoadedDeployment
     {
-        let (record, hosts) = try await store.write { [settings, arns] tx in
-            let plan = try validate(tx)
-            var run = DriverTransaction(tx: tx, now: now, settings: settings, arns: arns)
-            let record = try plan.makeRecord(id: try run.freshDeploymentID(), in: tx, settings: settings, now: now)
-            try run.add(record)
+        try await transaction(now: now) { run in
+            let plan = try validate(run.tx)
+            let id = try run.add(plan)
             try run.drain()
-            return (try run.saved(record.id), run.hostsToWake)
+            return try run.loaded(id)
         }
+    }
+
+    /// Runs `body` in a store transaction, then installs the deployments it stored in the cache and wakes the hosts
+    /// it gave work.
+    func transaction<T: Sendable>(now: Date, _ body: @Sendable (inout DriverTransaction) throws -> T) async throws
+        -> T
+    {
+        let (result, stored, hosts) = try await store.write { [settings, cache] tx in
+            var run = DriverTransaction(tx: tx, now: now, settings: settings, cache: cache)
+            let result = try body(&run)
+            return (result, run.stored, run.hostsToWake)
+        }
+        cache.install(stored)
         await wakeups.wake(hosts)
-        return record
+        return result
     }
 
     /// Fires the deadlines that have passed, deployment by deployment.
@@ -95,21 +104,25 @@ struct DeploymentSettings: Sendable {
     var timeouts = DeploymentTimeouts()
 }
 
-/// One transaction's worth of engine work: the events to apply, the records they touched, the hosts to wake.
+/// One transaction's worth of engine work: the events to apply, the deployments they touched, the hosts to wake.
 struct DriverTransaction {
     let tx: any StoreWriter
     let now: Date
     let settings: DeploymentSettings
-    let arns: ARNs
+    let cache: DeploymentCache
     private(set) var hostsToWake: Set<String> = []
-    private var records: [String: DeploymentRecord] = [:]
+    /// The deployments saved by ``drain()``, for the cache once the transaction has committed.
+    private(set) var stored: [LoadedDeployment] = []
+    private var touched: [String: LoadedDeployment] = [:]
+    /// The hosts of each touched deployment as they were loaded, to store only those that changed.
+    private var loadedHosts: [String: [HostLifecycle]] = [:]
     private var work: [(id: String, event: DeploymentDriver.Event)] = []
 
-    init(tx: any StoreWriter, now: Date, settings: DeploymentSettings, arns: ARNs) {
+    init(tx: any StoreWriter, now: Date, settings: DeploymentSettings, cache: DeploymentCache) {
         self.tx = tx
         self.now = now
         self.settings = settings
-        self.arns = arns
+        self.cache = cache
     }
 
     /// Applies `event` to deployment `id`, and every event its actions lead to, then stores what changed.
@@ -118,32 +131,43 @@ struct DriverTransaction {
         try drain()
     }
 
-    /// Works off the queued events, then stores every record the transaction touched.
+    /// Works off the queued events, then stores every deployment the transaction touched.
     mutating func drain() throws {
         while !work.isEmpty {
             let (id, event) = work.removeFirst()
-            var record = try load(id)
-            let actions = Self.apply(event, to: &record.machine, now: now)
-            records[id] = record
-            if case .completed(let command, _) = event { try releaseHost(of: command, in: record) }
+            var deployment = try load(id)
+            let actions = Self.apply(event, to: &deployment.machine, now: now)
+            touched[id] = deployment
+            if case .completed(let command, _) = event { try releaseHost(of: command, in: deployment) }
             for action in actions { try perform(action, for: id) }
         }
-        for record in records.values { try save(record) }
+        for id in touched.keys.sorted() { try save(id) }
     }
 
-    /// Stores a deployment that this transaction created (CreateDeployment, a rollback) and queues it on its group.
-    mutating func add(_ record: DeploymentRecord) throws {
-        guard try tx.create(record, .deployment, name: record.id) else {
-            throw AWSJSONError(type: "InternalFailure", message: "Deployment id \(record.id) is taken.", status: 500)
+    /// Creates a deployment from `plan` (CreateDeployment, a rollback) and queues it on its group; returns its id.
+    mutating func add(_ plan: DeploymentPlan) throws -> String {
+        let id = try freshDeploymentID()
+        let (record, snapshot) = try plan.make(id: id, in: tx, settings: settings, now: now)
+        guard try tx.create(snapshot, .deploymentSnapshot, name: id) else {
+            throw StoreError("a snapshot of deployment \(id) exists already")
         }
-        records[record.id] = record
-        try enqueue(record)
+        let machine = Deployment(snapshot: snapshot, now: now)
+        for target in snapshot.targets {
+            try tx.set(target.instanceName, .deploymentHostIdentifier, scope: id, name: target.hostIdentifier)
+        }
+        touched[id] = LoadedDeployment(record: record, machine: machine, version: 0)
+        loadedHosts[id] = []
+        try enqueue(touched[id]!)
+        return id
     }
 
-    /// The stored record of `id` after the transaction.
-    func saved(_ id: String) throws -> DeploymentRecord {
-        guard let record = records[id] else { return try tx.existingDeployment(id) }
-        return record
+    /// A deployment as this transaction leaves it.
+    func loaded(_ id: String) throws -> LoadedDeployment {
+        if let deployment = stored.first(where: { $0.id == id }) ?? touched[id] { return deployment }
+        guard let deployment = try tx.loadDeployment(id, cache: cache) else {
+            throw AWSJSONError(.deploymentDoesNotExistException, "The deployment \(id) could not be found.")
+        }
+        return deployment
     }
 
     private static func apply(_ event: DeploymentDriver.Event, to machine: inout Deployment, now: Date)
@@ -161,19 +185,34 @@ struct DriverTransaction {
         }
     }
 
-    private mutating func load(_ id: String) throws -> DeploymentRecord {
-        if let record = records[id] { return record }
-        return try tx.existingDeployment(id)
+    private mutating func load(_ id: String) throws -> LoadedDeployment {
+        if let deployment = touched[id] { return deployment }
+        guard let deployment = try tx.loadDeployment(id, cache: cache) else {
+            throw AWSJSONError(.deploymentDoesNotExistException, "The deployment \(id) could not be found.")
+        }
+        loadedHosts[id] = deployment.machine.hosts
+        return deployment
     }
 
-    private func save(_ record: DeploymentRecord) throws {
-        try tx.set(record, .deployment, name: record.id)
-        if record.machine.isFinished {
-            try tx.delete(.liveDeployment, scope: "", name: record.id)
-        } else {
-            try tx.set(
-                LiveDeploymentRecord(nextDeadline: record.machine.nextDeadline), .liveDeployment, name: record.id)
+    /// Stores the record with its refreshed `DeploymentInfo`, and the hosts that changed since they were loaded.
+    private mutating func save(_ id: String) throws {
+        guard var deployment = touched.removeValue(forKey: id) else { return }
+        deployment.record.info = deployment.machine.deploymentInfo(deployment.record.info)
+        deployment.record.progress = deployment.machine.progress
+        deployment.version = try tx.set(deployment.record, .deployment, name: id)
+        let before = loadedHosts[id] ?? []
+        for (index, host) in deployment.machine.hosts.enumerated()
+        where index >= before.count || before[index] != host {
+            try tx.set(StoredHost(index: index, host: host), .deploymentHost, scope: id, name: host.instanceName)
         }
+        loadedHosts[id] = deployment.machine.hosts
+        if deployment.machine.isFinished {
+            try tx.delete(.liveDeployment, scope: "", name: id)
+        } else {
+            try tx.set(LiveDeploymentRecord(nextDeadline: deployment.machine.nextDeadline), .liveDeployment, name: id)
+        }
+        stored.removeAll { $0.id == id }
+        stored.append(deployment)
     }
 
     private mutating func perform(_ action: DeploymentAction, for id: String) throws {
@@ -184,7 +223,7 @@ struct DriverTransaction {
                 .offeredCommand, scope: command.hostIdentifier, name: command.id.rawValue)
             hostsToWake.insert(command.hostIdentifier)
         case .withdrawCommand(let command):
-            guard let host = records[id]?.machine.host(named: command.instanceName)?.target.hostIdentifier else {
+            guard let host = touched[id]?.machine.host(named: command.instanceName)?.target.hostIdentifier else {
                 return
             }
             try tx.delete(.offeredCommand, scope: host, name: command.rawValue)
@@ -201,8 +240,8 @@ struct DriverTransaction {
     }
 
     /// A host that completed its command may be handed the next one.
-    private mutating func releaseHost(of command: HostCommandID, in record: DeploymentRecord) throws {
-        guard let host = record.machine.host(named: command.instanceName)?.target.hostIdentifier else { return }
+    private mutating func releaseHost(of command: HostCommandID, in deployment: LoadedDeployment) throws {
+        guard let host = deployment.machine.host(named: command.instanceName)?.target.hostIdentifier else { return }
         if let busy = try tx.get(HostBusyRecord.self, .hostBusy, name: host), busy.commandId == command.rawValue {
             try tx.delete(.hostBusy, scope: "", name: host)
             hostsToWake.insert(host)
@@ -210,18 +249,18 @@ struct DriverTransaction {
     }
 
     /// Queues a deployment on its group: it starts now if the group is idle, otherwise when the one ahead ends.
-    private mutating func enqueue(_ record: DeploymentRecord) throws {
-        let application = record.info.applicationName ?? ""
-        let group = record.info.deploymentGroupName ?? ""
+    private mutating func enqueue(_ deployment: LoadedDeployment) throws {
+        let application = deployment.record.info.applicationName ?? ""
+        let group = deployment.record.info.deploymentGroupName ?? ""
         var queue = try tx.get(GroupQueue.self, .groupQueue, scope: application, name: group) ?? GroupQueue(waiting: [])
         if queue.active == nil {
-            queue.active = record.id
-            work.append((record.id, .start))
+            queue.active = deployment.id
+            work.append((deployment.id, .start))
         } else {
-            queue.waiting.append(record.id)
-            var waiting = try load(record.id)
+            queue.waiting.append(deployment.id)
+            var waiting = deployment
             _ = waiting.machine.queue(now: now)
-            records[record.id] = waiting
+            touched[deployment.id] = waiting
         }
         try tx.set(queue, .groupQueue, scope: application, name: group)
     }
@@ -229,29 +268,29 @@ struct DriverTransaction {
     /// The bookkeeping of an ended deployment: its group's last deployments and target revision, the health of the
     /// instances it changed, and the next deployment of the group.
     private mutating func finished(_ id: String, _ outcome: DeploymentOutcome) throws {
-        let record = try load(id)
-        let application = record.info.applicationName ?? ""
-        let groupName = record.info.deploymentGroupName ?? ""
+        let deployment = try load(id)
+        let info = deployment.record.info
+        let application = info.applicationName ?? ""
+        let groupName = info.deploymentGroupName ?? ""
         if var group = try tx.deploymentGroup(application: application, name: groupName) {
             let last = CodeDeploy.LastDeploymentInfo(
-                createTime: record.info.createTime, deploymentId: id, endTime: now, status: outcome.status)
+                createTime: info.createTime, deploymentId: id, endTime: now, status: outcome.status)
             group.lastAttemptedDeployment = last
             if outcome == .succeeded {
                 group.lastSuccessfulDeployment = last
-                group.targetRevision = record.info.revision
+                group.targetRevision = info.revision
             }
             try tx.set(group, .deploymentGroup, scope: application, name: groupName)
         }
-        let revisionKey = try record.info.revision.map(RevisionKey.make)
-        for host in record.machine.hostOutcomes where host.attempted {
+        let revisionKey = try info.revision.map(RevisionKey.make)
+        let groupId = deployment.record.deploymentGroupId
+        for host in deployment.machine.hostOutcomes where host.attempted {
             var state =
-                try tx.get(
-                    InstanceGroupState.self, .instanceGroupState, scope: record.deploymentGroupId,
-                    name: host.instanceName)
+                try tx.get(InstanceGroupState.self, .instanceGroupState, scope: groupId, name: host.instanceName)
                 ?? InstanceGroupState(lastDeploymentSucceeded: false)
             state.lastDeploymentSucceeded = host.status == .succeeded
             if host.status == .succeeded { state.revisionKey = revisionKey }
-            try tx.set(state, .instanceGroupState, scope: record.deploymentGroupId, name: host.instanceName)
+            try tx.set(state, .instanceGroupState, scope: groupId, name: host.instanceName)
         }
         guard var queue = try tx.get(GroupQueue.self, .groupQueue, scope: application, name: groupName) else { return }
         if queue.active == id { queue.active = nil }
@@ -270,38 +309,38 @@ struct DriverTransaction {
 
     /// Creates the automatic rollback of deployment `id`: a new deployment of the group's last successful revision.
     private mutating func rollBack(_ id: String, _ request: RollbackRequest) throws {
-        var record = try load(id)
-        let application = record.info.applicationName ?? ""
-        let groupName = record.info.deploymentGroupName ?? ""
+        var deployment = try load(id)
+        let info = deployment.record.info
+        let application = info.applicationName ?? ""
+        let groupName = info.deploymentGroupName ?? ""
         let group = try tx.deploymentGroup(application: application, name: groupName)
         let lastGood = try group?.lastSuccessfulDeployment?.deploymentId.flatMap { try tx.deployment($0) }
         guard let group, let lastGood, let revision = lastGood.info.revision else {
-            record.machine.recordRollback(
+            deployment.machine.recordRollback(
                 deploymentId: nil,
                 message:
                     "Automatic rollback was not started: deployment group \(groupName) has no earlier successful "
                     + "deployment whose revision it could roll back to.")
-            records[id] = record
+            touched[id] = deployment
             return
         }
         let plan = DeploymentPlan(
-            applicationName: application, group: group, configName: record.info.deploymentConfigName,
+            applicationName: application, group: group, configName: info.deploymentConfigName,
             revision: revision, creator: .codeDeployRollback, description: nil,
-            ignoreApplicationStopFailures: record.info.ignoreApplicationStopFailures ?? false,
+            ignoreApplicationStopFailures: info.ignoreApplicationStopFailures ?? false,
             fileExistsBehavior: lastGood.info.fileExistsBehavior,
             autoRollbackConfiguration: nil, updateOutdatedInstancesOnly: false, rollbackOf: id)
-        var rollback = try plan.makeRecord(id: try freshDeploymentID(), in: tx, settings: settings, now: now)
-        rollback.machine.recordRollback(deploymentId: nil, message: request.message)
-        record.machine.recordRollback(deploymentId: rollback.id, message: request.message)
-        records[id] = record
-        try add(rollback)
+        let rollbackId = try add(plan)
+        touched[rollbackId]?.machine.recordRollback(deploymentId: nil, message: request.message)
+        deployment.machine.recordRollback(deploymentId: rollbackId, message: request.message)
+        touched[id] = deployment
     }
 
     /// A deployment id not yet taken.
-    func freshDeploymentID() throws -> String {
+    private func freshDeploymentID() throws -> String {
         while true {
             let id = DeploymentID.make()
-            if try tx.deployment(id) == nil && records[id] == nil { return id }
+            if try tx.deployment(id) == nil && touched[id] == nil { return id }
         }
     }
 }

@@ -17,24 +17,24 @@ enum DeploymentHandlers {
         api.on(.getDeployment) { (input: CodeDeploy.GetDeploymentInput, context) in
             let id = try deploymentID(input.deploymentId)
             let record = try await context.store.read { try $0.existingDeployment(id) }
-            return CodeDeploy.GetDeploymentOutput(deploymentInfo: record.deploymentInfo)
+            return CodeDeploy.GetDeploymentOutput(deploymentInfo: record.info)
         }
         api.on(.batchGetDeployments) { (input: CodeDeploy.BatchGetDeploymentsInput, context) in
             let ids = input.deploymentIds ?? []
             try Check.batch(ids.count)
             let records = try await context.store.read { tx in try ids.compactMap { try tx.deployment($0) } }
-            return CodeDeploy.BatchGetDeploymentsOutput(deploymentsInfo: records.map(\.deploymentInfo))
+            return CodeDeploy.BatchGetDeploymentsOutput(deploymentsInfo: records.map(\.info))
         }
         api.on(.listDeployments, list)
         api.on(.stopDeployment) { (input: CodeDeploy.StopDeploymentInput, context) in
             let id = try deploymentID(input.deploymentId)
             let current = try await context.store.read { try $0.existingDeployment(id) }
-            guard !current.machine.isFinished else {
+            guard !current.isFinished else {
                 throw AWSJSONError(.deploymentAlreadyCompletedException, "The deployment \(id) has already completed.")
             }
-            let record = try await context.deployments.apply(
+            let deployment = try await context.deployments.apply(
                 .stop(autoRollbackEnabled: input.autoRollbackEnabled), to: id, now: context.now)
-            let status = record.machine.stopStatus ?? .pending
+            let status = deployment.machine.stopStatus ?? .pending
             return CodeDeploy.StopDeploymentOutput(
                 status: status,
                 statusMessage: status == .succeeded
@@ -42,11 +42,9 @@ enum DeploymentHandlers {
         }
         api.on(.listDeploymentTargets) { (input: CodeDeploy.ListDeploymentTargetsInput, context) in
             let id = try deploymentID(input.deploymentId)
-            let record = try await context.store.read { try $0.existingDeployment(id) }
             let statuses = input.targetFilters?[.targetStatus].map(Set.init)
-            let hosts = record.machine.hosts.filter { statuses?.contains($0.status.rawValue) ?? true }
-            let (page, next) = try PageToken.page(
-                hosts.map(\.instanceName).sorted(), name: { $0 }, token: input.nextToken, size: pageSize)
+            let names = try await hostNames(of: id, statuses: statuses, context: context)
+            let (page, next) = try PageToken.page(names, name: { $0 }, token: input.nextToken, size: pageSize)
             return CodeDeploy.ListDeploymentTargetsOutput(nextToken: next, targetIds: page)
         }
         api.on(.batchGetDeploymentTargets) { (input: CodeDeploy.BatchGetDeploymentTargetsInput, context) in
@@ -60,24 +58,22 @@ enum DeploymentHandlers {
                     .deploymentTargetListSizeExceededException,
                     "At most \(targetBatchLimit) target ids can be given; \(names.count) were.")
             }
-            let record = try await context.store.read { try $0.existingDeployment(id) }
-            let targets = try names.map { try target($0, of: record, context: context) }
+            let hosts = try await hosts(names, of: id, context: context)
+            let targets = try zip(names, hosts).map { try target($1, named: $0, of: id, context: context) }
             return CodeDeploy.BatchGetDeploymentTargetsOutput(deploymentTargets: targets)
         }
         api.on(.getDeploymentTarget) { (input: CodeDeploy.GetDeploymentTargetInput, context) in
             let id = try deploymentID(input.deploymentId)
             let name = try input.targetId.required(.deploymentTargetIdRequiredException, "target id")
-            let record = try await context.store.read { try $0.existingDeployment(id) }
+            let host = try await hosts([name], of: id, context: context)[0]
             return CodeDeploy.GetDeploymentTargetOutput(
-                deploymentTarget: try target(name, of: record, context: context))
+                deploymentTarget: try target(host, named: name, of: id, context: context))
         }
         api.on(.listDeploymentInstances) { (input: CodeDeploy.ListDeploymentInstancesInput, context) in
             let id = try deploymentID(input.deploymentId)
-            let record = try await context.store.read { try $0.existingDeployment(id) }
             let statuses = input.instanceStatusFilter.map { Set($0.map(\.rawValue)) }
-            let hosts = record.machine.hosts.filter { statuses?.contains($0.status.rawValue) ?? true }
-            let (page, next) = try PageToken.page(
-                hosts.map(\.instanceName).sorted(), name: { $0 }, token: input.nextToken, size: pageSize)
+            let names = try await hostNames(of: id, statuses: statuses, context: context)
+            let (page, next) = try PageToken.page(names, name: { $0 }, token: input.nextToken, size: pageSize)
             return CodeDeploy.ListDeploymentInstancesOutput(instancesList: page, nextToken: next)
         }
         api.on(.batchGetDeploymentInstances) { (input: CodeDeploy.BatchGetDeploymentInstancesInput, context) in
@@ -87,21 +83,21 @@ enum DeploymentHandlers {
                 throw AWSJSONError(.instanceIdRequiredException, "At least one instance id is required.")
             }
             try Check.batch(names.count)
-            let record = try await context.store.read { try $0.existingDeployment(id) }
-            let found = names.compactMap { record.machine.host(named: $0) }
-            let missing = names.filter { record.machine.host(named: $0) == nil }
+            let hosts = try await hosts(names, of: id, context: context)
+            let missing = zip(names, hosts).filter { $0.1 == nil }.map(\.0)
             return CodeDeploy.BatchGetDeploymentInstancesOutput(
                 errorMessage: missing.isEmpty
                     ? nil : "Instances not in deployment \(id): \(missing.joined(separator: ", "))",
-                instancesSummary: found.map {
-                    $0.instanceSummary(deploymentId: id, instanceId: context.arns.instance($0.instanceName))
+                instancesSummary: hosts.compactMap { host in
+                    host.map {
+                        $0.instanceSummary(deploymentId: id, instanceId: context.arns.instance($0.instanceName))
+                    }
                 })
         }
         api.on(.getDeploymentInstance) { (input: CodeDeploy.GetDeploymentInstanceInput, context) in
             let id = try deploymentID(input.deploymentId)
             let name = try input.instanceId.required(.instanceIdRequiredException, "instance id")
-            let record = try await context.store.read { try $0.existingDeployment(id) }
-            guard let host = record.machine.host(named: name) else {
+            guard let host = try await hosts([name], of: id, context: context)[0] else {
                 throw AWSJSONError(
                     .instanceDoesNotExistException, "The instance \(name) is not part of deployment \(id).")
             }
@@ -238,7 +234,7 @@ enum DeploymentHandlers {
             return try tx.list(DeploymentRecord.self, .deployment).map(\.value)
         }
         let matching = records.filter { record in
-            let info = record.deploymentInfo
+            let info = record.info
             if let application = input.applicationName, info.applicationName != application { return false }
             if let group = input.deploymentGroupName, info.deploymentGroupName != group { return false }
             if let statuses, !statuses.contains(info.status?.rawValue ?? "") { return false }
@@ -263,16 +259,37 @@ enum DeploymentHandlers {
         return id
     }
 
-    private static func target(_ name: String, of record: DeploymentRecord, context: HandlerContext) throws
-        -> CodeDeploy.DeploymentTarget
+    /// The names of a deployment's hosts (with one of `statuses`, when given), sorted.
+    private static func hostNames(of id: String, statuses: Set<String>?, context: HandlerContext) async throws
+        -> [String]
     {
-        guard let host = record.machine.host(named: name) else {
+        let hosts = try await context.store.read { tx in
+            _ = try tx.existingDeployment(id)
+            return try tx.deploymentHosts(id)
+        }
+        return hosts.filter { statuses?.contains($0.status.rawValue) ?? true }.map(\.instanceName).sorted()
+    }
+
+    /// The named hosts of a deployment; nil for a name that is not one of them.
+    private static func hosts(_ names: [String], of id: String, context: HandlerContext) async throws
+        -> [HostLifecycle?]
+    {
+        try await context.store.read { tx in
+            _ = try tx.existingDeployment(id)
+            return try names.map { try tx.deploymentHost(id, instanceName: $0) }
+        }
+    }
+
+    private static func target(_ host: HostLifecycle?, named name: String, of id: String, context: HandlerContext)
+        throws -> CodeDeploy.DeploymentTarget
+    {
+        guard let host else {
             throw AWSJSONError(
-                .deploymentTargetDoesNotExistException, "The target \(name) is not part of deployment \(record.id).")
+                .deploymentTargetDoesNotExistException, "The target \(name) is not part of deployment \(id).")
         }
         return CodeDeploy.DeploymentTarget(
             deploymentTargetType: .instanceTarget,
-            instanceTarget: host.instanceTarget(deploymentId: record.id, targetArn: context.arns.instance(name)))
+            instanceTarget: host.instanceTarget(deploymentId: id, targetArn: context.arns.instance(name)))
     }
 
     private static func refuseBlueGreenAction(_ operation: String, _ id: String?, _ context: HandlerContext)

@@ -4,7 +4,7 @@ import SlipwayModel
 import Store
 
 /// What a new deployment is made of, before it has an id: CreateDeployment's validated input, or a rollback's.
-/// ``makeRecord(id:in:settings:now:)`` snapshots the group, its configuration and its targets into the record.
+/// ``make(id:in:settings:now:)`` snapshots the group, its configuration and its targets.
 struct DeploymentPlan {
     var applicationName: String
     var group: CodeDeploy.DeploymentGroupInfo
@@ -22,9 +22,9 @@ struct DeploymentPlan {
 
     static let defaultConfigName = "CodeDeployDefault.OneAtATime"
 
-    /// The deployment's record, with its targets resolved from the registered instances now.
-    func makeRecord(id: String, in tx: any StoreReader, settings: DeploymentSettings, now: Date) throws
-        -> DeploymentRecord
+    /// The deployment's record and engine snapshot, with its targets resolved from the registered instances now.
+    func make(id: String, in tx: any StoreReader, settings: DeploymentSettings, now: Date) throws
+        -> (record: DeploymentRecord, snapshot: DeploymentSnapshot)
     {
         let groupName = group.deploymentGroupName ?? ""
         let groupId = group.deploymentGroupId ?? ""
@@ -86,9 +86,11 @@ struct DeploymentPlan {
             instanceTerminationWaitTimeStarted: false, loadBalancerInfo: group.loadBalancerInfo,
             previousRevision: previous?.info.revision, revision: revision,
             updateOutdatedInstancesOnly: updateOutdatedInstancesOnly)
-        return DeploymentRecord(
-            info: info, machine: Deployment(snapshot: snapshot, now: now), deploymentGroupId: groupId,
+        let machine = Deployment(snapshot: snapshot, now: now)
+        let record = DeploymentRecord(
+            info: machine.deploymentInfo(info), progress: machine.progress, deploymentGroupId: groupId,
             specification: try specification(id: id, groupName: groupName, groupId: groupId))
+        return (record, snapshot)
     }
 
     private func specification(id: String, groupName: String, groupId: String) throws

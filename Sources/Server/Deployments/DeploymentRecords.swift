@@ -2,10 +2,17 @@ import Engine
 import Foundation
 import SlipwayModel
 import Store
+import Synchronization
 
 extension RecordKind {
-    /// Deployments by id (scope ""): a ``DeploymentRecord``.
+    /// Deployments by id (scope ""): a ``DeploymentRecord``, rewritten on every event.
     static let deployment = RecordKind(rawValue: "deployment")
+    /// The engine snapshot of a deployment (scope "", name: id), written once.
+    static let deploymentSnapshot = RecordKind(rawValue: "deploymentSnapshot")
+    /// The hosts of a deployment (scope: deployment id, name: instance name): a ``StoredHost``.
+    static let deploymentHost = RecordKind(rawValue: "deploymentHost")
+    /// The instance name of each host identifier of a deployment (scope: deployment id, name: host identifier).
+    static let deploymentHostIdentifier = RecordKind(rawValue: "deploymentHostIdentifier")
     /// Deployments not yet ended, by id (scope ""): their next deadline, for the timer and for a restart.
     static let liveDeployment = RecordKind(rawValue: "liveDeployment")
     /// The in-progress and queued deployments of a deployment group (scope: application, name: group).
@@ -20,33 +27,79 @@ extension RecordKind {
     static let instanceGroupState = RecordKind(rawValue: "instanceGroupState")
 }
 
-/// A deployment as stored: what `CreateDeployment` fixed, and the engine's state machine.
+/// A deployment as the API shows it, with the engine's progress; its snapshot and hosts are stored apart (see
+/// ``Deployment/Progress``).
 struct DeploymentRecord: Codable, Sendable {
-    /// The fixed parts of `DeploymentInfo`; the moving parts (status, times, overview, …) come from `machine`.
+    /// `DeploymentInfo` as of the last event: status, times, overview and rollback links included.
     var info: CodeDeploy.DeploymentInfo
-    var machine: Deployment
+    var progress: Deployment.Progress
     var deploymentGroupId: String
     /// The document agents fetch with `GetDeploymentSpecification`.
     var specification: DeploymentSpecificationDocument
 
-    var id: String { machine.deploymentId }
+    var id: String { info.deploymentId ?? "" }
 
-    /// `DeploymentInfo` as the API shows it now.
-    var deploymentInfo: CodeDeploy.DeploymentInfo {
-        var info = self.info
-        info.status = machine.status
-        info.startTime = machine.startTime
-        info.completeTime = machine.completeTime
-        info.deploymentOverview = machine.overview
-        info.errorInformation = machine.errorInformation
-        info.rollbackInfo = machine.rollbackInfo
-        let messages = machine.statusMessages
-        info.deploymentStatusMessages = messages
-        return info
+    /// Whether the deployment has ended.
+    var isFinished: Bool {
+        switch info.status {
+        case .succeeded?, .failed?, .stopped?: true
+        default: false
+        }
     }
 }
 
-/// The deployment a group is running and those waiting behind it, oldest first.
+/// One host of a deployment as stored, with its place in the deployment's scheduling order.
+struct StoredHost: Codable, Sendable {
+    var index: Int
+    var host: HostLifecycle
+}
+
+/// A deployment with its engine state, as a transaction works on it.
+struct LoadedDeployment: Sendable {
+    var record: DeploymentRecord
+    var machine: Deployment
+    /// The version of the stored ``DeploymentRecord`` this was read at (0 for one not stored yet).
+    var version: Int64
+
+    var id: String { machine.deploymentId }
+}
+
+/// Decoded deployments by id, with the version of their stored record: an event on a deployment of a thousand hosts
+/// then decodes one small record instead of every host. The store stays the source of truth: an entry is used only
+/// while its version is the stored one, and entries are installed after their transaction committed.
+final class DeploymentCache: Sendable {
+    private let entries = Mutex<[String: (version: Int64, machine: Deployment)]>([:])
+    /// Entries kept at most; beyond, arbitrary ones are dropped (they are reloaded when needed).
+    let capacity: Int
+
+    init(capacity: Int = 256) {
+        self.capacity = capacity
+    }
+
+    func machine(_ id: String, version: Int64) -> Deployment? {
+        entries.withLock { entries in
+            guard let entry = entries[id], entry.version == version else { return nil }
+            return entry.machine
+        }
+    }
+
+    func install(_ loaded: [LoadedDeployment]) {
+        entries.withLock { entries in
+            for deployment in loaded {
+                if deployment.machine.isFinished {
+                    entries[deployment.id] = nil
+                } else {
+                    if entries.count >= capacity, entries[deployment.id] == nil, let victim = entries.keys.first {
+                        entries[victim] = nil
+                    }
+                    entries[deployment.id] = (deployment.version, deployment.machine)
+                }
+            }
+        }
+    }
+}
+
+/// The deployments a group is running and those waiting behind it, oldest first.
 struct GroupQueue: Codable, Sendable {
     var active: String?
     var waiting: [String]
@@ -95,5 +148,34 @@ extension StoreReader {
             throw AWSJSONError(.deploymentDoesNotExistException, "The deployment \(id) could not be found.")
         }
         return record
+    }
+
+    /// One host of a deployment.
+    func deploymentHost(_ id: String, instanceName: String) throws -> HostLifecycle? {
+        try get(StoredHost.self, .deploymentHost, scope: id, name: instanceName)?.host
+    }
+
+    /// The hosts of a deployment in scheduling order.
+    func deploymentHosts(_ id: String) throws -> [HostLifecycle] {
+        try list(StoredHost.self, .deploymentHost, scope: id).map(\.value).sorted { $0.index < $1.index }.map(\.host)
+    }
+
+    /// The instance a host identifier stands for in a deployment, if it is one of its hosts.
+    func deploymentInstance(_ id: String, hostIdentifier: String) throws -> String? {
+        try get(String.self, .deploymentHostIdentifier, scope: id, name: hostIdentifier)
+    }
+
+    /// A deployment with its engine state: from the cache when the stored record has not changed since.
+    func loadDeployment(_ id: String, cache: DeploymentCache) throws -> LoadedDeployment? {
+        guard let stored = try record(.deployment, scope: "", name: id) else { return nil }
+        let record = try AWSJSON.makeDecoder().decode(DeploymentRecord.self, from: stored.document)
+        if let machine = cache.machine(id, version: stored.version) {
+            return LoadedDeployment(record: record, machine: machine, version: stored.version)
+        }
+        guard let snapshot = try get(DeploymentSnapshot.self, .deploymentSnapshot, name: id) else {
+            throw StoreError("the deployment \(id) has no stored snapshot")
+        }
+        let machine = Deployment(snapshot: snapshot, progress: record.progress, hosts: try deploymentHosts(id))
+        return LoadedDeployment(record: record, machine: machine, version: stored.version)
     }
 }
