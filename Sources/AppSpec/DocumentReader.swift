@@ -168,14 +168,39 @@ struct DocumentReader {
     // MARK: - Recording findings
 
     mutating func error(_ path: String, _ node: Node?, _ message: String) {
-        diagnostics.append(
-            AppSpecDiagnostic(severity: .error, path: path, location: location(of: node), message: message))
+        record(.error, path, node, message)
     }
 
     mutating func warning(_ path: String, _ node: Node?, _ message: String) {
+        record(.warning, path, node, message)
+    }
+
+    private mutating func record(
+        _ severity: AppSpecDiagnostic.Severity, _ path: String, _ node: Node?, _ message: String
+    ) {
         diagnostics.append(
-            AppSpecDiagnostic(severity: .warning, path: path, location: location(of: node), message: message)
+            AppSpecDiagnostic(
+                severity: severity,
+                path: Self.printable(path),
+                location: location(of: node),
+                message: Self.printable(message)
+            )
         )
+    }
+
+    /// Text quoted from the file, made safe to print on a terminal and kept to a readable length: control
+    /// characters become `?`, and anything past 300 characters is cut.
+    static func printable(_ text: String) -> String {
+        let limit = 300
+        var scalars = String.UnicodeScalarView()
+        for (index, scalar) in text.unicodeScalars.enumerated() {
+            if index == limit {
+                scalars.append("…")
+                break
+            }
+            scalars.append(scalar.properties.generalCategory == .control ? "?" : scalar)
+        }
+        return String(scalars)
     }
 
     func location(of node: Node?) -> SourcePosition? {

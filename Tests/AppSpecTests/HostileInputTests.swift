@@ -141,3 +141,18 @@ struct SplitMix {
         return value ^ (value >> 31)
     }
 }
+
+@Suite("Messages quoting the file")
+struct QuotedTextTests {
+    @Test("a message quoting a long or control-laden value is cut and made safe for a terminal")
+    func printableMessages() throws {
+        let long = String(repeating: "x", count: 5_000)
+        let result = AppSpec.parse("version: 0.0\nos: \"\(long)\\e[31m\"\n")
+        let message = try #require(result.errors.first?.message)
+        #expect(message.count <= 301)
+        #expect(message.hasSuffix("…"))
+        let escape = AppSpec.parse("version: 0.0\nos: \"linux\\e[2J\"\n")
+        #expect(escape.errors.first?.message.contains("\u{1B}") == false)
+        #expect(escape.errors.first?.message.contains("linux?[2J") == true)
+    }
+}
