@@ -52,6 +52,7 @@ public func buildApplication(
         commands: CommandAPI(
             store: store, deployments: deployments, signer: signer, region: configuration.region,
             pollHold: .milliseconds(Int(configuration.pollHold * 1000))),
+        revisions: makeRevisionLocator(artifacts: artifacts, configuration: configuration),
         s3: S3API(artifacts: artifacts, authenticator: authenticator, accountID: configuration.accountID, clock: clock),
         clock: clock)
     // S3 uploads send `Expect: 100-continue`; Hummingbird does not answer it by itself.

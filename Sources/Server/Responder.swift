@@ -1,3 +1,4 @@
+import ArtifactStore
 import Foundation
 import Hummingbird
 import Logging
@@ -25,6 +26,8 @@ struct SlipwayResponder: HTTPResponder {
     let codeDeploy: CodeDeployAPI
     /// The agent command API and the deployment driver it shares with the CodeDeploy API.
     let commands: CommandAPI
+    /// Where CreateDeployment looks up S3 revisions.
+    let revisions: any RevisionLocator
     /// The S3 API: every request without `X-Amz-Target`.
     let s3: S3API
     let clock: @Sendable () -> Date
@@ -52,7 +55,7 @@ struct SlipwayResponder: HTTPResponder {
                 logger[metadataKey: "operation"] = .string(operation)
                 let context = HandlerContext(
                     store: store, region: region, accountID: accountID, principal: principal, now: clock(),
-                    logger: logger, deployments: commands.deployments)
+                    logger: logger, deployments: commands.deployments, revisions: revisions)
                 let output = try await codeDeploy.handle(operationName: operation, body: body, context: context)
                 logger.debug("handled")
                 return Response.awsJSON(output, requestID: requestID)

@@ -1,3 +1,4 @@
+import ArtifactStore
 import Foundation
 import Logging
 import SlipwayModel
@@ -12,6 +13,8 @@ struct HandlerContext: Sendable {
     let now: Date
     let logger: Logger
     let deployments: DeploymentDriver
+    /// Where CreateDeployment checks that an S3 revision exists: the built-in store or an external endpoint.
+    let revisions: any RevisionLocator
 
     var arns: ARNs { ARNs(region: region, accountID: accountID) }
 }

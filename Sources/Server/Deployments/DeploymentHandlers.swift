@@ -1,3 +1,4 @@
+import ArtifactStore
 import Engine
 import Foundation
 import SlipwayModel
@@ -140,6 +141,7 @@ enum DeploymentHandlers {
                 "Slipway does not watch CloudWatch alarms yet: leave overrideAlarmConfiguration disabled.")
         }
         try validate(input.autoRollbackConfiguration)
+        let located = try await locate(input.revision, context: context)
         let record = try await context.deployments.create(now: context.now) { tx in
             let app = try tx.existingApplication(application)
             guard (app.computePlatform ?? .server) == .server else {
@@ -179,12 +181,47 @@ enum DeploymentHandlers {
                 ignoreApplicationStopFailures: input.ignoreApplicationStopFailures ?? false,
                 fileExistsBehavior: input.fileExistsBehavior,
                 autoRollbackConfiguration: input.autoRollbackConfiguration,
-                updateOutdatedInstancesOnly: input.updateOutdatedInstancesOnly ?? false, rollbackOf: nil)
+                updateOutdatedInstancesOnly: input.updateOutdatedInstancesOnly ?? false, rollbackOf: nil,
+                bundleETag: located?.eTag)
         }
         context.logger.info(
             "deployment created",
             metadata: ["deployment": "\(record.id)", "targets": "\(record.machine.hosts.count)"])
         return CodeDeploy.CreateDeploymentOutput(deploymentId: record.id)
+    }
+
+    /// The S3 object of a revision, which must exist (in the built-in store or at an external endpoint) with the
+    /// eTag and version the revision names; nil for a revision that is not in S3.
+    private static func locate(_ revision: CodeDeploy.RevisionLocation?, context: HandlerContext) async throws
+        -> RevisionObject?
+    {
+        guard let revision, revision.revisionType == .s3, let s3 = revision.s3Location, let bucket = s3.bucket,
+            let key = s3.key
+        else { return nil }
+        let location = "s3://\(bucket)/\(key)" + (s3.version.map { " (version \($0))" } ?? "")
+        let object: RevisionObject?
+        do {
+            object = try await context.revisions.locateRevision(bucket: bucket, key: key, version: s3.version)
+        } catch {
+            throw AWSJSONError(.invalidRevisionException, "The revision \(location) could not be checked: \(error)")
+        }
+        guard let object else {
+            let known = (try? await context.revisions.hostsBucket(bucket)) ?? false
+            throw AWSJSONError(
+                .revisionDoesNotExistException,
+                "The revision \(location) does not exist"
+                    + (known
+                        ? "; upload it first (aws deploy push, aws s3 cp)."
+                        : ": Slipway hosts no bucket \(bucket) and no external S3 endpoint serves it."))
+        }
+        let quotes = CharacterSet(charactersIn: "\"")
+        if let eTag = s3.eTag?.trimmingCharacters(in: quotes), !eTag.isEmpty, eTag != object.eTag {
+            throw AWSJSONError(
+                .invalidRevisionException,
+                "The revision \(location) has eTag \(object.eTag), not the \(eTag) the request names: the object "
+                    + "changed since it was registered. Push it again or name its current eTag.")
+        }
+        return object
     }
 
     private static func validate(_ rollback: CodeDeploy.AutoRollbackConfiguration?) throws {

@@ -19,6 +19,9 @@ struct DeploymentPlan {
     var autoRollbackConfiguration: CodeDeploy.AutoRollbackConfiguration?
     var updateOutdatedInstancesOnly: Bool
     var rollbackOf: String?
+    /// The bundle's eTag as the store has it, for the specification when the revision names none: agents then
+    /// check what they download.
+    var bundleETag: String? = nil
 
     static let defaultConfigName = "CodeDeployDefault.OneAtATime"
 
@@ -101,7 +104,7 @@ struct DeploymentPlan {
             specRevision = .init(
                 s3: .init(
                     bucket: bucket, key: key, bundleType: (s3.bundleType ?? .zip).rawValue, version: s3.version,
-                    eTag: s3.eTag))
+                    eTag: s3.eTag ?? bundleETag))
         } else if let github = revision.gitHubLocation, let repository = github.repository,
             let commit = github.commitId, let slash = repository.firstIndex(of: "/")
         {

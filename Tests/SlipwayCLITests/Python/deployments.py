@@ -38,6 +38,13 @@ def expect_error(code, call, *args, **kwargs):
     raise AssertionError(f"expected {code}, the call succeeded")
 
 
+def aws(*arguments):
+    """Runs the AWS CLI with the same environment and returns its JSON output."""
+    result = subprocess.run(["aws", *arguments, "--output", "json"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, f"aws {' '.join(arguments)} failed: {result.stderr}"
+    return json.loads(result.stdout) if result.stdout.strip() else {}
+
+
 def bundle(version):
     data = io.BytesIO()
     with zipfile.ZipFile(data, "w") as archive:
@@ -108,6 +115,15 @@ def lifecycle():
     agents = set_up("prod", ["web-1", "web-2", "web-3"], "prod")
     v1 = upload("shop/v1.zip", "v1")
 
+    # A revision must exist in S3 as named.
+    missing = {"revisionType": "S3", "s3Location": {"bucket": "releases", "key": "shop/none.zip", "bundleType": "zip"}}
+    message = expect_error("RevisionDoesNotExistException", codedeploy.create_deployment,
+                           applicationName="shop", deploymentGroupName="prod", revision=missing)
+    assert "s3://releases/shop/none.zip" in message, message
+    stale = {"revisionType": "S3", "s3Location": dict(v1["s3Location"], eTag="0123456789abcdef0123456789abcdef")}
+    expect_error("InvalidRevisionException", codedeploy.create_deployment,
+                 applicationName="shop", deploymentGroupName="prod", revision=stale)
+
     # 1. OneAtATime to three hosts: one host at a time, every event in order, the signed specification.
     first = codedeploy.create_deployment(applicationName="shop", deploymentGroupName="prod", revision=v1,
                                          description="first release")["deploymentId"]
@@ -155,6 +171,13 @@ def lifecycle():
     group = codedeploy.get_deployment_group(applicationName="shop", deploymentGroupName="prod")["deploymentGroupInfo"]
     assert group["lastSuccessfulDeployment"]["deploymentId"] == first, group
     assert group["targetRevision"]["s3Location"]["key"] == "shop/v1.zip", group
+    # The AWS CLI sees the same: its waiter, get-deployment and the target listings.
+    aws("deploy", "wait", "deployment-successful", "--deployment-id", first)
+    assert aws("deploy", "get-deployment", "--deployment-id", first)["deploymentInfo"]["status"] == "Succeeded"
+    listed_targets = aws("deploy", "list-deployment-targets", "--deployment-id", first)["targetIds"]
+    assert sorted(listed_targets) == ["web-1", "web-2", "web-3"], listed_targets
+    described = aws("deploy", "batch-get-deployment-targets", "--deployment-id", first, "--target-ids", "web-2")
+    assert described["deploymentTargets"][0]["instanceTarget"]["status"] == "Succeeded", described
     revision = codedeploy.get_application_revision(applicationName="shop", revision=v1)["revisionInfo"]
     assert revision["deploymentGroups"] == ["prod"] and "firstUsedTime" in revision, revision
 
