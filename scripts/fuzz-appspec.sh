@@ -33,8 +33,8 @@ done
 # `main` aliased to the module's entry point, which would clash with libFuzzer's own; the fuzzer's top-level code
 # calls LLVMFuzzerRunDriver instead.
 scratch=.build-fuzz
-toolchain_bin="$(dirname "$(readlink -f "$(command -v swiftc)")")"
-fuzzer_library="$(ls "$toolchain_bin"/../lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a 2>/dev/null | head -n 1)"
+resource_dir="$(swiftc -print-target-info | sed -n 's/.*"runtimeResourcePath": "\(.*\)".*/\1/p' | head -n 1)"
+fuzzer_library="$(ls "$resource_dir"/../clang/*/lib/linux/libclang_rt.fuzzer_no_main-"$(uname -m)".a 2>/dev/null | head -n 1)"
 if [ -z "$fuzzer_library" ]; then
     echo "fuzz-appspec: this toolchain has no libFuzzer (libclang_rt.fuzzer_no_main); use a swift.org toolchain" >&2
     exit 2
