@@ -109,6 +109,29 @@ struct RestartTests {
         }
     }
 
+    @Test("stored in parts (snapshot, progress, hosts) and reassembled, a deployment continues identically")
+    func partsReassemble() throws {
+        var referenceClock = ManualClock()
+        var reference = Deployment(snapshot: Self.restartSnapshot, now: referenceClock.now)
+        for input in Self.script { _ = Self.apply(input, to: &reference, clock: &referenceClock) }
+
+        for split in 0...Self.script.count {
+            var clock = ManualClock()
+            var deployment = Deployment(snapshot: Self.restartSnapshot, now: clock.now)
+            for input in Self.script[..<split] { _ = Self.apply(input, to: &deployment, clock: &clock) }
+
+            let progress = try JSONDecoder().decode(
+                Deployment.Progress.self, from: JSONEncoder().encode(deployment.progress))
+            let hosts = try deployment.hosts.map {
+                try JSONDecoder().decode(HostLifecycle.self, from: JSONEncoder().encode($0))
+            }
+            var restored = Deployment(snapshot: deployment.snapshot, progress: progress, hosts: hosts)
+            #expect(restored == deployment, "after \(split) inputs")
+            for input in Self.script[split...] { _ = Self.apply(input, to: &restored, clock: &clock) }
+            #expect(restored == reference, "after \(split) inputs")
+        }
+    }
+
     @Test("actions are Codable too, so the driver can store them in the same transaction")
     func actionsRoundTrip() throws {
         let clock = ManualClock()
