@@ -220,6 +220,11 @@ def lifecycle():
     stopped_targets = targets(stopped)
     assert stopped_targets["web-2"]["status"] == "Skipped", stopped_targets
     assert agents["web-1"].poll() is None
+    # The secure endpoint's flavour (enable_auth_policy): target prefix CodeDeployCommandService, signing name
+    # codedeploy-commands-secure.
+    agents["web-1"].secure = True
+    assert agents["web-1"].poll() is None
+    agents["web-1"].secure = False
     expect_error("DeploymentAlreadyCompletedException", codedeploy.stop_deployment, deploymentId=stopped)
 
     # 4. A host whose agent never polls fails after the pickup timeout, with CodeDeploy's message.
