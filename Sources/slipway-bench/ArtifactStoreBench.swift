@@ -91,7 +91,9 @@ struct ArtifactStoreBench: AsyncParsableCommand {
     }
 
     static func writeRandomFile(_ url: URL, bytes: Int) throws {
-        FileManager.default.createFile(atPath: url.path, contents: nil)
+        guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+            throw BenchError("cannot create \(url.path)")
+        }
         let handle = try FileHandle(forWritingTo: url)
         defer { try? handle.close() }
         var generator = SystemRandomNumberGenerator()

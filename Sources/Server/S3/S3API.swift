@@ -290,7 +290,18 @@ struct S3API: Sendable {
 
     private func getObject(_ s3: S3Request, headOnly: Bool) async throws -> Response {
         if s3.has("partNumber") { throw S3Error.notImplemented("GetObject with partNumber") }
-        let record = try await artifacts.object(bucket: s3.bucket, key: s3.key, versionID: s3.parameter("versionId"))
+        var record = try await artifacts.object(bucket: s3.bucket, key: s3.key, versionID: s3.parameter("versionId"))
+        // Open the content before answering: an overwrite between the lookup and the open removes the old blob,
+        // so look the key up once more in that case.
+        let reader: BlobReader?
+        if headOnly {
+            reader = nil
+        } else if let opened = try? await artifacts.open(record) {
+            reader = opened
+        } else {
+            record = try await artifacts.object(bucket: s3.bucket, key: s3.key, versionID: s3.parameter("versionId"))
+            reader = try await artifacts.open(record)
+        }
         var headers = Self.objectHeaders(record)
         if let notModified = try Self.checkConditions(s3, record: record, headers: headers) { return notModified }
         for (parameter, header) in [
@@ -313,8 +324,7 @@ struct S3API: Sendable {
         }
         let length = range.map { $0.upperBound - $0.lowerBound + 1 } ?? record.size
         headers[.contentLength] = String(length)
-        if headOnly { return Response(status: status, headers: headers) }
-        let reader = try await artifacts.open(record)
+        guard let reader else { return Response(status: status, headers: headers) }
         let start = range?.lowerBound ?? 0
         let body = ResponseBody(contentLength: Int(length)) { writer in
             var offset = start
@@ -322,7 +332,9 @@ struct S3API: Sendable {
             while offset < end {
                 let count = Int(min(Int64(BlobReader.chunkSize), end - offset))
                 let buffer = try await reader.read(offset: offset, count: count)
-                guard buffer.readableBytes > 0 else { throw S3Error.internalError("object file shorter than recorded") }
+                guard buffer.readableBytes > 0 else {
+                    throw S3Error("InternalError", "The object's file is shorter than its recorded size.", status: 500)
+                }
                 offset += Int64(buffer.readableBytes)
                 try await writer.write(buffer)
             }
