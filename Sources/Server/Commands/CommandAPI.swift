@@ -111,6 +111,11 @@ struct CommandAPI: Sendable {
     /// and the host busy.
     private func takeCommand(for host: String, now: Date) async throws -> CodeDeployCommand.HostCommandInstance? {
         let executionPrefix = "Slipway/\(region)"
+        // Most polls find nothing: look before taking the write lock.
+        let waiting = try await store.read { tx in
+            try !tx.records(.offeredCommand, scope: host, after: nil, limit: 1).isEmpty
+        }
+        guard waiting else { return nil }
         return try await deployments.transaction(now: now) { run in
             let tx = run.tx
             if let busy = try tx.get(HostBusyRecord.self, .hostBusy, name: host) {
