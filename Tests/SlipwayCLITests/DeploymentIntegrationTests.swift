@@ -6,7 +6,7 @@ import Testing
 @Suite("Deployments through boto3 and scripted agents", .serialized)
 struct DeploymentIntegrationTests {
     /// Short timeouts, so that a host that never polls fails within the test.
-    static let serverArguments = ["--pickup-timeout", "5", "--poll-hold", "1"]
+    static let serverArguments = ["--pickup-timeout", "8", "--poll-hold", "1"]
 
     private func script(_ arguments: [String], server: DevServer) throws -> ClientRun {
         let path = SlipwayBinary.repositoryRoot.appendingPathComponent("Tests/SlipwayCLITests/Python/deployments.py")

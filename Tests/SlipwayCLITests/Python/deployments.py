@@ -5,7 +5,7 @@ Usage: deployments.py lifecycle            success, isolation, failure with roll
        deployments.py restart-after STATE   after the server was killed and restarted: finish it
 
 Needs the dev profile in the environment (AWS_*), SLIPWAY_BIN and SLIPWAY_DATA_DIR (for agent keys), and a server
-started with a short --pickup-timeout (5 s) and --poll-hold (1 s)."""
+started with a short --pickup-timeout (8 s) and --poll-hold (1 s)."""
 
 import io
 import json
@@ -231,7 +231,7 @@ def lifecycle():
     set_up("lonely", ["idle-1"], "lonely", rollback_events=())
     lonely = codedeploy.create_deployment(applicationName="shop", deploymentGroupName="lonely", revision=v1)[
         "deploymentId"]
-    info = wait_for(lonely, seconds=20)
+    info = wait_for(lonely, seconds=40)
     assert info["status"] == "Failed", info
     event = targets(lonely)["idle-1"]["lifecycleEvents"][0]
     assert event["status"] == "Failed", event
