@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the AppSpec parser with libFuzzer: builds the AppSpecFuzzer target with coverage instrumentation and
 # AddressSanitizer (Swift and Yams' libyaml alike), seeds a corpus from the test fixtures, and runs a bounded pass.
-# Exits non-zero when an input crashes, hangs or leaks; the input is saved as fuzz-corpus/crash-* (or timeout-*,
-# leak-*) and replays with `swift run AppSpecFuzzer <file>`.
+# Exits non-zero when an input crashes, corrupts memory, hangs or exhausts memory; the input is saved as
+# fuzz-corpus/crash-* (or timeout-*, oom-*) and replays with `swift run AppSpecFuzzer <file>`.
 #
 #   scripts/fuzz-appspec.sh                      # 1,000,000 inputs
 #   scripts/fuzz-appspec.sh --runs 20000         # what CI runs
@@ -58,7 +58,7 @@ if [ "$jobs" -gt 1 ]; then
     if [ -z "$seconds" ]; then options=("${options[@]/-runs=$runs/-runs=$(((runs + jobs - 1) / jobs))}"); fi
     options+=(-jobs="$jobs" -workers="$jobs")
 fi
-# Swift's runtime keeps some allocations to the end of the process on purpose; only real leaks matter here.
+# Leak detection is off: Swift's runtime keeps some allocations to the end of the process on purpose.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
 
 echo "fuzz-appspec: $binary ${options[*]} ${extra[*]:-} $corpus"
