@@ -114,6 +114,8 @@ let package = Package(
             dependencies: [
                 "ArtifactStore", "SigV4", "Store",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .testTarget(

@@ -100,6 +100,19 @@ public struct S3Client: Sendable {
         bucket: String, key: String, version: String?, expectedETag: String?, to destination: URL
     ) async throws -> RevisionObject {
         let partial = destination.appendingPathExtension("partial")
+        do {
+            return try await download(
+                bucket: bucket, key: key, version: version, expectedETag: expectedETag, to: destination,
+                partial: partial)
+        } catch {
+            try? FileManager.default.removeItem(at: partial)
+            throw error
+        }
+    }
+
+    private func download(
+        bucket: String, key: String, version: String?, expectedETag: String?, to destination: URL, partial: URL
+    ) async throws -> RevisionObject {
         guard FileManager.default.createFile(atPath: partial.path, contents: nil) else {
             throw S3ClientError("cannot create \(partial.path)")
         }
