@@ -47,4 +47,27 @@ struct DeploymentIntegrationTests {
         #expect(after.status == 0, "the deployment did not resume:\n\(after.stdout)\n\(after.stderr)")
         #expect(after.stdout.contains("deployment resumed"))
     }
+
+    @Test("SIGTERM answers held polls at once and the server exits, instead of waiting out the 50-second hold")
+    func shutdownReleasesHeldPolls() throws {
+        let server = try DevServer()
+        let path = SlipwayBinary.repositoryRoot.appendingPathComponent("Tests/SlipwayCLITests/Python/deployments.py")
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        client.arguments = ["python3", path.path, "held-poll"]
+        client.environment = server.clientEnvironment
+        let output = Pipe()
+        client.standardOutput = output
+        client.standardError = output
+        try client.run()
+        Thread.sleep(forTimeInterval: 3)  // the poll is held by now
+        let stopping = Date()
+        server.stop()
+        let stopped = Date().timeIntervalSince(stopping)
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        client.waitUntilExit()
+        #expect(stopped < 10, "the server took \(stopped) s to stop")
+        #expect(client.terminationStatus == 0, "\(printed)")
+        #expect(printed.contains("poll answered empty"))
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ServiceLifecycle
 
 /// Wakes held `PollHostCommand` requests the moment something changes for their host.
 ///
@@ -23,19 +24,29 @@ actor HostWakeups {
     }
 
     /// Waits until the host is woken or `timeout` passes. Returns whether it was woken (or had been, since
-    /// `sequence` was read).
+    /// `sequence` was read). A server shutting down gracefully, or a cancelled request, ends the wait at once: the
+    /// server waits for held requests before it exits.
     func wait(for host: String, since sequence: UInt64, timeout: Duration) async -> Bool {
         guard sequences[host, default: 0] == sequence else { return true }
+        guard !Task.isCancelled, !Task.isShuttingDownGracefully else { return false }
         let id = UUID()
         let timer = Task { [weak self] in
             try? await Task.sleep(for: timeout)
             await self?.expire(host: host, id: id)
         }
-        await withCheckedContinuation { continuation in
-            waiters[host, default: [:]][id] = continuation
+        await withTaskCancellationOrGracefulShutdownHandler {
+            await self.suspend(host: host, id: id)
+        } onCancelOrGracefulShutdown: {
+            Task { await self.expire(host: host, id: id) }
         }
         timer.cancel()
         return sequences[host, default: 0] != sequence
+    }
+
+    private func suspend(host: String, id: UUID) async {
+        await withCheckedContinuation { continuation in
+            waiters[host, default: [:]][id] = continuation
+        }
     }
 
     private func expire(host: String, id: UUID) {

@@ -3,6 +3,7 @@
 Usage: deployments.py lifecycle            success, isolation, failure with rollback, duplicate reports, stop, timeout
        deployments.py restart-before STATE  start a deployment and leave a command running, state saved to STATE
        deployments.py restart-after STATE   after the server was killed and restarted: finish it
+       deployments.py held-poll             a poll held while the server shuts down
 
 Needs the dev profile in the environment (AWS_*), SLIPWAY_BIN and SLIPWAY_DATA_DIR (for agent keys), and a server
 started with a short --pickup-timeout (8 s) and --poll-hold (1 s)."""
@@ -282,6 +283,16 @@ def restart_after(state_path):
     print("deployment resumed")
 
 
+def held_poll():
+    """Polls for a host that has no command, and reports how the held poll ended."""
+    codedeploy.list_applications()  # the server answers
+    admin = boto3.Session().get_credentials()
+    agent = ScriptedAgent(f"arn:aws:iam::{ACCOUNT}:user/nobody", admin.access_key, admin.secret_key)
+    started = time.time()
+    assert agent.poll() is None
+    print(f"poll answered empty after {time.time() - started:.1f} s")
+
+
 if __name__ == "__main__":
     scenario = sys.argv[1]
     if scenario == "lifecycle":
@@ -290,5 +301,7 @@ if __name__ == "__main__":
         restart_before(sys.argv[2])
     elif scenario == "restart-after":
         restart_after(sys.argv[2])
+    elif scenario == "held-poll":
+        held_poll()
     else:
         raise SystemExit(f"unknown scenario {scenario}")
