@@ -139,11 +139,16 @@ client.tag_resource(ResourceArn=arn, Tags=[{"Key": "owner", "Value": "ml-team"}]
 tags = client.list_tags_for_resource(ResourceArn=arn)["Tags"]
 check("tags of an application: those given on create and by tag_resource", {t["Key"] for t in tags} == {"team", "owner"}, tags)
 
-# What is not built yet says so.
+# A deployment of a revision that was never uploaded is refused; what is not built yet says so.
 code = error_code(
     client.create_deployment, applicationName="app-001", deploymentGroupName="web-prod", revision=revision
 )
-check("create_deployment is refused as not implemented yet", code == "NotImplementedException", code)
+check("create_deployment of a revision not in S3 is refused", code == "RevisionDoesNotExistException", code)
+code = error_code(
+    client.put_lifecycle_event_hook_execution_status, deploymentId="d-AAAAAAAAA",
+    lifecycleEventHookExecutionId="hook", status="Succeeded"
+)
+check("put_lifecycle_event_hook_execution_status is refused as not implemented yet", code == "NotImplementedException", code)
 
 client.delete_application(applicationName="app-002")
 check(
