@@ -82,6 +82,20 @@ public final class LocalArtifactStore: Sendable {
 
     // MARK: Objects
 
+    /// Streams a body into a verified blob file: the received body's facts and the blob's name.
+    private func receiveBlob<Body: AsyncSequence>(
+        _ body: Body, declaration: PayloadDeclaration, maximumSize: Int64
+    ) async throws -> (ReceivedBody, String) where Body.Element == ByteBuffer {
+        let received = try await BodyReceiver.receive(
+            body, declaration: declaration, maximumSize: maximumSize, files: files)
+        do {
+            return (received, try await files.commit(received.file))
+        } catch {
+            received.file.discard()
+            throw error
+        }
+    }
+
     /// Receives a body and makes it the current version of `key`.
     public func putObject<Body: AsyncSequence>(
         bucket: String, key: String, headers: [String: String], metadata: [String: String], body: Body,
@@ -89,15 +103,7 @@ public final class LocalArtifactStore: Sendable {
     ) async throws -> ObjectRecord where Body.Element == ByteBuffer {
         try ObjectKey.validate(key)
         _ = try await self.bucket(bucket)
-        let received = try await BodyReceiver.receive(
-            body, declaration: declaration, maximumSize: Self.maximumPutSize, files: files)
-        let blob: String
-        do {
-            blob = try await files.commit(received.file)
-        } catch {
-            received.file.discard()
-            throw error
-        }
+        let (received, blob) = try await receiveBlob(body, declaration: declaration, maximumSize: Self.maximumPutSize)
         let record = ObjectRecord(
             key: key, versionID: nil, isDeleteMarker: false, blob: blob, size: received.size,
             eTag: Hex.encode(received.md5), lastModified: now(), headers: headers, metadata: metadata,
@@ -421,15 +427,8 @@ public final class LocalArtifactStore: Sendable {
                 value: String(partNumber))
         }
         _ = try await upload(bucket: bucket, key: key, uploadID: uploadID)
-        let received = try await BodyReceiver.receive(
-            body, declaration: declaration, maximumSize: Multipart.maximumPartSize, files: files)
-        let blob: String
-        do {
-            blob = try await files.commit(received.file)
-        } catch {
-            received.file.discard()
-            throw error
-        }
+        let (received, blob) = try await receiveBlob(
+            body, declaration: declaration, maximumSize: Multipart.maximumPartSize)
         let part = PartRecord(
             partNumber: partNumber, blob: blob, size: received.size, eTag: Hex.encode(received.md5),
             lastModified: now(), checksums: received.checksums)
