@@ -13,6 +13,8 @@ struct CommandAPI: Sendable {
     /// How long an idle poll is held before it is answered `{}`: below a minute, as CodeDeploy answers, and well
     /// inside the stock agent's 80-second read timeout.
     let pollHold: Duration
+    /// How long a command handed out but not acknowledged waits before a new poll of its host gets it again.
+    static let redeliveryGrace: TimeInterval = 30
     let store: any Store
     let deployments: DeploymentDriver
     let signer: SpecificationSigner
@@ -119,8 +121,17 @@ struct CommandAPI: Sendable {
         return try await deployments.transaction(now: now) { run in
             let tx = run.tx
             if let busy = try tx.get(HostBusyRecord.self, .hostBusy, name: host) {
-                let status = try HostCommandID(rawValue: busy.commandId).flatMap { id in
+                let id = HostCommandID(rawValue: busy.commandId)
+                let status = try id.flatMap { id in
                     try tx.deploymentHost(id.deploymentId, instanceName: id.instanceName)?.commandStatus(id)
+                }
+                // Handed out but never acknowledged, and the host polls again: the answer was lost on its way (a
+                // dropped connection, a client timeout). Hand the same command out again.
+                if status == .pending, let id, now.timeIntervalSince(busy.since) >= Self.redeliveryGrace,
+                    let record = try tx.deployment(id.deploymentId)
+                {
+                    try tx.set(HostBusyRecord(commandId: id.rawValue, since: now), .hostBusy, name: host)
+                    return instance(id, record)
                 }
                 guard status != .inProgress && status != .pending else { return nil }
                 try tx.delete(.hostBusy, scope: "", name: host)
@@ -132,12 +143,18 @@ struct CommandAPI: Sendable {
                 else { continue }  // withdrawn or already over: drop it
                 try run.process(.delivered(id), for: id.deploymentId)
                 try tx.set(HostBusyRecord(commandId: id.rawValue, since: now), .hostBusy, name: host)
-                return CodeDeployCommand.HostCommandInstance(
-                    hostCommandIdentifier: id.rawValue, hostIdentifier: host,
-                    deploymentExecutionId: "\(executionPrefix)/\(record.deploymentGroupId)/\(id.deploymentId)",
-                    commandName: id.event.rawValue, nonce: 0)
+                return instance(id, record)
             }
             return nil
+        }
+
+        @Sendable func instance(_ id: HostCommandID, _ record: DeploymentRecord)
+            -> CodeDeployCommand.HostCommandInstance
+        {
+            CodeDeployCommand.HostCommandInstance(
+                hostCommandIdentifier: id.rawValue, hostIdentifier: host,
+                deploymentExecutionId: "\(executionPrefix)/\(record.deploymentGroupId)/\(id.deploymentId)",
+                commandName: id.event.rawValue, nonce: 0)
         }
     }
 

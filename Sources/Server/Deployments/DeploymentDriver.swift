@@ -52,17 +52,15 @@ struct DeploymentDriver: Sendable {
         }
     }
 
-    /// Runs `body` in a store transaction, then installs the deployments it stored in the cache and wakes the hosts
-    /// it gave work.
+    /// Runs `body` in a store transaction, then wakes the hosts it gave work.
     func transaction<T: Sendable>(now: Date, _ body: @Sendable (inout DriverTransaction) throws -> T) async throws
         -> T
     {
-        let (result, stored, hosts) = try await store.write { [settings, cache] tx in
+        let (result, hosts) = try await store.write { [settings, cache] tx in
             var run = DriverTransaction(tx: tx, now: now, settings: settings, cache: cache)
             let result = try body(&run)
-            return (result, run.stored, run.hostsToWake)
+            return (result, run.hostsToWake)
         }
-        cache.install(stored)
         await wakeups.wake(hosts)
         return result
     }
@@ -111,8 +109,8 @@ struct DriverTransaction {
     let settings: DeploymentSettings
     let cache: DeploymentCache
     private(set) var hostsToWake: Set<String> = []
-    /// The deployments saved by ``drain()``, for the cache once the transaction has committed.
-    private(set) var stored: [LoadedDeployment] = []
+    /// The deployments saved by ``drain()``.
+    private var stored: [String: LoadedDeployment] = [:]
     private var touched: [String: LoadedDeployment] = [:]
     /// The hosts of each touched deployment as they were loaded, to store only those that changed.
     private var loadedHosts: [String: [HostLifecycle]] = [:]
@@ -155,7 +153,7 @@ struct DriverTransaction {
         for target in snapshot.targets {
             try tx.set(target.instanceName, .deploymentHostIdentifier, scope: id, name: target.hostIdentifier)
         }
-        touched[id] = LoadedDeployment(record: record, machine: machine, version: 0)
+        touched[id] = LoadedDeployment(record: record, machine: machine)
         loadedHosts[id] = []
         try enqueue(touched[id]!)
         return id
@@ -163,7 +161,7 @@ struct DriverTransaction {
 
     /// A deployment as this transaction leaves it.
     func loaded(_ id: String) throws -> LoadedDeployment {
-        if let deployment = stored.first(where: { $0.id == id }) ?? touched[id] { return deployment }
+        if let deployment = stored[id] ?? touched[id] { return deployment }
         guard let deployment = try tx.loadDeployment(id, cache: cache) else {
             throw AWSJSONError(.deploymentDoesNotExistException, "The deployment \(id) could not be found.")
         }
@@ -199,7 +197,8 @@ struct DriverTransaction {
         guard var deployment = touched.removeValue(forKey: id) else { return }
         deployment.record.info = deployment.machine.deploymentInfo(deployment.record.info)
         deployment.record.progress = deployment.machine.progress
-        deployment.version = try tx.set(deployment.record, .deployment, name: id)
+        deployment.record.stateToken = UUID().uuidString
+        try tx.set(deployment.record, .deployment, name: id)
         let before = loadedHosts[id] ?? []
         for (index, host) in deployment.machine.hosts.enumerated()
         where index >= before.count || before[index] != host {
@@ -211,8 +210,8 @@ struct DriverTransaction {
         } else {
             try tx.set(LiveDeploymentRecord(nextDeadline: deployment.machine.nextDeadline), .liveDeployment, name: id)
         }
-        stored.removeAll { $0.id == id }
-        stored.append(deployment)
+        stored[id] = deployment
+        cache.install(deployment)
     }
 
     private mutating func perform(_ action: DeploymentAction, for id: String) throws {

@@ -36,6 +36,9 @@ struct DeploymentRecord: Codable, Sendable {
     var deploymentGroupId: String
     /// The document agents fetch with `GetDeploymentSpecification`.
     var specification: DeploymentSpecificationDocument
+    /// Drawn anew on every save: names the stored state, so a cached decoding of it is used only for that state
+    /// (a transaction that rolls back leaves a token that no stored record has).
+    var stateToken: String = UUID().uuidString
 
     var id: String { info.deploymentId ?? "" }
 
@@ -58,17 +61,16 @@ struct StoredHost: Codable, Sendable {
 struct LoadedDeployment: Sendable {
     var record: DeploymentRecord
     var machine: Deployment
-    /// The version of the stored ``DeploymentRecord`` this was read at (0 for one not stored yet).
-    var version: Int64
 
     var id: String { machine.deploymentId }
 }
 
-/// Decoded deployments by id, with the version of their stored record: an event on a deployment of a thousand hosts
-/// then decodes one small record instead of every host. The store stays the source of truth: an entry is used only
-/// while its version is the stored one, and entries are installed after their transaction committed.
+/// Decoded deployments by id, with the state token of their stored record: an event on a deployment of a thousand
+/// hosts then decodes one small record instead of every host. The store stays the source of truth: an entry is used
+/// only while its token is the stored one. Transactions install entries as they save, before they commit; one that
+/// rolls back leaves an entry whose token no stored record carries, which is never used.
 final class DeploymentCache: Sendable {
-    private let entries = Mutex<[String: (version: Int64, machine: Deployment)]>([:])
+    private let entries = Mutex<[String: (token: String, machine: Deployment)]>([:])
     /// Entries kept at most; beyond, arbitrary ones are dropped (they are reloaded when needed).
     let capacity: Int
 
@@ -76,24 +78,22 @@ final class DeploymentCache: Sendable {
         self.capacity = capacity
     }
 
-    func machine(_ id: String, version: Int64) -> Deployment? {
+    func machine(_ id: String, token: String) -> Deployment? {
         entries.withLock { entries in
-            guard let entry = entries[id], entry.version == version else { return nil }
+            guard let entry = entries[id], entry.token == token else { return nil }
             return entry.machine
         }
     }
 
-    func install(_ loaded: [LoadedDeployment]) {
+    func install(_ deployment: LoadedDeployment) {
         entries.withLock { entries in
-            for deployment in loaded {
-                if deployment.machine.isFinished {
-                    entries[deployment.id] = nil
-                } else {
-                    if entries.count >= capacity, entries[deployment.id] == nil, let victim = entries.keys.first {
-                        entries[victim] = nil
-                    }
-                    entries[deployment.id] = (deployment.version, deployment.machine)
+            if deployment.machine.isFinished {
+                entries[deployment.id] = nil
+            } else {
+                if entries.count >= capacity, entries[deployment.id] == nil, let victim = entries.keys.first {
+                    entries[victim] = nil
                 }
+                entries[deployment.id] = (deployment.record.stateToken, deployment.machine)
             }
         }
     }
@@ -165,17 +165,16 @@ extension StoreReader {
         try get(String.self, .deploymentHostIdentifier, scope: id, name: hostIdentifier)
     }
 
-    /// A deployment with its engine state: from the cache when the stored record has not changed since.
+    /// A deployment with its engine state: from the cache when it holds the stored state.
     func loadDeployment(_ id: String, cache: DeploymentCache) throws -> LoadedDeployment? {
-        guard let stored = try record(.deployment, scope: "", name: id) else { return nil }
-        let record = try AWSJSON.makeDecoder().decode(DeploymentRecord.self, from: stored.document)
-        if let machine = cache.machine(id, version: stored.version) {
-            return LoadedDeployment(record: record, machine: machine, version: stored.version)
+        guard let record = try deployment(id) else { return nil }
+        if let machine = cache.machine(id, token: record.stateToken) {
+            return LoadedDeployment(record: record, machine: machine)
         }
         guard let snapshot = try get(DeploymentSnapshot.self, .deploymentSnapshot, name: id) else {
             throw StoreError("the deployment \(id) has no stored snapshot")
         }
         let machine = Deployment(snapshot: snapshot, progress: record.progress, hosts: try deploymentHosts(id))
-        return LoadedDeployment(record: record, machine: machine, version: stored.version)
+        return LoadedDeployment(record: record, machine: machine)
     }
 }
