@@ -126,8 +126,11 @@ def lifecycle():
                  applicationName="shop", deploymentGroupName="prod", revision=stale)
 
     # 1. OneAtATime to three hosts: one host at a time, every event in order, the signed specification.
-    first = codedeploy.create_deployment(applicationName="shop", deploymentGroupName="prod", revision=v1,
-                                         description="first release")["deploymentId"]
+    location = v1["s3Location"]
+    first = aws("deploy", "create-deployment", "--application-name", "shop", "--deployment-group-name", "prod",
+                "--description", "first release", "--s3-location",
+                f"bucket={location['bucket']},key={location['key']},bundleType=zip,eTag={location['eTag']}")[
+        "deploymentId"]
     assert first.startswith("d-") and len(first) == 11 and first[2:].isalnum() and first[2:].isupper(), first
     info = codedeploy.get_deployment(deploymentId=first)["deploymentInfo"]
     assert info["status"] == "InProgress" and info["creator"] == "user", info
@@ -258,7 +261,7 @@ def restart_before(state_path):
     running = agent.poll()
     assert agent.acknowledge(running) == "InProgress"
     with open(state_path, "w") as handle:
-        json.dump({"deployment": deployment, "done": done, "running": running,
+        json.dump({"deployment": deployment, "done": done, "running": running, "etag": v1["s3Location"]["eTag"],
                    "keys": {h: [a.credentials.access_key, a.credentials.secret_key] for h, a in agents.items()}},
                   handle)
     print("deployment started")
@@ -270,6 +273,9 @@ def restart_after(state_path):
     agents = {host: ScriptedAgent(f"arn:aws:iam::{ACCOUNT}:user/{host}", key, secret)
               for host, (key, secret) in state["keys"].items()}
     deployment, running = state["deployment"], state["running"]
+    # The bundle uploaded before the crash is still there.
+    head = s3.head_object(Bucket="releases", Key="shop/v1.zip")
+    assert head["ETag"].strip('"') == state["etag"], head
     agent = agents["web-1"]
     # The command that was running when the server died is still running: no command is handed out meanwhile.
     assert agent.poll() is None, "a command was handed out while another one was running"
