@@ -4,10 +4,12 @@ test instead of running scripts. Used by the deployment integration tests."""
 
 import json
 import os
+import ssl
 import subprocess
 import tempfile
+import urllib.error
+import urllib.request
 
-import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -33,10 +35,10 @@ class ScriptedAgent:
         self.credentials = Credentials(access_key, secret_key)
         self.endpoint = (endpoint or os.environ["AWS_ENDPOINT_URL"]).rstrip("/") + "/"
         self.region = region or os.environ.get("AWS_REGION", "us-east-1")
-        self.verify = ca_bundle or os.environ.get("AWS_CA_BUNDLE", True)
+        bundle = ca_bundle or os.environ.get("AWS_CA_BUNDLE")
+        self.tls = ssl.create_default_context(cafile=bundle) if bundle else ssl.create_default_context()
         self.secure = secure
         self.version = version
-        self.session = requests.Session()
 
     def call(self, operation, body, timeout=90):
         prefix = SECURE_TARGET_PREFIX if self.secure else TARGET_PREFIX
@@ -49,12 +51,17 @@ class ScriptedAgent:
                 "x-amz-codedeploy-agent-version": self.version,
             })
         SigV4Auth(self.credentials, service, self.region).add_auth(request)
-        response = self.session.post(
-            self.endpoint, data=request.body, headers=dict(request.headers.items()), verify=self.verify,
-            timeout=timeout)
-        payload = response.json() if response.content else {}
-        if response.status_code != 200:
-            raise CommandError(response.status_code, payload.get("__type", ""), payload.get("message", ""))
+        prepared = urllib.request.Request(
+            self.endpoint, data=request.body, headers=dict(request.headers.items()), method="POST")
+        context = self.tls if self.endpoint.startswith("https:") else None
+        try:
+            with urllib.request.urlopen(prepared, timeout=timeout, context=context) as response:
+                status, content = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, content = error.code, error.read()
+        payload = json.loads(content) if content else {}
+        if status != 200:
+            raise CommandError(status, payload.get("__type", ""), payload.get("message", ""))
         return payload
 
     def poll(self):
