@@ -105,25 +105,12 @@ struct ECSAppSpecReader {
             valid = false
         }
         document.warnUnknownKeysIgnoringCase(body, known: ["Type", "Properties"], in: "TargetService")
-        if let type = document.requiredString(
-            "Type", in: body, parentPath: resource.path, parent: resource.value, what: "the TargetService Type"),
-            type != "AWS::ECS::Service"
-        {
-            let entry = document.field("Type", in: body)!
-            document.error(
-                entry.path, entry.value, "the TargetService Type of an ECS AppSpec is AWS::ECS::Service, not \(type)")
-            valid = false
-        }
-        guard let propertiesEntry = document.field("Properties", in: body) else {
-            document.error(
-                DocumentReader.join(resource.path, "Properties"), resource.value,
-                "the TargetService Properties are missing")
-            return nil
-        }
-        guard let properties = document.mapping(propertiesEntry.value, at: propertiesEntry.path, what: "Properties")
-        else {
-            return nil
-        }
+        guard
+            let (propertiesEntry, properties) = document.resourceProperties(
+                resource, body: body, typeKey: "Type", typeWhat: "the TargetService Type",
+                expectedType: "AWS::ECS::Service", appSpec: "an ECS AppSpec", propertiesKey: "Properties",
+                propertiesWhat: "the TargetService Properties", valid: &valid)
+        else { return nil }
         let keys = [
             "TaskDefinition", "LoadBalancerInfo", "PlatformVersion", "NetworkConfiguration", "CapacityProviderStrategy",
         ]

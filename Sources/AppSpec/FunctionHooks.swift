@@ -35,6 +35,29 @@ extension DocumentReader {
         return text
     }
 
+    /// The properties entry and mapping of a Lambda or ECS resource: its `type` must be `expectedType` (an error otherwise, which
+    /// clears `valid`), and its `properties` must be a mapping. Keys are matched ignoring case; the texts name the
+    /// parts as the platform's AppSpec does (`typeWhat`: "the resource type", `appSpec`: "a Lambda AppSpec").
+    mutating func resourceProperties(
+        _ resource: MappingEntry, body: [MappingEntry], typeKey: String, typeWhat: String, expectedType: String,
+        appSpec: String, propertiesKey: String, propertiesWhat: String, valid: inout Bool
+    ) -> (entry: MappingEntry, properties: [MappingEntry])? {
+        if let type = requiredString(
+            typeKey, in: body, parentPath: resource.path, parent: resource.value, what: typeWhat),
+            type != expectedType, let entry = field(typeKey, in: body)
+        {
+            error(entry.path, entry.value, "\(typeWhat) of \(appSpec) is \(expectedType), not \(type)")
+            valid = false
+        }
+        guard let propertiesEntry = field(propertiesKey, in: body) else {
+            error(DocumentReader.join(resource.path, propertiesKey), resource.value, "\(propertiesWhat) are missing")
+            return nil
+        }
+        return mapping(propertiesEntry.value, at: propertiesEntry.path, what: propertiesKey).map {
+            (propertiesEntry, $0)
+        }
+    }
+
     /// Reads `hooks:` of a Lambda or ECS AppSpec: a list of one-key mappings from a lifecycle event to the name of the
     /// Lambda function CodeDeploy invokes for it.
     mutating func readFunctionHooks(_ entry: MappingEntry, allowed: [LifecycleEvent], platform: String)

@@ -57,25 +57,12 @@ struct LambdaAppSpecReader {
             let body = document.mapping(resource.value, at: resource.path, what: "the resource \(resource.key)")
         else { return nil }
         document.warnUnknownKeysIgnoringCase(body, known: ["type", "properties"], in: "the resource")
-        if let type = document.requiredString(
-            "type", in: body, parentPath: resource.path, parent: resource.value, what: "the resource type"),
-            type != "AWS::Lambda::Function"
-        {
-            let entry = document.field("type", in: body)!
-            document.error(
-                entry.path, entry.value, "the resource type of a Lambda AppSpec is AWS::Lambda::Function, not \(type)")
-            valid = false
-        }
-        guard let propertiesEntry = document.field("properties", in: body) else {
-            document.error(
-                DocumentReader.join(resource.path, "properties"), resource.value,
-                "the function's properties are missing")
-            return nil
-        }
-        guard let properties = document.mapping(propertiesEntry.value, at: propertiesEntry.path, what: "properties")
-        else {
-            return nil
-        }
+        guard
+            let (propertiesEntry, properties) = document.resourceProperties(
+                resource, body: body, typeKey: "type", typeWhat: "the resource type",
+                expectedType: "AWS::Lambda::Function", appSpec: "a Lambda AppSpec", propertiesKey: "properties",
+                propertiesWhat: "the function's properties", valid: &valid)
+        else { return nil }
         let keys = ["name", "alias", "currentversion", "targetversion"]
         document.warnUnknownKeysIgnoringCase(properties, known: keys, in: "the function's properties")
         let values = keys.map {

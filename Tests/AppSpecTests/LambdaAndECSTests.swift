@@ -93,4 +93,22 @@ struct LambdaAndECSTests {
                 "the hook AfterAllowTraffic is given more than once; give each event one function"
             ])
     }
+
+    @Test("an ECS TargetService of another type is refused, naming the type it must be")
+    func ecsWrongType() {
+        let result = AppSpec.parse(
+            "version: 0.0\nResources:\n  - TargetService:\n      Type: AWS::Lambda::Function\n      Properties:\n"
+                + "        TaskDefinition: arn:aws:ecs:us-east-1:000000000000:task-definition/web:3\n",
+            options: .init(computePlatform: .ecs))
+        #expect(
+            result.errors.map(\.message).contains(
+                "the TargetService Type of an ECS AppSpec is AWS::ECS::Service, not AWS::Lambda::Function"),
+            "\(result.errors.map(\.message))")
+    }
+
+    @Test("a Lambda function without properties is refused")
+    func lambdaWithoutProperties() {
+        let result = AppSpec.parse("version: 0.0\nresources:\n  - f:\n      type: AWS::Lambda::Function\n")
+        #expect(result.errors.map(\.message) == ["the function's properties are missing"])
+    }
 }
