@@ -44,7 +44,7 @@ public func buildApplication(
         store: store, wakeups: HostWakeups(),
         settings: DeploymentSettings(
             timeouts: DeploymentTimeouts(pickup: configuration.commandPickupTimeout)),
-        arns: ARNs(region: configuration.region, accountID: configuration.accountID), logger: logger)
+        logger: logger)
     let responder = SlipwayResponder(
         store: store, region: configuration.region, accountID: configuration.accountID,
         authenticator: authenticator,

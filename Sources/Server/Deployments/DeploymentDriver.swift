@@ -26,7 +26,6 @@ struct DeploymentDriver: Sendable {
     let store: any Store
     let wakeups: HostWakeups
     let settings: DeploymentSettings
-    let arns: ARNs
     let logger: Logger
     let cache = DeploymentCache()
 

@@ -170,7 +170,7 @@ enum DeploymentHandlers {
                     "A revision is required: the deployment group \(groupName) has no target revision to redeploy.")
             }
             try RevisionKey.validate(revision, platform: .server)
-            if input.configNameWasGiven, let name = input.deploymentConfigName, try tx.deploymentConfig(name) == nil {
+            if let name = input.deploymentConfigName, try tx.deploymentConfig(name) == nil {
                 throw AWSJSONError(
                     .deploymentConfigDoesNotExistException, "The deployment configuration \(name) does not exist.")
             }
@@ -339,9 +339,4 @@ enum DeploymentHandlers {
             "\(operation) applies to blue/green deployments waiting for traffic or termination; deployment \(id) is "
                 + "an in-place deployment (Slipway does not run blue/green deployments yet).")
     }
-}
-
-extension CodeDeploy.CreateDeploymentInput {
-    /// Whether the request named a configuration (the group's is used otherwise).
-    fileprivate var configNameWasGiven: Bool { deploymentConfigName != nil }
 }
