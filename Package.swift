@@ -24,6 +24,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.3.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         // API shapes generated from the CodeDeploy service model, the agent command protocol, AWS JSON coding.
@@ -48,11 +51,23 @@ let package = Package(
             dependencies: ["SlipwayModel", "Engine", .product(name: "GRDB", package: "GRDB.swift")],
             exclude: ["README.md"]
         ),
+        // A SigV4 S3 client for objects Slipway does not store itself: used by the server and by agents.
+        .target(
+            name: "S3Transfer",
+            dependencies: [
+                "SigV4",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            exclude: ["README.md"]
+        ),
         // Revision storage: local files or an external S3-compatible endpoint.
         .target(
             name: "ArtifactStore",
             dependencies: [
-                "SlipwayModel", "SigV4", "Store",
+                "SlipwayModel", "SigV4", "Store", "S3Transfer",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -65,7 +80,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "SlipwayModel", "AppSpec", "SigV4", "Engine", "Store", "ArtifactStore",
+                "SlipwayModel", "AppSpec", "SigV4", "Engine", "Store", "ArtifactStore", "S3Transfer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -81,7 +96,24 @@ let package = Package(
             exclude: ["README.md"]
         ),
         // Host agent: command client, bundle fetch, installer, hook executor.
-        .target(name: "Agent", dependencies: ["SlipwayModel", "AppSpec", "SigV4"], exclude: ["README.md"]),
+        .target(
+            name: "Agent",
+            dependencies: [
+                "SlipwayModel", "AppSpec", "SigV4", "S3Transfer",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            exclude: ["README.md"]
+        ),
         // The executable: argument parsing and wiring only.
         .executableTarget(
             name: "slipway",
@@ -112,7 +144,7 @@ let package = Package(
         .testTarget(
             name: "ArtifactStoreTests",
             dependencies: [
-                "ArtifactStore", "SigV4", "Store",
+                "ArtifactStore", "SigV4", "Store", "S3Transfer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -122,7 +154,7 @@ let package = Package(
             name: "ServerTests",
             dependencies: ["Server", "SigV4", "SlipwayModel", .product(name: "HummingbirdTesting", package: "hummingbird")]
         ),
-        .testTarget(name: "AgentTests", dependencies: ["Agent"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "AppSpec", "SlipwayModel", "SigV4"]),
         .testTarget(name: "SlipwayCLITests", dependencies: ["slipway"], exclude: ["Python"]),
     ],
     swiftLanguageModes: [.v6]

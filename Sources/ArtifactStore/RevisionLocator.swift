@@ -1,17 +1,4 @@
-/// What CreateDeployment needs to know about a revision's S3 object.
-public struct RevisionObject: Sendable, Hashable {
-    /// The ETag without quotes (`<md5>` or `<md5>-<parts>`).
-    public var eTag: String
-    /// The version id, nil for an object in a bucket that never had versioning.
-    public var versionID: String?
-    public var size: Int64
-
-    public init(eTag: String, versionID: String?, size: Int64) {
-        self.eTag = eTag
-        self.versionID = versionID
-        self.size = size
-    }
-}
+import S3Transfer
 
 /// Answers "does bucket/key(/version) exist, and what are its ETag and version" for CreateDeployment.
 public protocol RevisionLocator: Sendable {
@@ -35,5 +22,29 @@ extension LocalArtifactStore: RevisionLocator {
         } catch let error as S3Error where error.status == 404 || error.status == 405 || error.status == 400 {
             return nil
         }
+    }
+}
+
+/// Finds revisions in the built-in store first, then on the external endpoint configured for the bucket.
+public struct RevisionLocators: RevisionLocator {
+    public let local: LocalArtifactStore
+    public let external: ExternalBuckets
+
+    public init(local: LocalArtifactStore, external: ExternalBuckets) {
+        self.local = local
+        self.external = external
+    }
+
+    public func hostsBucket(_ bucket: String) async throws -> Bool {
+        if try await local.hostsBucket(bucket) { return true }
+        return external.endpoint(for: bucket) != nil
+    }
+
+    public func locateRevision(bucket: String, key: String, version: String?) async throws -> RevisionObject? {
+        if external.perBucket[bucket] == nil, try await local.hostsBucket(bucket) {
+            return try await local.locateRevision(bucket: bucket, key: key, version: version)
+        }
+        guard let endpoint = external.endpoint(for: bucket) else { return nil }
+        return try await S3Client(endpoint: endpoint).head(bucket: bucket, key: key, version: version)
     }
 }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import NIOCore
+import S3Transfer
 import SigV4
 import Store
 import Testing

@@ -1,6 +1,7 @@
 import ArtifactStore
 import Engine
 import Foundation
+import S3Transfer
 import SlipwayModel
 import Store
 

@@ -1,4 +1,5 @@
 import ArtifactStore
+import S3Transfer
 import SigV4
 
 extension ExternalBuckets {

@@ -175,7 +175,7 @@ public struct S3Client: Sendable {
         guard var object else { throw S3ClientError("no response") }
         object.size = received
         if !object.eTag.contains("-") && object.eTag.count == 32 {
-            let actual = Hex.encode(md5.finalize())
+            let actual = md5.finalize().map { String(format: "%02x", $0) }.joined()
             guard actual == object.eTag.lowercased() else {
                 throw S3ClientError("s3://\(bucket)/\(key): the MD5 of the download (\(actual)) is not its ETag")
             }
@@ -215,26 +215,17 @@ public struct ExternalBuckets: Sendable {
     public func endpoint(for bucket: String) -> S3Endpoint? { perBucket[bucket] ?? fallback }
 }
 
-/// Finds revisions in the built-in store first, then on the external endpoint configured for the bucket.
-public struct RevisionLocators: RevisionLocator {
-    public let local: LocalArtifactStore
-    public let external: ExternalBuckets
+/// What CreateDeployment needs to know about a revision's S3 object.
+public struct RevisionObject: Sendable, Hashable {
+    /// The ETag without quotes (`<md5>` or `<md5>-<parts>`).
+    public var eTag: String
+    /// The version id, nil for an object in a bucket that never had versioning.
+    public var versionID: String?
+    public var size: Int64
 
-    public init(local: LocalArtifactStore, external: ExternalBuckets) {
-        self.local = local
-        self.external = external
-    }
-
-    public func hostsBucket(_ bucket: String) async throws -> Bool {
-        if try await local.hostsBucket(bucket) { return true }
-        return external.endpoint(for: bucket) != nil
-    }
-
-    public func locateRevision(bucket: String, key: String, version: String?) async throws -> RevisionObject? {
-        if external.perBucket[bucket] == nil, try await local.hostsBucket(bucket) {
-            return try await local.locateRevision(bucket: bucket, key: key, version: version)
-        }
-        guard let endpoint = external.endpoint(for: bucket) else { return nil }
-        return try await S3Client(endpoint: endpoint).head(bucket: bucket, key: key, version: version)
+    public init(eTag: String, versionID: String?, size: Int64) {
+        self.eTag = eTag
+        self.versionID = versionID
+        self.size = size
     }
 }
