@@ -129,7 +129,7 @@ let package = Package(
         .executableTarget(
             name: "slipway-bench",
             dependencies: [
-                "SigV4", "SlipwayModel",
+                "SigV4", "SlipwayModel", "Agent", "S3Transfer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
