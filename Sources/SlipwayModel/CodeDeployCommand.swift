@@ -20,6 +20,9 @@ public enum CodeDeployCommand {
         case putHostCommandAcknowledgement = "PutHostCommandAcknowledgement"
         case putHostCommandComplete = "PutHostCommandComplete"
         case postHostCommandUpdate = "PostHostCommandUpdate"
+        /// Slipway's addition: the full log of a command's lifecycle event, which the API's diagnostics cut to 4 KB.
+        /// The stock agent never calls it.
+        case putHostCommandLog = "PutHostCommandLog"
 
         /// The model name of the operation's input shape in `CodeDeployCommand.schema`.
         public var inputShape: String { rawValue + "Input" }
@@ -175,6 +178,20 @@ public enum CodeDeployCommand {
         }
     }
 
+    /// Input of `PutHostCommandLog` (Slipway's addition): the event's log as the agent wrote it to `scripts.log`.
+    public struct PutHostCommandLogInput: AWSShape {
+        public var HostCommandIdentifier: String?
+        public var Log: String?
+
+        public init(hostCommandIdentifier: String?, log: String?) {
+            self.HostCommandIdentifier = hostCommandIdentifier
+            self.Log = log
+        }
+    }
+
+    /// The largest log `PutHostCommandLog` accepts, in characters; agents keep the end of a longer one.
+    public static let maximumLogLength = 1 << 20
+
     /// The protocol's shapes and constraints, in the same form as the generated CodeDeploy schema, so one
     /// validator checks both APIs.
     public static let schema = ShapeSchema.Table(shapes: [
@@ -204,6 +221,12 @@ public enum CodeDeployCommand {
                 .init(name: "EstimatedCompletionTime", shape: "Timestamp", required: false),
                 .init(name: "Diagnostics", shape: "Envelope", required: false),
             ])),
+        "PutHostCommandLogInput": ShapeSchema(
+            kind: .structure(members: [
+                .init(name: "HostCommandIdentifier", shape: "HostCommandIdentifier", required: true),
+                .init(name: "Log", shape: "Log", required: true),
+            ])),
+        "Log": ShapeSchema(kind: .string(enumValues: nil), max: Int64(maximumLogLength)),
         "Envelope": ShapeSchema(
             kind: .structure(members: [
                 .init(name: "Format", shape: "Format", required: false),

@@ -79,6 +79,14 @@ struct CommandAPI: Sendable {
             }
             try await deployments.apply(.completed(id, report), to: id.deploymentId, now: now())
             return Data("{}".utf8)
+        case .putHostCommandLog:
+            let input = try Self.decode(CodeDeployCommand.PutHostCommandLogInput.self, body)
+            let id = try await command(input.HostCommandIdentifier, principal: principal)
+            let record = LifecycleEventLogRecord(log: input.Log ?? "", uploadTime: now())
+            try await store.write { tx in
+                try tx.set(record, .lifecycleEventLog, scope: id.deploymentId, name: "\(id.instanceName)/\(id.event.rawValue)")
+            }
+            return Data("{}".utf8)
         case .postHostCommandUpdate:
             let input = try Self.decode(CodeDeployCommand.PostHostCommandUpdateInput.self, body)
             let id = try await command(input.HostCommandIdentifier, principal: principal)

@@ -25,6 +25,15 @@ extension RecordKind {
     static let hostAgent = RecordKind(rawValue: "hostAgent")
     /// An instance's state within a deployment group (scope: deployment group id, name: instance name).
     static let instanceGroupState = RecordKind(rawValue: "instanceGroupState")
+    /// The full log of one lifecycle event on one host, as its agent uploaded it (scope: deployment id, name:
+    /// `<instance name>/<event>`): a ``LifecycleEventLogRecord``.
+    static let lifecycleEventLog = RecordKind(rawValue: "lifecycleEventLog")
+}
+
+/// The full log of a lifecycle event on one host (`PutHostCommandLog`); the latest attempt's upload wins.
+struct LifecycleEventLogRecord: Codable, Sendable {
+    var log: String
+    var uploadTime: Date
 }
 
 /// A deployment as the API shows it, with the engine's progress; its snapshot and hosts are stored apart (see

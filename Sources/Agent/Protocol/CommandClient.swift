@@ -1,0 +1,146 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SigV4
+import SlipwayModel
+
+/// The agent command API as the agent uses it. The agent loop is generic over this, so tests can drive it with a
+/// scripted service.
+package protocol CommandService: Sendable {
+    func pollHostCommand(hostIdentifier: String) async throws -> CodeDeployCommand.HostCommandInstance?
+    func getDeploymentSpecification(executionID: String, hostIdentifier: String) async throws
+        -> CodeDeployCommand.GetDeploymentSpecificationOutput
+    func acknowledge(_ commandID: String, isNoop: Bool) async throws -> CodeDeployCommand.CommandStatus?
+    func complete(_ commandID: String, status: CodeDeployCommand.CommandStatus, diagnostics: String) async throws
+    /// A heartbeat while a long command runs; the answer says whether the server still wants it.
+    func update(_ commandID: String) async throws -> CodeDeployCommand.CommandStatus?
+    /// Slipway's additive operation: the full log of the command's lifecycle event.
+    func uploadLog(_ commandID: String, log: String) async throws
+}
+
+/// An error answer of the command API, or a transport failure.
+public struct CommandServiceError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    /// The AWS error type (`ClientException`, `AccessDeniedException`, `ThrottlingException`, …) when the server answered.
+    public var type: String?
+    public var status: Int?
+
+    public var isThrottling: Bool { type == "ThrottlingException" || status == 429 }
+}
+
+/// The command API over HTTPS (or HTTP), signed with SigV4 as the stock agent signs it.
+public struct HTTPCommandClient: CommandService {
+    let http: HTTPClient
+    let endpoint: URL
+    let region: String
+    let credentials: CredentialSource
+    let secure: Bool
+    let agentVersion: String
+    /// How long a request may take; long polls are answered by the server well within it.
+    let readTimeout: TimeAmount
+
+    public init(
+        http: HTTPClient, endpoint: URL, region: String, credentials: CredentialSource, secure: Bool,
+        agentVersion: String, readTimeout: TimeAmount
+    ) {
+        self.http = http
+        self.endpoint = endpoint
+        self.region = region
+        self.credentials = credentials
+        self.secure = secure
+        self.agentVersion = agentVersion
+        self.readTimeout = readTimeout
+    }
+
+    package func pollHostCommand(hostIdentifier: String) async throws -> CodeDeployCommand.HostCommandInstance? {
+        let output: CodeDeployCommand.PollHostCommandOutput = try await call(
+            "PollHostCommand", CodeDeployCommand.PollHostCommandInput(hostIdentifier: hostIdentifier))
+        return output.HostCommand
+    }
+
+    package func getDeploymentSpecification(executionID: String, hostIdentifier: String) async throws
+        -> CodeDeployCommand.GetDeploymentSpecificationOutput
+    {
+        try await call(
+            "GetDeploymentSpecification",
+            CodeDeployCommand.GetDeploymentSpecificationInput(
+                deploymentExecutionId: executionID, hostIdentifier: hostIdentifier))
+    }
+
+    package func acknowledge(_ commandID: String, isNoop: Bool) async throws -> CodeDeployCommand.CommandStatus? {
+        let output: CodeDeployCommand.PutHostCommandAcknowledgementOutput = try await call(
+            "PutHostCommandAcknowledgement",
+            CodeDeployCommand.PutHostCommandAcknowledgementInput(
+                hostCommandIdentifier: commandID,
+                diagnostics: .init(format: "JSON", payload: "{\"IsCommandNoop\":\(isNoop)}")))
+        return output.CommandStatus
+    }
+
+    package func complete(_ commandID: String, status: CodeDeployCommand.CommandStatus, diagnostics: String) async throws {
+        let _: Empty = try await call(
+            "PutHostCommandComplete",
+            CodeDeployCommand.PutHostCommandCompleteInput(
+                hostCommandIdentifier: commandID, commandStatus: status,
+                diagnostics: .init(format: "JSON", payload: diagnostics)))
+    }
+
+    package func update(_ commandID: String) async throws -> CodeDeployCommand.CommandStatus? {
+        let output: CodeDeployCommand.PostHostCommandUpdateOutput = try await call(
+            "PostHostCommandUpdate", CodeDeployCommand.PostHostCommandUpdateInput(hostCommandIdentifier: commandID))
+        return output.CommandStatus
+    }
+
+    package func uploadLog(_ commandID: String, log: String) async throws {
+        let _: Empty = try await call(
+            "PutHostCommandLog", CodeDeployCommand.PutHostCommandLogInput(hostCommandIdentifier: commandID, log: log))
+    }
+
+    private struct Empty: Decodable {}
+
+    private func call<Input: Encodable, Output: Decodable>(_ operation: String, _ input: Input) async throws -> Output {
+        let body = try AWSJSON.makeEncoder().encode(input)
+        let prefix = secure ? CodeDeployCommand.secureTargetPrefix : CodeDeployCommand.targetPrefix
+        let signer = Signer(
+            credentials: try credentials.current(), region: region,
+            service: secure ? CodeDeployCommand.secureSigningName : CodeDeployCommand.signingName)
+        let host = endpoint.port.map { "\(endpoint.host ?? ""):\($0)" } ?? (endpoint.host ?? "")
+        let path = endpoint.path.isEmpty ? "/" : endpoint.path
+        let signed = signer.sign(
+            method: "POST", path: path,
+            headers: [
+                HTTPHeader("Host", host), HTTPHeader("Content-Type", "application/x-amz-json-1.1"),
+                HTTPHeader("X-Amz-Target", "\(prefix).\(operation)"),
+                HTTPHeader(CodeDeployCommand.agentVersionHeader, agentVersion),
+            ],
+            payload: .of(body), date: Date(), addContentSHA256Header: true)
+        var request = HTTPClientRequest(url: endpoint.absoluteString)
+        request.method = .POST
+        for header in signed.headers where header.name.lowercased() != "host" {
+            request.headers.add(name: header.name, value: header.value)
+        }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: readTimeout)
+        } catch {
+            throw CommandServiceError(description: "\(operation) to \(endpoint.absoluteString) failed: \(error)")
+        }
+        let data = try await response.body.collect(upTo: 8 << 20)
+        let bytes = Data(data.readableBytesView)
+        guard response.status == .ok else {
+            let answer = (try? JSONSerialization.jsonObject(with: bytes)) as? [String: Any]
+            let type = (answer?["__type"] as? String).map { $0.split(separator: "#").last.map(String.init) ?? $0 }
+            let message = (answer?["message"] ?? answer?["Message"]) as? String
+            throw CommandServiceError(
+                description: "\(operation) answered \(response.status.code) \(type ?? ""): "
+                    + (message ?? String(decoding: bytes.prefix(500), as: UTF8.self)),
+                type: type, status: Int(response.status.code))
+        }
+        do {
+            return try AWSJSON.makeDecoder().decode(Output.self, from: bytes.isEmpty ? Data("{}".utf8) : bytes)
+        } catch {
+            throw CommandServiceError(description: "\(operation) answered a body the agent cannot read: \(error)")
+        }
+    }
+}

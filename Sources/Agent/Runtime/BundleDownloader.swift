@@ -1,0 +1,94 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import S3Transfer
+import SigV4
+
+/// Fetches revision bundles: from S3 (the built-in store of a Slipway server, or any S3-compatible endpoint) and from
+/// GitHub's archive API.
+public struct BundleDownloader: Sendable {
+    let http: HTTPClient
+    /// The S3 endpoint (`https://host:port`), region and credentials; nil when the agent has no S3 access (local runs).
+    let s3: (endpoint: String, region: String, credentials: CredentialSource)?
+    /// `https://api.github.com` or a GitHub Enterprise API base.
+    let gitHubAPI: String
+
+    public init(
+        http: HTTPClient, s3: (endpoint: String, region: String, credentials: CredentialSource)?,
+        gitHubAPI: String = "https://api.github.com"
+    ) {
+        self.http = http
+        self.s3 = s3
+        self.gitHubAPI = gitHubAPI.hasSuffix("/") ? String(gitHubAPI.dropLast()) : gitHubAPI
+    }
+
+    /// Downloads `s3://bucket/key` (at `version`) to `destination`, resuming after dropped connections and checking
+    /// `eTag` when the deployment names one.
+    func downloadS3(bucket: String, key: String, version: String?, eTag: String?, to destination: URL) async throws {
+        guard let s3 else {
+            throw AgentError(
+                "the revision is in S3 but this agent has no S3 endpoint: set :s3_endpoint_override: or "
+                    + ":deploy_control_endpoint: in codedeployagent.yml")
+        }
+        let client = S3Client(
+            endpoint: S3Endpoint(url: s3.endpoint, region: s3.region, credentials: try s3.credentials.current()),
+            http: http)
+        do {
+            try await client.download(bucket: bucket, key: key, version: version, expectedETag: eTag, to: destination)
+        } catch let error as S3ClientError {
+            if let eTag, error.description.contains("ETag") {
+                throw AgentError(
+                    "Expected deployment artifact bundle etag \(eTag) but was actually something else: \(error)")
+            }
+            throw AgentError("cannot download s3://\(bucket)/\(key) from \(s3.endpoint): \(error)")
+        }
+    }
+
+    /// Downloads the tarball or zipball of `commit` (following GitHub's redirect to its code-load host).
+    func downloadGitHub(
+        account: String, repository: String, commit: String, zip: Bool, token: String?, to destination: URL
+    ) async throws {
+        for part in [account, repository, commit] where part.isEmpty || part.contains("/") || part.contains("..") {
+            throw AgentError("the GitHub revision \(account)/\(repository)@\(commit) is not a valid name")
+        }
+        let url = "\(gitHubAPI)/repos/\(account)/\(repository)/\(zip ? "zipball" : "tarball")/\(commit)"
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "User-Agent", value: "slipway-agent")
+        request.headers.add(name: "Accept", value: "application/vnd.github+json")
+        if let token, !token.isEmpty { request.headers.add(name: "Authorization", value: "token \(token)") }
+        var response = try await http.execute(request, timeout: .hours(1))
+        var redirects = 0
+        while [301, 302, 303, 307, 308].contains(Int(response.status.code)), redirects < 5,
+            let location = response.headers.first(name: "Location")
+        {
+            redirects += 1
+            // The archive host needs no token; it must not leak to another host.
+            var next = HTTPClientRequest(url: location)
+            next.headers.add(name: "User-Agent", value: "slipway-agent")
+            response = try await http.execute(next, timeout: .hours(1))
+        }
+        guard response.status == .ok else {
+            throw AgentError(
+                "GitHub answered \(response.status.code) for \(account)/\(repository) at \(commit)"
+                    + (token == nil ? " (private repositories need a GitHub access token)" : ""))
+        }
+        let partial = destination.appendingPathExtension("partial")
+        guard FileManager.default.createFile(atPath: partial.path, contents: nil) else {
+            throw AgentError("cannot create \(partial.path)")
+        }
+        let handle = try FileHandle(forWritingTo: partial)
+        do {
+            for try await buffer in response.body {
+                try handle.write(contentsOf: Data(buffer.readableBytesView))
+            }
+            try handle.close()
+        } catch {
+            try? handle.close()
+            try? FileManager.default.removeItem(at: partial)
+            throw error
+        }
+        _ = try? FileManager.default.removeItem(at: destination)
+        try FileManager.default.moveItem(at: partial, to: destination)
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import SlipwayModel
+
+/// Where the agent keeps deployments on disk: the stock agent's layout (reference §8.8), so a host can switch
+/// between the stock agent and Slipway's without losing its cleanup lists or its last successful revision.
+///
+/// ```
+/// <root>/<group-id>/<deployment-id>/bundle.tar
+/// <root>/<group-id>/<deployment-id>/deployment-archive/…
+/// <root>/<group-id>/<deployment-id>/logs/scripts.log
+/// <root>/deployment-instructions/<group-id>-cleanup | -install.json | _last_successful_install | _most_recent_install
+/// <root>/ongoing-deployment/<deployment-id>
+/// ```
+public struct DeploymentLayout: Sendable, Hashable {
+    public let root: URL
+    public let trackingDirectoryName: String
+
+    public init(root: URL, trackingDirectoryName: String = "ongoing-deployment") {
+        self.root = root
+        self.trackingDirectoryName = trackingDirectoryName
+    }
+
+    public func groupDirectory(_ groupID: String) -> URL { root.appendingPathComponent(groupID, isDirectory: true) }
+
+    public func deploymentDirectory(_ spec: DeploymentSpec) -> URL {
+        groupDirectory(spec.deploymentGroupID).appendingPathComponent(spec.deploymentID, isDirectory: true)
+    }
+
+    public func bundleFile(_ spec: DeploymentSpec) -> URL {
+        deploymentDirectory(spec).appendingPathComponent("bundle.tar")
+    }
+
+    public static func archiveDirectory(in deploymentDirectory: URL) -> URL {
+        deploymentDirectory.appendingPathComponent("deployment-archive", isDirectory: true)
+    }
+
+    public func scriptsLog(_ spec: DeploymentSpec) -> URL {
+        deploymentDirectory(spec).appendingPathComponent("logs/scripts.log")
+    }
+
+    public var instructionsDirectory: URL {
+        root.appendingPathComponent("deployment-instructions", isDirectory: true)
+    }
+
+    public var trackingDirectory: URL { root.appendingPathComponent(trackingDirectoryName, isDirectory: true) }
+
+    func lastSuccessfulInstallFile(_ groupID: String) -> URL {
+        instructionsDirectory.appendingPathComponent("\(groupID)_last_successful_install")
+    }
+
+    func mostRecentInstallFile(_ groupID: String) -> URL {
+        instructionsDirectory.appendingPathComponent("\(groupID)_most_recent_install")
+    }
+
+    /// The deployment directory a marker file names, when it still exists and lies under this root.
+    func deploymentDirectory(namedIn marker: URL) -> URL? {
+        guard let text = try? String(contentsOf: marker, encoding: .utf8) else { return nil }
+        let path = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !path.isEmpty else { return nil }
+        let url = URL(fileURLWithPath: path, isDirectory: true).standardizedFileURL
+        // The marker is ours, but a host that switched roots may hold stale paths: never act outside the root.
+        guard url.path.hasPrefix(root.standardizedFileURL.path + "/") else { return nil }
+        return FileManager.default.fileExists(atPath: url.path) ? url : nil
+    }
+
+    func lastSuccessfulDeployment(_ groupID: String) -> URL? {
+        deploymentDirectory(namedIn: lastSuccessfulInstallFile(groupID))
+    }
+
+    func mostRecentDeployment(_ groupID: String) -> URL? {
+        deploymentDirectory(namedIn: mostRecentInstallFile(groupID))
+    }
+
+    /// The deployment directory whose AppSpec and scripts `event` runs (reference §3.4): the current deployment once
+    /// its bundle is on the host; before that, the last successfully installed revision for the events that stop or
+    /// drain the old one (the most recent download for a blue/green rollback's traffic-blocking hooks); nil when
+    /// there is none, which makes the event a no-op.
+    public func revisionDirectory(for event: String, spec: DeploymentSpec) -> URL? {
+        let current = deploymentDirectory(spec)
+        if FileManager.default.fileExists(atPath: Self.archiveDirectory(in: current).path) { return current }
+        switch event {
+        case LifecycleEvent.beforeBlockTraffic.rawValue, LifecycleEvent.afterBlockTraffic.rawValue:
+            return spec.isBlueGreenRollback
+                ? mostRecentDeployment(spec.deploymentGroupID) : lastSuccessfulDeployment(spec.deploymentGroupID)
+        case LifecycleEvent.applicationStop.rawValue:
+            return lastSuccessfulDeployment(spec.deploymentGroupID)
+        case LifecycleEvent.beforeAllowTraffic.rawValue, LifecycleEvent.afterAllowTraffic.rawValue:
+            return spec.isBlueGreenRollback ? lastSuccessfulDeployment(spec.deploymentGroupID) : current
+        default:
+            return current
+        }
+    }
+}
+
+/// The crash-tracking files in `ongoing-deployment/`: one per running command, holding its host command identifier,
+/// so that an agent that died mid-command reports it failed at its next start instead of leaving the server to
+/// time it out.
+struct CommandTracker: Sendable {
+    let directory: URL
+
+    func begin(deploymentID: String, commandID: String) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let file = directory.appendingPathComponent(deploymentID)
+        try Data(commandID.utf8).write(to: file, options: .atomic)
+    }
+
+    func end(deploymentID: String) {
+        try? FileManager.default.removeItem(at: directory.appendingPathComponent(deploymentID))
+    }
+
+    /// The commands that were running when the agent last stopped, younger than `maximumAge` (older ones are stale:
+    /// the server has long timed them out). Reading clears the directory.
+    func takeInterrupted(now: Date, maximumAge: TimeInterval = 24 * 3600) -> [String] {
+        let files = (try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)) ?? []
+        var commands: [String] = []
+        for file in files {
+            let modified = (try? FileManager.default.attributesOfItem(atPath: file.path)[.modificationDate] as? Date) ?? nil
+            if let modified, now.timeIntervalSince(modified) < maximumAge,
+                let text = try? String(contentsOf: file, encoding: .utf8)
+            {
+                let id = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                if !id.isEmpty { commands.append(id) }
+            }
+            try? FileManager.default.removeItem(at: file)
+        }
+        return commands
+    }
+}
