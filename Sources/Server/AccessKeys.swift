@@ -2,7 +2,8 @@ import Foundation
 import SlipwayModel
 import Store
 
-/// What a key may do. Each role is a fixed set of permissions; IAM-style policies come later.
+/// What a key made by `slipway keys create` may do. Each role is a built-in policy (``KeyRole/permissions``); keys
+/// of IAM users get theirs from the user's inline policies instead.
 public enum KeyRole: String, Codable, CaseIterable, Sendable {
     /// Everything, including managing keys.
     case admin
@@ -16,7 +17,10 @@ public enum KeyRole: String, Codable, CaseIterable, Sendable {
 public struct AccessKeyRecord: Codable, Hashable, Sendable {
     public var accessKeyId: String
     public var secretAccessKey: String
-    public var role: KeyRole
+    /// The built-in role of a key made by `slipway keys create`; nil for an IAM user's key.
+    public var role: KeyRole?
+    /// The IAM user the key belongs to; nil for a key of a built-in role.
+    public var userName: String?
     /// For agent keys: the on-premises instance the key acts for.
     public var instanceName: String?
     public var createTime: Date
@@ -34,12 +38,23 @@ public struct AccessKeyRecord: Codable, Hashable, Sendable {
         self.status = "Active"
     }
 
-    /// The ARN of the key's principal, the identity an agent key's instance is registered with.
+    /// A key of an IAM user.
+    public init(accessKeyId: String, secretAccessKey: String, userName: String, createTime: Date) {
+        self.accessKeyId = accessKeyId
+        self.secretAccessKey = secretAccessKey
+        self.userName = userName
+        self.createTime = createTime
+        self.status = "Active"
+    }
+
+    /// The ARN of a built-in role key's principal, the identity an agent key's instance is registered with. (An IAM
+    /// user's key has its user's ARN, which the user record knows.)
     public func principalARN(accountID: String) -> String {
         if let principalArn { return principalArn }
         return switch role {
-        case .agent: "arn:aws:iam::\(accountID):user/slipway/agent/\(instanceName ?? accessKeyId)"
-        case .admin, .deployer: "arn:aws:iam::\(accountID):user/slipway/\(role.rawValue)/\(accessKeyId)"
+        case .agent?: "arn:aws:iam::\(accountID):user/slipway/agent/\(instanceName ?? accessKeyId)"
+        case let role?: "arn:aws:iam::\(accountID):user/slipway/\(role.rawValue)/\(accessKeyId)"
+        case nil: "arn:aws:iam::\(accountID):user/\(userName ?? accessKeyId)"
         }
     }
 }
@@ -51,12 +66,24 @@ public enum AccessKeyFactory {
 
     public static func make(role: KeyRole, instanceName: String?, now: Date) -> AccessKeyRecord {
         AccessKeyRecord(
-            accessKeyId: "AKIA" + randomString(count: 16, from: idAlphabet),
+            accessKeyId: makeID(prefix: "AKIA"),
             secretAccessKey: randomString(count: 40, from: secretAlphabet),
             role: role,
             instanceName: instanceName,
             createTime: now
         )
+    }
+
+    /// A key of the IAM user `userName`.
+    public static func make(userName: String, now: Date) -> AccessKeyRecord {
+        AccessKeyRecord(
+            accessKeyId: makeID(prefix: "AKIA"), secretAccessKey: randomString(count: 40, from: secretAlphabet),
+            userName: userName, createTime: now)
+    }
+
+    /// A 20-character identifier in IAM's alphabet (`AKIA…` for access keys, `AIDA…` for users).
+    static func makeID(prefix: String) -> String {
+        prefix + randomString(count: 20 - prefix.count, from: idAlphabet)
     }
 
     private static func randomString(count: Int, from alphabet: [Character]) -> String {
@@ -101,7 +128,16 @@ public enum AccessKeys {
         try await store.read { tx in try tx.list(AccessKeyRecord.self, .accessKey).map(\.value) }
     }
 
+    /// Deletes a key, of a built-in role or of an IAM user (which then no longer lists it).
     public static func delete(in store: any Store, accessKeyId: String) async throws -> Bool {
-        try await store.write { tx in try tx.delete(.accessKey, scope: "", name: accessKeyId) }
+        try await store.write { tx in
+            if let key = try tx.get(AccessKeyRecord.self, .accessKey, name: accessKeyId), let userName = key.userName,
+                var user = try tx.iamUser(userName)
+            {
+                user.accessKeyIds.removeAll { $0 == accessKeyId }
+                try tx.setIAMUser(user)
+            }
+            return try tx.delete(.accessKey, scope: "", name: accessKeyId)
+        }
     }
 }

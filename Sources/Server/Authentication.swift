@@ -21,8 +21,31 @@ struct Authenticator: Sendable {
     }
 
     /// The principal of a signed request, or an `AWSJSONError` (HTTP 403) that says what is wrong with its
-    /// signature. `service` is the signing name the endpoint expects; IAM requests are signed for `us-east-1`.
+    /// signature. `service` is the signing name the endpoint expects.
     func authenticate(_ request: Request, body: Data, service: String, now: Date) async throws -> Principal {
+        do {
+            return try await verify(request, body: body, service: service, regions: [region], now: now)
+        } catch let error as SigV4Error {
+            throw AWSJSONError(type: error.wireCode(for: .json), message: error.message, status: 403)
+        }
+    }
+
+    /// The principal of a signed IAM request, or an ``IAMError`` in the query protocol's terms.
+    ///
+    /// IAM signs for `us-east-1`; the AWS SDKs, given a custom endpoint, sign for the client's region instead, so
+    /// the server's own region is accepted too.
+    func authenticateIAM(_ request: Request, body: Data, now: Date) async throws -> Principal {
+        do {
+            return try await verify(request, body: body, service: "iam", regions: ["us-east-1", region], now: now)
+        } catch let error as SigV4Error {
+            throw IAMError(
+                code: error.wireCode(for: .query), message: error.message, status: error.httpStatus(for: .query))
+        }
+    }
+
+    private func verify(_ request: Request, body: Data, service: String, regions: [String], now: Date) async throws
+        -> Principal
+    {
         // HTTP/1 `Host` arrives as the request's authority (swift-http-types keeps it apart from the fields), yet
         // clients sign it as a header.
         var headers = request.headers.map { HTTPHeader($0.name.rawName, $0.value) }
@@ -30,23 +53,44 @@ struct Authenticator: Sendable {
         let signed = VerificationRequest(
             method: request.method.rawValue, target: request.head.path ?? "/", headers: headers,
             bodySHA256: Self.sha256Hex(body))
-        do {
-            let authorization = try Authorization.parse(signed)
-            let key = try await store.read {
-                try $0.get(AccessKeyRecord.self, .accessKey, name: authorization.accessKeyId)
-            }
-            guard let key, key.status == "Active" else {
-                throw SigV4Error.unknownAccessKey(authorization.accessKeyId)
-            }
-            _ = try verifier.verify(
-                signed, authorization: authorization, secretAccessKey: key.secretAccessKey, now: now,
-                expectedRegion: service == "iam" ? "us-east-1" : region, expectedService: service)
-            return Principal(
-                accessKeyId: key.accessKeyId, role: key.role, instanceName: key.instanceName,
-                arn: key.principalARN(accountID: accountID))
-        } catch let error as SigV4Error {
-            throw AWSJSONError(type: error.wireCode(for: .json), message: error.message, status: 403)
+        let authorization = try Authorization.parse(signed)
+        guard let (key, principal) = try await principal(accessKeyId: authorization.accessKeyId) else {
+            throw SigV4Error.unknownAccessKey(authorization.accessKeyId)
         }
+        let region = regions.first { $0 == authorization.scope.region } ?? regions[0]
+        _ = try verifier.verify(
+            signed, authorization: authorization, secretAccessKey: key.secretAccessKey, now: now,
+            expectedRegion: region, expectedService: service)
+        return principal
+    }
+
+    /// The active key `accessKeyId` and its principal, from one read of the store: the key and, for an IAM user's
+    /// key, the user with its policies. Nil for an unknown or inactive key, or a key whose user is gone.
+    func principal(accessKeyId: String) async throws -> (AccessKeyRecord, Principal)? {
+        let loaded = try await store.read { tx -> (AccessKeyRecord, IAMUserRecord?)? in
+            guard let key = try tx.get(AccessKeyRecord.self, .accessKey, name: accessKeyId), key.status == "Active"
+            else { return nil }
+            return (key, try key.userName.flatMap { try tx.iamUser($0) })
+        }
+        guard let (key, user) = loaded else { return nil }
+        if key.userName != nil {
+            guard let user else { return nil }
+            let arn = user.arn(accountID: accountID)
+            return (
+                key,
+                Principal(
+                    accessKeyId: key.accessKeyId, arn: arn, userName: user.userName, role: nil, instanceName: nil,
+                    permissions: user.permissions, instanceHost: user.instanceName == nil ? nil : arn)
+            )
+        }
+        let role = key.role ?? .agent
+        let arn = key.principalARN(accountID: accountID)
+        return (
+            key,
+            Principal(
+                accessKeyId: key.accessKeyId, arn: arn, userName: nil, role: role, instanceName: key.instanceName,
+                permissions: role.permissions, instanceHost: role == .agent ? key.principalArn : nil)
+        )
     }
 
     static func sha256Hex(_ body: Data) -> String? {
@@ -80,10 +124,7 @@ extension Authenticator {
         if let legacy = try await authenticateS3QueryV2(signed, now: now) { return legacy }
         do {
             let authorization = try Authorization.parse(signed)
-            let key = try await store.read {
-                try $0.get(AccessKeyRecord.self, .accessKey, name: authorization.accessKeyId)
-            }
-            guard let key, key.status == "Active" else {
+            guard let (key, principal) = try await principal(accessKeyId: authorization.accessKeyId) else {
                 throw SigV4Error.unknownAccessKey(
                     authorization.accessKeyId, viaQueryParameters: authorization.isPresigned)
             }
@@ -91,7 +132,7 @@ extension Authenticator {
                 signed, authorization: authorization, secretAccessKey: key.secretAccessKey, now: now,
                 expectedRegion: region, expectedService: "s3")
             return S3Authentication(
-                principal: principal(of: key), payload: verified.payload, chunkSigner: verified.chunkSigner())
+                principal: principal, payload: verified.payload, chunkSigner: verified.chunkSigner())
         } catch let error as SigV4Error {
             var details: [(String, String)] = []
             if let accessKey = try? Authorization.parse(signed).accessKeyId {
@@ -102,12 +143,6 @@ extension Authenticator {
             throw S3Error(
                 error.wireCode(for: .s3), error.message, status: error.httpStatus(for: .s3), details: details)
         }
-    }
-
-    private func principal(of key: AccessKeyRecord) -> Principal {
-        Principal(
-            accessKeyId: key.accessKeyId, role: key.role, instanceName: key.instanceName,
-            arn: key.principalARN(accountID: accountID))
     }
 
     /// The sub-resources that S3's query-string signatures (version 2) cover, in the order they are signed.
@@ -141,8 +176,7 @@ extension Authenticator {
         guard now.timeIntervalSince1970 <= expires else {
             throw S3Error.accessDenied("Request has expired")
         }
-        let key = try await store.read { try $0.get(AccessKeyRecord.self, .accessKey, name: accessKeyID) }
-        guard let key, key.status == "Active" else {
+        guard let (key, principal) = try await principal(accessKeyId: accessKeyID) else {
             throw S3Error(
                 "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",
                 status: 403, details: [("AWSAccessKeyId", accessKeyID)])
@@ -175,6 +209,6 @@ extension Authenticator {
                     + "signing method.",
                 status: 403, details: [("AWSAccessKeyId", accessKeyID), ("StringToSign", stringToSign)])
         }
-        return S3Authentication(principal: principal(of: key), payload: .unsigned, chunkSigner: nil)
+        return S3Authentication(principal: principal, payload: .unsigned, chunkSigner: nil)
     }
 }

@@ -1,33 +1,41 @@
-/// Who made a request: the verified access key's owner.
+/// Who made a request: the verified access key's owner and what it may do.
+///
+/// A key belongs either to an IAM user (made through the IAM API, `aws deploy register` for one) whose permissions
+/// are its inline policies, or to a built-in role (`slipway keys create --role …`) whose permissions are that role's
+/// fixed policy. A principal that is a registered on-premises instance also has an ``instanceHost``: the agent
+/// command API serves it for that host.
 public struct Principal: Sendable, Hashable {
     public let accessKeyId: String
-    public let role: KeyRole
-    /// For agent keys: the on-premises instance the key acts for.
-    public let instanceName: String?
     public let arn: String
+    /// The IAM user the key belongs to; nil for a key of a built-in role.
+    public let userName: String?
+    /// The built-in role of a key made by `slipway keys create`; nil for an IAM user's key.
+    public let role: KeyRole?
+    /// For a key of the agent role: the on-premises instance it was bound to.
+    public let instanceName: String?
+    /// The statements the principal's requests are evaluated against.
+    public let permissions: Permissions
+    /// The host identifier (IAM ARN) of the registered on-premises instance this principal is, if it is one.
+    public let instanceHost: String?
+    /// Set when a command-API request is authorised: whether a policy lets the principal act for every host
+    /// (rather than only for ``instanceHost``).
+    var actsForAnyHost = false
 
-    public init(accessKeyId: String, role: KeyRole, instanceName: String?, arn: String) {
+    public init(
+        accessKeyId: String, arn: String, userName: String?, role: KeyRole?, instanceName: String?,
+        permissions: Permissions, instanceHost: String?
+    ) {
         self.accessKeyId = accessKeyId
+        self.arn = arn
+        self.userName = userName
         self.role = role
         self.instanceName = instanceName
-        self.arn = arn
+        self.permissions = permissions
+        self.instanceHost = instanceHost
     }
-}
 
-/// The APIs of the server, for authorisation by role.
-public enum APIFamily: String, Sendable {
-    case codeDeploy = "codedeploy"
-    case commands = "codedeploy-commands"
-    case s3
-    case iam
-
-    /// Whether a key of `role` may call this API at all; finer checks (an agent's own instance) follow.
-    func admits(_ role: KeyRole) -> Bool {
-        switch (self, role) {
-        case (_, .admin): true
-        case (.codeDeploy, .deployer), (.s3, .deployer): true
-        case (.commands, .agent), (.s3, .agent): true
-        default: false
-        }
+    /// Whether the principal may poll, fetch and report commands of the host `host` through the agent command API.
+    public func mayActFor(host: String) -> Bool {
+        actsForAnyHost || host == instanceHost
     }
 }

@@ -12,7 +12,11 @@ import Store
 /// | `GET /healthz` | health, no authentication |
 /// | `POST /` + `X-Amz-Target: CodeDeploy_20141006.<Op>` | the CodeDeploy API |
 /// | `POST /` + `X-Amz-Target: CodeDeployCommandService…` | the agent command API (`Commands/`) |
+/// | `POST /` form-encoded `Action=…&Version=2010-05-08` | the IAM subset (`IAM/`) |
 /// | anything else | the S3 API of the built-in artifact store (`S3/`) |
+///
+/// Every API request is authorised by its principal's policies (`Authorization/`): here by operation name for the
+/// CodeDeploy and command APIs, in the S3 API by the request's S3 action, in the IAM API on the user it names.
 struct SlipwayResponder: HTTPResponder {
     typealias Context = BasicRequestContext
 
@@ -32,6 +36,9 @@ struct SlipwayResponder: HTTPResponder {
     let s3: S3API
     let clock: @Sendable () -> Date
 
+    /// The IAM API: users, access keys and inline policies.
+    var iam: IAMAPI { IAMAPI(store: store, authenticator: authenticator, accountID: accountID, clock: clock) }
+
     func respond(to request: Request, context: Context) async throws -> Response {
         let requestID = RequestIDs.make()
         var logger = context.logger
@@ -42,6 +49,7 @@ struct SlipwayResponder: HTTPResponder {
                 status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
         }
         guard let target = request.headers[.amzTarget] else {
+            if IAMAPI.accepts(request) { return await iam.respond(to: request, requestID: requestID, logger: logger) }
             return await s3.respond(to: request, requestID: requestID, logger: logger)
         }
         do {
@@ -51,7 +59,8 @@ struct SlipwayResponder: HTTPResponder {
             case CodeDeploy.targetPrefix:
                 let principal = try await authenticator.authenticate(
                     request, body: body, service: CodeDeploy.signingName, now: clock())
-                try authorize(principal, for: .codeDeploy, operation: operation)
+                try principal.authorizeCodeDeploy(
+                    operation: operation, body: body, arns: ARNs(region: region, accountID: accountID))
                 logger[metadataKey: "operation"] = .string(operation)
                 let context = HandlerContext(
                     store: store, region: region, accountID: accountID, principal: principal, now: clock(),
@@ -64,8 +73,8 @@ struct SlipwayResponder: HTTPResponder {
                     prefix == CodeDeployCommand.targetPrefix
                     ? CodeDeployCommand.signingName : CodeDeployCommand.secureSigningName
                 let principal = try await authenticator.authenticate(
-                    request, body: body, service: signingName, now: clock())
-                try authorize(principal, for: .commands, operation: operation)
+                    request, body: body, service: signingName, now: clock()
+                ).authorizedForCommands(operation: operation)
                 logger[metadataKey: "operation"] = .string(operation)
                 let output = try await commands.handle(
                     operationName: operation, body: body, principal: principal,
@@ -109,16 +118,6 @@ struct SlipwayResponder: HTTPResponder {
                 message:
                     "The request body is larger than \(Self.maximumJSONBody) bytes, the most a JSON API request may have.",
                 status: 413)
-        }
-    }
-
-    private func authorize(_ principal: Principal, for api: APIFamily, operation: String) throws {
-        guard api.admits(principal.role) else {
-            throw AWSJSONError(
-                type: "AccessDeniedException",
-                message: "User: \(principal.arn) is not authorized to perform: \(api.rawValue):\(operation) "
-                    + "(a key with role '\(principal.role.rawValue)' cannot call the \(api.rawValue) API)",
-                status: 403)
         }
     }
 }

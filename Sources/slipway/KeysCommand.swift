@@ -7,6 +7,12 @@ struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Create, list and delete access keys in a server's data directory.",
+        discussion: """
+            A key's role is a built-in policy: admin allows every action; deployer allows codedeploy:* and s3:*; \
+            agent allows s3:Get* and s3:List* and the agent command API for the one on-premises instance it is \
+            bound to. Keys of IAM users (made with `aws iam create-access-key`, or `aws deploy register`) are listed \
+            too, with their user; their permissions are the user's inline policies.
+            """,
         subcommands: [Create.self, List.self, Delete.self]
     )
 
@@ -49,7 +55,7 @@ struct KeysCommand: AsyncParsableCommand {
                 let object: [String: Any] = [
                     "AccessKey": [
                         "AccessKeyId": key.accessKeyId, "SecretAccessKey": key.secretAccessKey, "Status": key.status,
-                        "UserName": key.instanceName ?? key.role.rawValue,
+                        "UserName": key.instanceName ?? role.rawValue,
                         "CreateDate": ISO8601DateFormatter().string(from: key.createTime),
                     ]
                 ]
@@ -58,7 +64,7 @@ struct KeysCommand: AsyncParsableCommand {
             } else {
                 print("access key id:     \(key.accessKeyId)")
                 print("secret access key: \(key.secretAccessKey)")
-                print("role:              \(key.role.rawValue)" + (key.instanceName.map { " (instance \($0))" } ?? ""))
+                print("role:              \(role.rawValue)" + (key.instanceName.map { " (instance \($0))" } ?? ""))
             }
         }
     }
@@ -71,7 +77,8 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             for key in try await AccessKeys.list(in: try store.open()) {
                 let instance = key.instanceName.map { "  instance=\($0)" } ?? ""
-                print("\(key.accessKeyId)  \(key.role.rawValue)  \(key.status)\(instance)")
+                let owner = key.role?.rawValue ?? "user=\(key.userName ?? "?")"
+                print("\(key.accessKeyId)  \(owner)  \(key.status)\(instance)")
             }
         }
     }

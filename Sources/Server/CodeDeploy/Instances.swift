@@ -16,6 +16,8 @@ enum InstanceHandlers {
                 guard var instance = try tx.instance(name), instance.deregisterTime == nil else { return }
                 instance.deregisterTime = context.now
                 try tx.set(instance, .instance, name: name)
+                try tx.bindIAMUser(
+                    arn: instance.iamUserArn, accountID: context.accountID, toInstance: nil, previousInstance: name)
             }
         }
         api.on(.getOnPremisesInstance) { (input: CodeDeploy.GetOnPremisesInstanceInput, context) in
@@ -108,6 +110,7 @@ enum InstanceHandlers {
                 }
             }
             try tx.set(instance, .instance, name: name)
+            try tx.bindIAMUser(arn: userARN, accountID: context.accountID, toInstance: name)
         }
     }
 

@@ -215,11 +215,11 @@ struct CommandAPI: Sendable {
 
     /// An agent key acts only for its own host.
     private static func authorize(_ principal: Principal, host: String) throws {
-        guard principal.role == .admin || principal.arn == host else {
+        guard principal.mayActFor(host: host) else {
             throw AWSJSONError(
                 type: "AccessDeniedException",
-                message: "User: \(principal.arn) is not allowed to act for host \(host): an agent key acts only for "
-                    + "the instance it is bound to.",
+                message: "User: \(principal.arn) is not allowed to act for host \(host): an instance's key acts only "
+                    + "for that instance.",
                 status: 403)
         }
     }

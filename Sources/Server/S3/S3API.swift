@@ -28,12 +28,7 @@ struct S3API: Sendable {
             let s3 = try S3Request(request)
             resource = s3.resource
             let authentication = try await authenticator.authenticateS3(request, now: clock())
-            let principal = authentication.principal
-            let reads: Set<HTTPRequest.Method> = [.get, .head]
-            if !reads.contains(request.method) && principal.role == .agent {
-                throw S3Error.accessDenied(
-                    "Access Denied: \(principal.arn) has an agent key, which may only read from the artifact store.")
-            }
+            try authentication.principal.authorizeS3(s3)
             var response = try await route(s3, authentication: authentication, logger: logger)
             response.headers[.amzS3RequestID] = requestID
             return response

@@ -1,0 +1,197 @@
+import ArtifactStore
+import Foundation
+import SlipwayModel
+
+extension KeyRole {
+    /// The built-in policy of the role: what a key of `slipway keys create --role …` may do.
+    ///
+    /// | role | statements |
+    /// |---|---|
+    /// | admin | Allow `*` on `*` |
+    /// | deployer | Allow `codedeploy:*`, `s3:*` on `*` |
+    /// | agent | Allow `s3:Get*`, `s3:List*` on `*` (plus the command API for its own instance, by binding) |
+    public var permissions: Permissions {
+        switch self {
+        case .admin: Self.adminPermissions
+        case .deployer: Self.deployerPermissions
+        case .agent: Self.agentPermissions
+        }
+    }
+
+    private static let adminPermissions = Permissions([
+        PolicyStatement(effect: .allow, actions: ["*"], resources: ["*"])
+    ])
+    private static let deployerPermissions = Permissions([
+        PolicyStatement(effect: .allow, actions: ["codedeploy:*", "s3:*"], resources: ["*"])
+    ])
+    private static let agentPermissions = Permissions([
+        PolicyStatement(effect: .allow, actions: ["s3:Get*", "s3:List*"], resources: ["*"])
+    ])
+}
+
+/// A refused request: the action, the resource it was checked against and whether a Deny said so.
+struct AccessDenial: Error, Hashable, Sendable {
+    let principalARN: String
+    let action: String
+    let resource: String?
+    let explicit: Bool
+
+    /// IAM's sentence for a refusal, naming the action.
+    var message: String {
+        let on = " on resource: \(resource ?? "*")"
+        return explicit
+            ? "User: \(principalARN) is not authorized to perform: \(action)\(on) with an explicit deny in an "
+                + "identity-based policy"
+            : "User: \(principalARN) is not authorized to perform: \(action)\(on) because no identity-based policy "
+                + "allows the \(action) action"
+    }
+
+    /// The AWS JSON form, for the CodeDeploy and command APIs.
+    var json: AWSJSONError { AWSJSONError(type: "AccessDeniedException", message: message, status: 403) }
+    /// The S3 form.
+    var s3: S3Error { S3Error.accessDenied(message) }
+}
+
+extension Principal {
+    /// Throws ``AccessDenial`` unless the principal's policies allow `action` on every one of `resources`
+    /// (`nil`: the request names no resource Slipway checks; see ``Permissions/decision(action:resources:)``).
+    func authorize(_ action: String, resources: [String]?) throws(AccessDenial) {
+        switch permissions.decision(action: action, resources: resources) {
+        case .allowed: return
+        case .explicitlyDenied:
+            throw AccessDenial(principalARN: arn, action: action, resource: resources?.first, explicit: true)
+        case .implicitlyDenied:
+            throw AccessDenial(principalARN: arn, action: action, resource: resources?.first, explicit: false)
+        }
+    }
+
+    /// Authorises a CodeDeploy API request: `codedeploy:<operation>` on the application, deployment group,
+    /// configuration or instance the request names. The body is read for names only when a policy of the principal
+    /// has resource patterns for the action (never for the built-in roles).
+    func authorizeCodeDeploy(operation: String, body: Data, arns: ARNs) throws(AWSJSONError) {
+        let action = "codedeploy:\(operation)"
+        let resources = permissions.dependsOnResource(action: action) ? CodeDeployResources.of(body, arns: arns) : nil
+        do {
+            try authorize(action, resources: resources)
+        } catch {
+            throw error.json
+        }
+    }
+
+    /// Authorises an agent command API request, `codedeploy-commands-secure:<operation>` (the action prefix AWS uses
+    /// for both of the API's endpoints). A policy that allows it (on `*`: these actions have no resource) lets the
+    /// principal act for every host; a registered on-premises instance may act for its own host without one. An
+    /// explicit Deny refuses both. The host of the request is checked by the command API with ``mayActFor(host:)``.
+    func authorizedForCommands(operation: String) throws(AWSJSONError) -> Principal {
+        let action = "codedeploy-commands-secure:\(operation)"
+        var principal = self
+        switch permissions.decision(action: action, resources: nil) {
+        case .allowed:
+            principal.actsForAnyHost = true
+        case .explicitlyDenied:
+            throw AccessDenial(principalARN: arn, action: action, resource: nil, explicit: true).json
+        case .implicitlyDenied:
+            guard instanceHost != nil else {
+                throw AccessDenial(principalARN: arn, action: action, resource: nil, explicit: false).json
+            }
+        }
+        return principal
+    }
+
+    /// Authorises an S3 request by the action IAM names for it (`s3:GetObject`, `s3:PutObject`, `s3:ListBucket`…)
+    /// on the bucket or object ARN; a copy also needs `s3:GetObject` on its source.
+    func authorizeS3(_ request: S3Request) throws(S3Error) {
+        do {
+            for (action, resource) in S3Actions.of(request) {
+                try authorize(action, resources: resource.map { [$0] })
+            }
+        } catch {
+            throw error.s3
+        }
+    }
+}
+
+/// The resources a CodeDeploy request names, as ARNs, for policies with resource patterns.
+enum CodeDeployResources {
+    /// The ARNs named by the request's members; nil when it names none (lists, lookups by deployment id), which
+    /// ``Permissions`` treats cautiously.
+    static func of(_ body: Data, arns: ARNs) -> [String]? {
+        guard !body.isEmpty, case .object(let input)? = try? JSONValue(parsing: body) else { return nil }
+        func string(_ name: String) -> String? {
+            if case .string(let value)? = input[name], !value.isEmpty { return value }
+            return nil
+        }
+        func strings(_ name: String) -> [String] {
+            guard case .array(let values)? = input[name] else { return [] }
+            return values.compactMap { if case .string(let value) = $0 { value } else { nil } }
+        }
+        var resources: [String] = []
+        if let application = string("applicationName") {
+            let groups =
+                [string("deploymentGroupName"), string("currentDeploymentGroupName")].compactMap { $0 }
+                + strings("deploymentGroupNames")
+            if groups.isEmpty {
+                resources.append(arns.application(application))
+            } else {
+                resources += groups.map { arns.deploymentGroup(application: application, group: $0) }
+            }
+        } else if let config = string("deploymentConfigName") {
+            resources.append(arns.deploymentConfig(config))
+        }
+        resources += strings("applicationNames").map(arns.application)
+        resources += (string("instanceName").map { [$0] } ?? []).map(arns.instance)
+        resources += strings("instanceNames").map(arns.instance)
+        if let arn = string("ResourceArn") { resources.append(arn) }
+        return resources.isEmpty ? nil : resources
+    }
+}
+
+/// The IAM actions of S3 requests, as AWS names them.
+enum S3Actions {
+    /// The (action, resource ARN) pairs a request needs; a nil resource is a request on no bucket (ListBuckets).
+    static func of(_ request: S3Request) -> [(action: String, resource: String?)] {
+        let bucketARN = "arn:aws:s3:::\(request.bucket)"
+        let objectARN = "arn:aws:s3:::\(request.bucket)/\(request.key)"
+        let method = request.request.method.rawValue
+        if request.bucket.isEmpty { return [("s3:ListAllMyBuckets", nil)] }
+        if request.key.isEmpty {
+            let action: String
+            switch method {
+            case "PUT": action = request.has("versioning") ? "s3:PutBucketVersioning" : "s3:CreateBucket"
+            case "DELETE": action = "s3:DeleteBucket"
+            // DeleteObjects is authorised once for the bucket's objects, not per key.
+            case "POST": return [("s3:DeleteObject", "\(bucketARN)/*")]
+            default:
+                action =
+                    if request.has("versioning") {
+                        "s3:GetBucketVersioning"
+                    } else if request.has("location") {
+                        "s3:GetBucketLocation"
+                    } else if request.has("uploads") {
+                        "s3:ListBucketMultipartUploads"
+                    } else {
+                        "s3:ListBucket"  // ListObjects, ListObjectsV2 and HeadBucket
+                    }
+            }
+            return [(action, bucketARN)]
+        }
+        switch method {
+        case "PUT":
+            var needs: [(String, String?)] = [("s3:PutObject", objectARN)]
+            if let source = request.header("x-amz-copy-source"), request.parameter("uploadId") == nil {
+                let path = (source.removingPercentEncoding ?? source).split(separator: "?").first.map(String.init)
+                let trimmed = path.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? ""
+                needs.append(("s3:GetObject", "arn:aws:s3:::\(trimmed)"))
+            }
+            return needs
+        case "GET", "HEAD":
+            if request.parameter("uploadId") != nil { return [("s3:ListMultipartUploadParts", objectARN)] }
+            return [(request.has("versionId") ? "s3:GetObjectVersion" : "s3:GetObject", objectARN)]
+        case "DELETE":
+            if request.parameter("uploadId") != nil { return [("s3:AbortMultipartUpload", objectARN)] }
+            return [(request.has("versionId") ? "s3:DeleteObjectVersion" : "s3:DeleteObject", objectARN)]
+        default:
+            return [("s3:PutObject", objectARN)]  // CreateMultipartUpload and CompleteMultipartUpload
+        }
+    }
+}
