@@ -18,22 +18,6 @@ extension NotBuiltYetCommand {
     }
 }
 
-struct AgentCommand: NotBuiltYetCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "agent",
-        abstract: "Run the host agent: poll for commands, download revisions, run lifecycle hooks. (not built yet)"
-    )
-    static let capability = "the host agent"
-}
-
-struct LocalCommand: NotBuiltYetCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "local",
-        abstract: "Run a bundle's AppSpec on this host without a server. (not built yet)"
-    )
-    static let capability = "local deployments"
-}
-
 struct DeployCommand: NotBuiltYetCommand {
     static let configuration = CommandConfiguration(
         commandName: "deploy",

@@ -90,7 +90,8 @@ public struct AgentConfiguration: Sendable, Hashable {
         if let value = try values.number("kill_agent_max_wait_time_seconds") { killAgentMaxWaitTimeSeconds = value }
         if let value = try values.number("max_revisions") {
             guard value >= 1, value == value.rounded() else {
-                throw AgentConfigurationError("\(source): max_revisions must be a whole number of at least 1, not \(value)")
+                throw AgentConfigurationError(
+                    "\(source): max_revisions must be a whole number of at least 1, not \(value)")
             }
             maxRevisions = Int(value)
         }

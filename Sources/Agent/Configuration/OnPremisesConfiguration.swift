@@ -52,7 +52,8 @@ public struct OnPremisesConfiguration: Sendable, Hashable {
                     "\(source): iam_user_arn needs aws_access_key_id and aws_secret_access_key")
             }
             return OnPremisesConfiguration(
-                region: region, identity: .user(arn: arn, credentials: Credentials(accessKeyId: id, secretAccessKey: secret)))
+                region: region,
+                identity: .user(arn: arn, credentials: Credentials(accessKeyId: id, secretAccessKey: secret)))
         case (nil, let arn?):
             guard let file = try keys.string("aws_credentials_file") else {
                 throw AgentConfigurationError("\(source): iam_session_arn needs aws_credentials_file")

@@ -77,7 +77,9 @@ public struct HTTPCommandClient: CommandService {
         return output.CommandStatus
     }
 
-    package func complete(_ commandID: String, status: CodeDeployCommand.CommandStatus, diagnostics: String) async throws {
+    package func complete(_ commandID: String, status: CodeDeployCommand.CommandStatus, diagnostics: String)
+        async throws
+    {
         let _: Empty = try await call(
             "PutHostCommandComplete",
             CodeDeployCommand.PutHostCommandCompleteInput(

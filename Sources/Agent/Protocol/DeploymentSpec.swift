@@ -26,7 +26,8 @@ public struct DeploymentSpec: Sendable, Hashable {
 
     public init(
         deploymentID: String, deploymentGroupID: String, deploymentGroupName: String, applicationName: String,
-        deploymentCreator: String = "user", deploymentType: String = "IN_PLACE", appSpecFilename: String = "appspec.yml",
+        deploymentCreator: String = "user", deploymentType: String = "IN_PLACE",
+        appSpecFilename: String = "appspec.yml",
         revision: Revision, fileExistsBehavior: FileExistsBehavior? = nil, allPossibleLifecycleEvents: [String]? = nil
     ) {
         self.deploymentID = deploymentID
@@ -93,7 +94,8 @@ public struct DeploymentSpec: Sendable, Hashable {
                 let key = s3["Key"] as? String
             else { throw SpecificationError("the S3 revision names no Bucket and Key") }
             parsedRevision = .s3(
-                bucket: bucket, key: key, bundleType: try bundleType(s3["BundleType"]), version: s3["Version"] as? String,
+                bucket: bucket, key: key, bundleType: try bundleType(s3["BundleType"]),
+                version: s3["Version"] as? String,
                 eTag: s3["ETag"] as? String)
         case "GitHub":
             guard let gitHub = revision["GitHubRevision"] as? [String: Any], let account = gitHub["Account"] as? String,
@@ -165,9 +167,9 @@ public struct SpecificationVerifier: Sendable {
     }
 
     /// The specification inside `envelope`, after checking its signature; `TEXT/JSON` only when `allowUnsigned`.
-    public func open(format: String?, payload: String?, allowUnsigned: Bool = false, now: Date = Date()) async throws(
-        SpecificationError
-    ) -> DeploymentSpec {
+    public func open(format: String?, payload: String?, allowUnsigned: Bool = false, now: Date = Date())
+        async throws(SpecificationError) -> DeploymentSpec
+    {
         guard let payload else { throw SpecificationError("the deployment specification is empty") }
         switch format {
         case "PKCS7/JSON":

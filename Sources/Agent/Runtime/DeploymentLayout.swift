@@ -114,7 +114,8 @@ struct CommandTracker: Sendable {
         let files = (try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)) ?? []
         var commands: [String] = []
         for file in files {
-            let modified = (try? FileManager.default.attributesOfItem(atPath: file.path)[.modificationDate] as? Date) ?? nil
+            let modified =
+                (try? FileManager.default.attributesOfItem(atPath: file.path)[.modificationDate] as? Date) ?? nil
             if let modified, now.timeIntervalSince(modified) < maximumAge,
                 let text = try? String(contentsOf: file, encoding: .utf8)
             {

@@ -84,7 +84,8 @@ struct CommandAPI: Sendable {
             let id = try await command(input.HostCommandIdentifier, principal: principal)
             let record = LifecycleEventLogRecord(log: input.Log ?? "", uploadTime: now())
             try await store.write { tx in
-                try tx.set(record, .lifecycleEventLog, scope: id.deploymentId, name: "\(id.instanceName)/\(id.event.rawValue)")
+                try tx.set(
+                    record, .lifecycleEventLog, scope: id.deploymentId, name: "\(id.instanceName)/\(id.event.rawValue)")
             }
             return Data("{}".utf8)
         case .postHostCommandUpdate:

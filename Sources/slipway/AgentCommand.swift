@@ -1,0 +1,109 @@
+import Agent
+import ArgumentParser
+@preconcurrency import Dispatch
+import Foundation
+import Logging
+
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Run the host agent: poll for commands, download revisions, install files, run lifecycle hooks.",
+        discussion: """
+            The agent reads the stock CodeDeploy agent's files from --config-dir: codedeployagent.yml \
+            (:deploy_control_endpoint:, :root_dir:, …) and codedeploy.onpremises.yml (region, iam_user_arn and an \
+            access key). Flags override the files. `slipway agent register` writes both.
+            """,
+        subcommands: [Run.self],
+        defaultSubcommand: Run.self
+    )
+
+    /// Options shared by running and registering.
+    struct Locations: ParsableArguments {
+        @Option(help: "The directory of codedeployagent.yml and codedeploy.onpremises.yml.")
+        var configDir: String = AgentConfiguration.defaultConfigDirectory
+
+        @Option(help: "A PEM file of certificates to trust for TLS and for deployment specification signatures.")
+        var caFile: String?
+
+        var configDirectory: URL {
+            URL(fileURLWithPath: NSString(string: configDir).expandingTildeInPath, isDirectory: true)
+        }
+    }
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "run", abstract: "Run the agent in the foreground (the default).")
+
+        @OptionGroup var locations: Locations
+
+        @Option(help: "The agent configuration file. (default: <config-dir>/codedeployagent.yml)")
+        var config: String?
+
+        @Option(help: "The server's address, overriding :deploy_control_endpoint:.")
+        var server: String?
+
+        @Option(help: "Where deployments are kept, overriding :root_dir:.")
+        var rootDir: String?
+
+        @Flag(help: "Log debug messages.")
+        var verbose = false
+
+        func run() async throws {
+            var configuration: AgentConfiguration
+            do {
+                configuration = try AgentConfiguration.load(
+                    configDirectory: locations.configDirectory, file: config.map { URL(fileURLWithPath: $0) })
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            if let server { configuration.deployControlEndpoint = server }
+            if let rootDir { configuration.rootDirectory = URL(fileURLWithPath: rootDir, isDirectory: true) }
+            if let caFile = locations.caFile { configuration.caFile = URL(fileURLWithPath: caFile) }
+            if verbose { configuration.verbose = true }
+            let onPremises: OnPremisesConfiguration
+            do {
+                onPremises = try OnPremisesConfiguration.load(from: configuration.onPremisesConfigFile)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            var logger = Logger(label: "slipway.agent")
+            logger.logLevel = configuration.verbose ? .debug : .info
+            let stop = StopSignal()
+            let signals = SignalHandlers(stop: stop)
+            defer { withExtendedLifetime(signals) {} }
+            do {
+                try await AgentHost(configuration: configuration, onPremises: onPremises, logger: logger).run(
+                    until: stop)
+            } catch let error as AgentConfigurationError {
+                throw ValidationError(error.description)
+            }
+        }
+    }
+}
+
+/// Mutable only in `init` and `deinit`.
+/// SIGTERM and SIGINT ask the agent to stop: it takes no new command and lets the running one finish (bounded by
+/// :kill_agent_max_wait_time_seconds:).
+final class SignalHandlers: @unchecked Sendable {
+    private let sources: [any DispatchSourceSignal]
+
+    init(stop: StopSignal) {
+        // A parent may have started this process with the signals blocked (Foundation's Process does): unblock them.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, SIGTERM)
+        sigaddset(&unblock, SIGINT)
+        sigprocmask(SIG_UNBLOCK, &unblock, nil)
+        sources = [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { stop.stop() }
+            source.resume()
+            return source
+        }
+    }
+
+    deinit {
+        for source in sources { source.cancel() }
+    }
+}

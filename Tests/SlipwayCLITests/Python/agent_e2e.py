@@ -1,0 +1,254 @@
+"""Real `slipway agent` processes against a real `slipway server --dev`, driven with the AWS CLI and boto3.
+
+Usage: agent_e2e.py deploy       two deployments to a host: files, hooks, environment, cleanup, log tail
+       agent_e2e.py restart      an agent killed in the middle of a hook fails its host at once when restarted
+
+Needs the dev profile in the environment (AWS_*), SLIPWAY_BIN and SLIPWAY_DATA_DIR (for agent keys)."""
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+import boto3
+
+ACCOUNT = "000000000000"
+codedeploy = boto3.client("codedeploy")
+s3 = boto3.client("s3")
+# Started by a test runner that blocks SIGTERM in its children; agents must get it.
+signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
+def aws(*arguments):
+    result = subprocess.run(["aws", *arguments, "--output", "json"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, f"aws {' '.join(arguments)} failed: {result.stderr}"
+    return json.loads(result.stdout) if result.stdout.strip() else {}
+
+
+class Agent:
+    """A `slipway agent` process with its own configuration directory, identity and deployment root."""
+
+    def __init__(self, instance, work):
+        self.instance = instance
+        self.config = os.path.join(work, f"{instance}-conf")
+        self.root = os.path.join(self.config, "deployment-root")
+        self.log_path = os.path.join(work, f"{instance}-agent.log")
+        os.makedirs(self.config, exist_ok=True)
+        arn = f"arn:aws:iam::{ACCOUNT}:user/{instance}"
+        codedeploy.register_on_premises_instance(instanceName=instance, iamUserArn=arn)
+        key = json.loads(subprocess.run(
+            [os.environ["SLIPWAY_BIN"], "keys", "create", "--role", "agent", "--instance-name", instance, "--json",
+             "--data-dir", os.environ["SLIPWAY_DATA_DIR"]], capture_output=True, text=True, check=True).stdout)
+        key = key["AccessKey"]
+        with open(os.path.join(self.config, "codedeploy.onpremises.yml"), "w") as file:
+            file.write(f"---\nregion: {os.environ['AWS_REGION']}\niam_user_arn: '{arn}'\n"
+                       f"aws_access_key_id: {key['AccessKeyId']}\naws_secret_access_key: {key['SecretAccessKey']}\n")
+        # The stock agent's file, with Ruby symbol keys, plus the CA for a --dev server.
+        with open(os.path.join(self.config, "codedeployagent.yml"), "w") as file:
+            file.write(f"---\n:log_aws_wire: false\n:root_dir: '{self.root}'\n:verbose: false\n"
+                       f":wait_between_runs: 1\n:max_revisions: 2\n"
+                       f":deploy_control_endpoint: '{os.environ['AWS_ENDPOINT_URL']}'\n"
+                       f":slipway_ca_file: '{os.environ['AWS_CA_BUNDLE']}'\n")
+        self.process = None
+
+    def start(self, extra_env=None):
+        environment = dict(os.environ)
+        environment.update(extra_env or {})
+        self.log = open(self.log_path, "a")
+        self.process = subprocess.Popen(
+            [os.environ["SLIPWAY_BIN"], "agent", "--config-dir", self.config], stdout=self.log, stderr=self.log,
+            env=environment)
+
+    def kill(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                raise AssertionError(f"{self.instance}: the agent did not stop within 30 s of SIGTERM")
+
+    def output(self):
+        with open(self.log_path) as file:
+            return file.read()
+
+
+def tgz(files):
+    """A tgz bundle from {path: (text, mode)}."""
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w:gz") as archive:
+        for path, (text, mode) in files.items():
+            body = text.encode()
+            info = tarfile.TarInfo(path)
+            info.size, info.mode = len(body), mode
+            archive.addfile(info, io.BytesIO(body))
+    return data.getvalue()
+
+
+def push(key, files):
+    answer = s3.put_object(Bucket="releases", Key=key, Body=tgz(files))
+    return {"revisionType": "S3", "s3Location": {
+        "bucket": "releases", "key": key, "bundleType": "tgz", "eTag": answer["ETag"].strip('"')}}
+
+
+def wait(deployment, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        info = codedeploy.get_deployment(deploymentId=deployment)["deploymentInfo"]
+        if info["status"] in ("Succeeded", "Failed", "Stopped"):
+            return info
+        time.sleep(0.5)
+    raise AssertionError(f"{deployment} did not end within {timeout} s")
+
+
+def events_of(deployment, instance):
+    target = codedeploy.get_deployment_target(deploymentId=deployment, targetId=instance)["deploymentTarget"]
+    return {event["lifecycleEventName"]: event for event in target["instanceTarget"]["lifecycleEvents"]}
+
+
+def group(name, instance):
+    codedeploy.add_tags_to_on_premises_instances(instanceNames=[instance], tags=[{"Key": "e2e", "Value": name}])
+    codedeploy.create_deployment_group(
+        applicationName="site", deploymentGroupName=name, serviceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/CodeDeploy",
+        deploymentConfigName="CodeDeployDefault.AllAtOnce",
+        onPremisesInstanceTagFilters=[{"Key": "e2e", "Value": name, "Type": "KEY_AND_VALUE"}])
+
+
+def revision_files(version, destination, extra):
+    hook = ("#!/bin/sh\n"
+            "echo \"$LIFECYCLE_EVENT $DEPLOYMENT_ID $APPLICATION_NAME $DEPLOYMENT_GROUP_NAME $BUNDLE_KEY"
+            f" {version}\" >> {os.path.dirname(destination)}/hooks.log\n")
+    files = {
+        "appspec.yml": (
+            "version: 0.0\nos: linux\n"
+            f"files:\n  - source: site\n    destination: {destination}\n"
+            "hooks:\n"
+            "  ApplicationStop:\n    - location: scripts/hook.sh\n"
+            "  BeforeInstall:\n    - location: scripts/hook.sh\n"
+            "  AfterInstall:\n    - location: scripts/hook.sh\n"
+            "  ApplicationStart:\n    - location: scripts/start.sh\n      timeout: 30\n"
+            "  ValidateService:\n    - location: scripts/validate.sh\n", 0o644),
+        "scripts/hook.sh": (hook, 0o755),
+        # A service started in the background without redirecting its output: the stock agent waits for the
+        # script's timeout here; Slipway's agent goes on once the script itself has exited.
+        "scripts/start.sh": (hook + "sleep 20 &\necho started\n", 0o755),
+        "scripts/validate.sh": (f"#!/bin/sh\ntest \"$(cat {destination}/VERSION)\" = {version} || exit 3\n"
+                                "echo validated\n", 0o755),
+        "site/VERSION": (version, 0o644),
+    }
+    files.update(extra)
+    return files
+
+
+def scenario_deploy():
+    work = tempfile.mkdtemp(prefix="slipway-agent-e2e-")
+    destination = os.path.join(work, "www", "site")
+    os.makedirs(os.path.dirname(destination))
+    s3.create_bucket(Bucket="releases")
+    codedeploy.create_application(applicationName="site")
+    agent = Agent("web-1", work)
+    group("web", "web-1")
+    agent.start()
+    try:
+        first = push("site-v1.tgz", revision_files("v1", destination, {"site/only-in-v1.txt": ("old", 0o644)}))
+        started = time.time()
+        deployment = codedeploy.create_deployment(
+            applicationName="site", deploymentGroupName="web", revision=first)["deploymentId"]
+        info = wait(deployment)
+        took = time.time() - started
+        assert info["status"] == "Succeeded", f"v1: {info}\n{agent.output()}"
+        # ApplicationStart left `sleep 20` holding its output; the deployment must not have waited for it.
+        assert took < 15, f"v1 took {took:.1f} s: the background process of ApplicationStart held the event"
+        assert open(os.path.join(destination, "VERSION")).read() == "v1"
+        assert os.path.exists(os.path.join(destination, "only-in-v1.txt"))
+        hooks = open(os.path.join(work, "www", "hooks.log")).read().splitlines()
+        # First deployment to the host: ApplicationStop has no earlier revision and is skipped.
+        assert [line.split()[0] for line in hooks] == ["BeforeInstall", "AfterInstall", "ApplicationStart"], hooks
+        assert hooks[0].split()[1:] == [deployment, "site", "web", "site-v1.tgz", "v1"], hooks[0]
+        events = events_of(deployment, "web-1")
+        assert events["ApplicationStop"]["status"] == "Succeeded"
+        assert "validated" in events["ValidateService"]["diagnostics"]["logTail"], events["ValidateService"]
+
+        second = push("site-v2.tgz", revision_files("v2", destination, {}))
+        deployment2 = codedeploy.create_deployment(
+            applicationName="site", deploymentGroupName="web", revision=second)["deploymentId"]
+        info = wait(deployment2)
+        assert info["status"] == "Succeeded", f"v2: {info}\n{agent.output()}"
+        assert open(os.path.join(destination, "VERSION")).read() == "v2"
+        # The previous revision's files are cleaned up before the new ones are installed.
+        assert not os.path.exists(os.path.join(destination, "only-in-v1.txt")), "v1's file was not cleaned up"
+        hooks = open(os.path.join(work, "www", "hooks.log")).read().splitlines()
+        # ApplicationStop ran the last installed revision's script (v1's), the later hooks v2's.
+        assert hooks[3].split()[0] == "ApplicationStop" and hooks[3].split()[-1] == "v1", hooks
+        assert hooks[4].split()[0] == "BeforeInstall" and hooks[4].split()[-1] == "v2", hooks
+
+        # A failing ValidateService: the host fails with the script's exit code and its output as the log tail.
+        third = push("site-v3.tgz", revision_files("v2", destination, {"site/VERSION": ("v3-wrong", 0o644)}))
+        deployment3 = codedeploy.create_deployment(
+            applicationName="site", deploymentGroupName="web", revision=third)["deploymentId"]
+        info = wait(deployment3)
+        assert info["status"] == "Failed", f"v3: {info}"
+        validate = events_of(deployment3, "web-1")["ValidateService"]
+        assert validate["status"] == "Failed", validate
+        assert validate["diagnostics"]["errorCode"] == "ScriptFailed", validate
+        assert "exit code 3" in validate["diagnostics"]["message"], validate
+
+        # The stock layout on disk.
+        instructions = os.path.join(agent.root, "deployment-instructions")
+        names = sorted(os.listdir(instructions))
+        group_id = codedeploy.get_deployment_group(
+            applicationName="site", deploymentGroupName="web")["deploymentGroupInfo"]["deploymentGroupId"]
+        for suffix in ("-cleanup", "-install.json", "_last_successful_install", "_most_recent_install"):
+            assert group_id + suffix in names, names
+        log = os.path.join(agent.root, group_id, deployment, "logs", "scripts.log")
+        assert "LifecycleEvent - ApplicationStart" in open(log).read()
+        agent.stop()
+        print("agent deployment checks passed")
+    finally:
+        agent.stop()
+
+
+def scenario_restart():
+    work = tempfile.mkdtemp(prefix="slipway-agent-e2e-")
+    s3.create_bucket(Bucket="releases")
+    codedeploy.create_application(applicationName="site")
+    agent = Agent("slow-1", work)
+    group("slow", "slow-1")
+    marker = os.path.join(work, "hook-started")
+    files = {
+        "appspec.yml": ("version: 0.0\nos: linux\nhooks:\n  AfterInstall:\n    - location: slow.sh\n", 0o644),
+        "slow.sh": (f"#!/bin/sh\ntouch {marker}\nsleep 60\n", 0o755),
+    }
+    agent.start()
+    try:
+        deployment = codedeploy.create_deployment(
+            applicationName="site", deploymentGroupName="slow", revision=push("slow.tgz", files))["deploymentId"]
+        deadline = time.time() + 60
+        while not os.path.exists(marker):
+            assert time.time() < deadline, f"the hook never started\n{agent.output()}"
+            time.sleep(0.2)
+        agent.kill()
+        restarted = time.time()
+        agent.start()
+        info = wait(deployment, timeout=60)
+        took = time.time() - restarted
+        assert info["status"] == "Failed", info
+        assert took < 20, f"the host failed {took:.1f} s after the restart"
+        event = events_of(deployment, "slow-1")["AfterInstall"]
+        assert "after an agent restart" in event["diagnostics"]["message"], event
+        print("agent restart checks passed")
+    finally:
+        agent.stop()
+
+
+if __name__ == "__main__":
+    {"deploy": scenario_deploy, "restart": scenario_restart}[sys.argv[1]]()
