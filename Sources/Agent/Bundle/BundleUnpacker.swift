@@ -1,0 +1,126 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Turns a downloaded revision bundle into the `deployment-archive` directory, treating the bundle as hostile.
+///
+/// What the stock agent leaves to `tar -xpsf`, `tar -zxpsf` and `unzip -qo` is done here, with these rules:
+/// - Nothing is written outside the target directory: absolute paths, `..` leaving the directory, symbolic links
+///   pointing outside it (or absolute), hard links to anything but a regular file extracted earlier, and entries
+///   that would be written through a symbolic link of the bundle are refused. Devices and FIFOs are refused.
+/// - Permission bits are kept like `tar -p`, except set-user-ID and set-group-ID: owners are not restored (files
+///   belong to the agent's user), so keeping those bits would hand the agent's identity to a file from the bundle.
+///   The sticky bit is kept on directories. Modification times are kept.
+/// - The total bytes written and the number of entries are bounded by `UnpackLimits`, counted while writing.
+/// - A `.tar` bundle that starts with the gzip magic number is unpacked as tgz: GNU tar, which the stock agent runs,
+///   detects compression on its own when reading a file, so such bundles deploy there too.
+/// - A single top-level directory holding the AppSpec file is stripped, as the stock agent does.
+///
+/// On any error the target directory is removed and a `BundleError` names the offending entry.
+public struct BundleUnpacker: Sendable {
+    /// The limits applied to every unpack.
+    public var limits: UnpackLimits
+
+    /// An unpacker with the given limits.
+    public init(limits: UnpackLimits = .default) {
+        self.limits = limits
+    }
+
+    /// Unpacks `archive` (a file for tar/tgz/zip, a directory for .directory) into `directory`, which is created
+    /// and must not exist yet or be empty. On any error, `directory` is removed and nothing was written outside it.
+    ///
+    /// The parent of `directory` is opened once, by path (it is the agent's own deployment root and may lie on a
+    /// symbolically linked mount); `directory` itself must not be a symbolic link, and everything below it is
+    /// created relative to a descriptor of it, without following links.
+    public func unpack(_ archive: URL, type: BundleType, into directory: URL) async throws -> UnpackSummary {
+        let cancellation = CancellationFlag()
+        let limits = limits
+        return try await withTaskCancellationHandler {
+            try await Self.onThread {
+                try Self.unpack(archive, type: type, into: directory, limits: limits, cancellation: cancellation)
+            }
+        } onCancel: {
+            cancellation.cancel()
+        }
+    }
+
+    /// Runs blocking file work on its own thread rather than on the cooperative pool, which has one thread per core.
+    private static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread { continuation.resume(with: Result { try body() }) }
+            thread.start()
+        }
+    }
+
+    private static func unpack(
+        _ archive: URL, type: BundleType, into directory: URL, limits: UnpackLimits, cancellation: CancellationFlag
+    ) throws -> UnpackSummary {
+        let name = Array(directory.standardizedFileURL.lastPathComponent.utf8)
+        guard !name.isEmpty, name != Array("/".utf8), name != Array("..".utf8), name != Array(".".utf8) else {
+            throw BundleError(entry: nil, reason: "\(directory.path) cannot be a target directory")
+        }
+        let parentPath = directory.standardizedFileURL.deletingLastPathComponent().path
+        let parent = open(parentPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        try SafeTreeWriter.check(parent, entry: nil, "cannot open \(parentPath)")
+        defer { close(parent) }
+
+        switch SafeTreeWriter.kind(of: name, in: parent) {
+        case nil:
+            let created = SafeTreeWriter.withCString(name) { mkdirat(parent, $0, 0o755) }
+            try SafeTreeWriter.check(created, entry: nil, "cannot create \(directory.path)")
+        case S_IFDIR:
+            break
+        default:
+            throw BundleError(entry: nil, reason: "\(directory.path) exists and is not a directory")
+        }
+        let root = SafeTreeWriter.withCString(name) {
+            openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        }
+        try SafeTreeWriter.check(root, entry: nil, "cannot open \(directory.path)")
+        defer { close(root) }
+        // Checked after opening: an existing directory with contents is refused, and left alone.
+        guard try SafeTreeWriter.names(in: root).isEmpty else {
+            throw BundleError(entry: nil, reason: "\(directory.path) is not empty")
+        }
+
+        do {
+            let writer = SafeTreeWriter(root: root, limits: limits, cancellation: cancellation)
+            switch type {
+            case .tar, .tgz:
+                try unpackTar(archive, declared: type, writer: writer, cancellation: cancellation)
+            case .zip:
+                try ZipBundle.unpack(archive, writer: writer, limits: limits)
+            case .directory:
+                try DirectoryBundle.copy(archive, writer: writer)
+            }
+            return try writer.finish()
+        } catch {
+            SafeTreeWriter.removeTree(name, in: parent)
+            if error is BundleError || error is CancellationError { throw error }
+            throw BundleError(entry: nil, reason: "\(error)")
+        }
+    }
+
+    private static func unpackTar(
+        _ archive: URL, declared: BundleType, writer: SafeTreeWriter, cancellation: CancellationFlag
+    ) throws {
+        let fd = open(archive.path, O_RDONLY | O_CLOEXEC)
+        try SafeTreeWriter.check(fd, entry: nil, "cannot open \(archive.path)")
+        defer { close(fd) }
+        var magic: [UInt8] = [0, 0]
+        let count = pread(fd, &magic, 2, 0)
+        let gzip = declared == .tgz || (count == 2 && magic == [0x1f, 0x8b])
+        #if os(Linux)
+            _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
+        #endif
+        let pipe = ChunkPipe()
+        ArchiveProducer.start(fd: fd, gzip: gzip, pipe: pipe, cancellation: cancellation)
+        defer { pipe.closeAndWait() }  // before the descriptor is closed
+        var reader = TarReader(pipe: pipe, writer: writer, drainAfterEnd: gzip)
+        try reader.run()
+    }
+}

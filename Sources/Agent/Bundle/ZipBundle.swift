@@ -1,0 +1,87 @@
+import Foundation
+import ZIPFoundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Zip bundles: ZIPFoundation reads the archive and inflates entries; the checks and the writing are ours.
+///
+/// Every entry's path, the entry count and the declared sizes are checked before anything is written; the actual
+/// bytes are counted again while writing (declared sizes of a zip bomb lie). ZIPFoundation reports only files,
+/// directories and symbolic links, so an entry marked as a device in its attributes is written as a plain file,
+/// never created as a device.
+enum ZipBundle {
+    /// Symbolic link targets are read into memory: bounded.
+    static let maximumLinkTarget: UInt64 = 4096
+
+    static func unpack(_ url: URL, writer: SafeTreeWriter, limits: UnpackLimits) throws {
+        let archive: Archive
+        do {
+            archive = try Archive(url: url, accessMode: .read)
+        } catch {
+            throw BundleError(entry: nil, reason: "the archive is not a readable zip file (\(error))")
+        }
+
+        var count = 0
+        var declared: UInt64 = 0
+        for entry in archive {
+            count += 1
+            guard count <= limits.maximumEntries else {
+                throw BundleError(
+                    entry: entry.path, reason: "the archive has more than \(limits.maximumEntries) entries")
+            }
+            let (sum, overflow) = declared.addingReportingOverflow(entry.uncompressedSize)
+            declared = sum
+            guard !overflow, declared <= UInt64(max(0, limits.maximumBytes)) else {
+                throw BundleError(
+                    entry: entry.path, reason: "the archive expands beyond the limit of \(limits.maximumBytes) bytes")
+            }
+            _ = try ArchivePath.parse(Array(entry.path.utf8), entry: entry.path)
+            if entry.type == .symlink {
+                guard entry.compressedSize <= maximumLinkTarget, !entry.isCompressed else {
+                    throw BundleError(entry: entry.path, reason: "the symbolic link's target is not stored plainly")
+                }
+            }
+        }
+
+        for entry in archive {
+            let path = Array(entry.path.utf8)
+            let attributes = entry.fileAttributes
+            let mode = (attributes[.posixPermissions] as? NSNumber)?.uint32Value
+            let mtime = (attributes[.modificationDate] as? Date).map { date in
+                timespec(tv_sec: Int(date.timeIntervalSince1970), tv_nsec: 0)
+            }
+            do {
+                switch entry.type {
+                case .directory:
+                    try writer.directory(path, mode: mode, mtime: mtime)
+                case .file:
+                    try writer.file(
+                        path, mode: mode ?? 0o644, mtime: mtime,
+                        declaredSize: Int64(clamping: entry.uncompressedSize)
+                    ) { sink in
+                        let checksum = try archive.extract(entry, bufferSize: 1 << 18) { data in
+                            try data.withUnsafeBytes { try sink($0) }
+                        }
+                        guard checksum == entry.checksum else {
+                            throw BundleError(entry: entry.path, reason: "the entry's CRC-32 does not match")
+                        }
+                    }
+                case .symlink:
+                    var target = Data()
+                    _ = try archive.extract(entry) { target.append($0) }
+                    try writer.symlink(path, target: Array(target), mtime: mtime)
+                }
+            } catch let error as BundleError {
+                throw error
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                throw BundleError(entry: entry.path, reason: "the entry cannot be read (\(error))")
+            }
+        }
+    }
+}
