@@ -1,0 +1,185 @@
+import Agent
+import ArgumentParser
+import Foundation
+import S3Transfer
+import SigV4
+
+/// Download and unpack of a large tgz revision from a real `slipway server` (plain HTTP on loopback): the agent's
+/// way (`S3Client.download` to a file, then `BundleUnpacker`) against `curl … | tar -xz` in the same run.
+struct AgentBundleBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent-bundle",
+        abstract:
+            "Download + unpack of a large tgz bundle by the agent against curl | tar -xz "
+            + "(goal: the agent at ≥ 90 % of the baseline's speed, a few MiB of memory)."
+    )
+
+    @Option(help: "Approximate size of the tgz in MiB.")
+    var sizeMiB = 1024
+
+    @Option(help: "Measured runs of each method; the median is reported.")
+    var runs = 3
+
+    @Option(help: "The slipway binary. (default: the one next to slipway-bench)")
+    var slipway: String?
+
+    func run() async throws {
+        let binary = slipway.map { URL(fileURLWithPath: $0) } ?? executableDirectory.appendingPathComponent("slipway")
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "slipway-bench-bundle-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+
+        let bundle = work.appendingPathComponent("bundle.tgz")
+        let (files, uncompressed) = try Self.makeBundle(bundle, sizeMiB: sizeMiB, work: work)
+        let compressed = (try FileManager.default.attributesOfItem(atPath: bundle.path)[.size] as? Int) ?? 0
+
+        let server = try ServerProcess(binary: binary)
+        defer { server.stop() }
+        let key = try server.adminKey(binary: binary)
+        let credentials = Credentials(accessKeyId: key.id, secretAccessKey: key.secret)
+        let signer = Signer(credentials: credentials, region: "us-east-1", service: "s3")
+        let host = "127.0.0.1:\(server.port)"
+        func url(_ method: String, _ path: String) -> String {
+            let presigned = signer.presign(
+                method: method, path: path, headers: [HTTPHeader("Host", host)], expires: 3600, date: Date())
+            return "http://\(host)\(path)?\(presigned.query)"
+        }
+        _ = try ArtifactStoreBench.curl(["-X", "PUT", url("PUT", "/bench")])
+        _ = try ArtifactStoreBench.curl(["-T", bundle.path, url("PUT", "/bench/bundle.tgz")])
+        try FileManager.default.removeItem(at: bundle)
+
+        let client = S3Client(
+            endpoint: S3Endpoint(url: "http://\(host)", region: "us-east-1", credentials: credentials))
+        var baseline: [Double] = []
+        var downloads: [Double] = []
+        var unpacks: [Double] = []
+        var totals: [Double] = []
+        var memory: [Double] = []
+        for run in 0..<runs {
+            let directory = work.appendingPathComponent("run-\(run)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+
+            // (a) curl | tar -xz
+            let extracted = directory.appendingPathComponent("tar")
+            try FileManager.default.createDirectory(at: extracted, withIntermediateDirectories: true)
+            let baselineStart = Date()
+            try Self.shell("curl -sS --fail '\(url("GET", "/bench/bundle.tgz"))' | tar -xz -C '\(extracted.path)'")
+            baseline.append(Date().timeIntervalSince(baselineStart))
+            try FileManager.default.removeItem(at: extracted)
+
+            // (b) S3Client.download to bundle.tar, then BundleUnpacker
+            let downloaded = directory.appendingPathComponent("bundle.tar")
+            let archive = directory.appendingPathComponent("deployment-archive")
+            let before = Self.residentBytes ?? 0
+            let sampler = Task {
+                var peak = 0
+                while !Task.isCancelled {
+                    peak = max(peak, Self.residentBytes ?? 0)
+                    try? await Task.sleep(for: .milliseconds(20))
+                }
+                return peak
+            }
+            let start = Date()
+            try await client.download(
+                bucket: "bench", key: "bundle.tgz", version: nil, expectedETag: nil, to: downloaded)
+            let downloadEnd = Date()
+            let summary = try await BundleUnpacker().unpack(downloaded, type: .tgz, into: archive)
+            let end = Date()
+            sampler.cancel()
+            memory.append(Double(max(await sampler.value, Self.residentBytes ?? 0) - before) / Double(1 << 20))
+            downloads.append(downloadEnd.timeIntervalSince(start))
+            unpacks.append(end.timeIntervalSince(downloadEnd))
+            totals.append(end.timeIntervalSince(start))
+            guard summary.bytes == uncompressed else {
+                throw BenchError("unpacked \(summary.bytes) bytes, expected \(uncompressed)")
+            }
+            try FileManager.default.removeItem(at: directory)
+        }
+
+        let mib = Double(1 << 20)
+        let a = median(baseline)
+        let b = median(totals)
+        print(
+            "agent-bundle, \(String(format: "%.0f", Double(compressed) / mib)) MiB tgz "
+                + "(\(String(format: "%.0f", Double(uncompressed) / mib)) MiB in \(files) files), loopback, "
+                + "median of \(runs):")
+        print(String(format: "  (a) curl | tar -xz                 %7.2f s", a))
+        print(
+            String(
+                format: "  (b) S3Client.download + unpack     %7.2f s  (download %.2f s, unpack %.2f s, %.0f MiB/s)",
+                b, median(downloads), median(unpacks), Double(uncompressed) / mib / median(unpacks)))
+        print(String(format: "  ratio b/a (time)                   %7.2f", b / a))
+        print(String(format: "  RSS growth during (b), peak        %7.1f MiB", memory.max() ?? 0))
+        print(
+            String(
+                format: "agent-bundle: the agent at %.0f %% of curl | tar -xz's speed (goal ≥ 90 %%), +%.1f MiB RSS",
+                100 * a / b, memory.max() ?? 0))
+    }
+
+    /// Writes `files` files of text over a 16-letter alphabet (compresses to a bit over half) in a few
+    /// directories, so that the tgz is about `sizeMiB`; returns the file count and the uncompressed bytes.
+    static func makeBundle(_ bundle: URL, sizeMiB: Int, work: URL) throws -> (files: Int, bytes: Int64) {
+        let source = work.appendingPathComponent("source")
+        let files = 400
+        let total = Int64(sizeMiB) << 20 * 7 / 4
+        let perFile = Int(total / Int64(files))
+        var generator = SystemRandomNumberGenerator()
+        var block = [UInt8](repeating: 0, count: 1 << 20)
+        var written: Int64 = 0
+        try FileManager.default.createDirectory(at: source, withIntermediateDirectories: true)
+        try Data("version: 0.0\nos: linux\n".utf8).write(to: source.appendingPathComponent("appspec.yml"))
+        written += 23
+        for index in 0..<files {
+            let directory = source.appendingPathComponent("dir\(index % 8)/sub\(index % 3)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let file = directory.appendingPathComponent("file\(index).dat")
+            guard FileManager.default.createFile(atPath: file.path, contents: nil) else {
+                throw BenchError("cannot create \(file.path)")
+            }
+            let handle = try FileHandle(forWritingTo: file)
+            defer { try? handle.close() }
+            var remaining = perFile + index  // sizes that are not all multiples of a block
+            while remaining > 0 {
+                let count = min(remaining, block.count)
+                block.withUnsafeMutableBytes { bytes in
+                    let words = bytes.bindMemory(to: UInt64.self)
+                    for word in 0..<(count + 7) / 8 {
+                        // Sixteen random nibbles become sixteen letters a–p.
+                        var value = generator.next()
+                        var letters: UInt64 = 0
+                        for shift in stride(from: 0, to: 64, by: 8) {
+                            letters |= ((value & 0xf) + 0x61) << UInt64(shift)
+                            value >>= 4
+                        }
+                        words[word] = letters
+                    }
+                }
+                try handle.write(contentsOf: block[0..<count])
+                remaining -= count
+                written += Int64(count)
+            }
+        }
+        try shell("tar -C '\(source.path)' -cf - . | gzip -1 > '\(bundle.path)'")
+        try FileManager.default.removeItem(at: source)
+        return (files + 1, written)
+    }
+
+    static func shell(_ command: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", "set -eo pipefail; " + command]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw BenchError("failed: \(command)") }
+    }
+
+    /// This process's resident set size, from /proc (Linux).
+    static var residentBytes: Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
+        else { return nil }
+        return kilobytes * 1024
+    }
+}
