@@ -14,7 +14,7 @@ struct AgentBundleBench: AsyncParsableCommand {
             + "(goal: the agent at ≥ 90 % of the baseline's speed, a few MiB of memory)."
     )
 
-    @Option(help: "Approximate size of the tgz in MiB.")
+    @Option(name: .customLong("size-mib"), help: "Approximate size of the tgz in MiB.")
     var sizeMiB = 1024
 
     @Option(help: "Measured runs of each method; the median is reported.")

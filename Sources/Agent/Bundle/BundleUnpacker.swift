@@ -100,6 +100,8 @@ public struct BundleUnpacker: Sendable {
             return try writer.finish()
         } catch {
             SafeTreeWriter.removeTree(name, in: parent)
+            // A cancelled producer ends its stream early, which the reader sees as truncation.
+            if cancellation.isCancelled { throw CancellationError() }
             if error is BundleError || error is CancellationError { throw error }
             throw BundleError(entry: nil, reason: "\(error)")
         }
