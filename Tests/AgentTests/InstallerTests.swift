@@ -371,6 +371,19 @@ struct InstallerTests {
         #expect(mode(box.root.path + "/elsewhere/app.ini") == 0o600)
     }
 
+    @Test("OVERWRITE replaces a file that stands where the revision has a directory, and records the new directory")
+    func overwriteFileWithDirectory() throws {
+        let box = try Sandbox()
+        try box.write("www/static/app.js", "js")
+        try box.write(box.host + "/www/static", "a file in the way")
+
+        try box.install([FileMapping(source: "www", destination: box.host + "/www")], fileExistsBehavior: .overwrite)
+
+        #expect(kind(box.host + "/www/static") == S_IFDIR)
+        #expect(box.read(box.host + "/www/static/app.js") == "js")
+        #expect(box.cleanupLines == [box.host + "/www/static", box.host + "/www/static/app.js"])
+    }
+
     @Test("RETAIN keeps the existing content and leaves it out of the cleanup list")
     func retain() throws {
         let box = try Sandbox()
@@ -436,6 +449,20 @@ struct InstallerTests {
         // Four files and the emptied cache directory; keep-me and its ancestors still hold the user's log.
         #expect(summary.removedByCleanup == 5)
         #expect(summary.directoriesCreated == 0)
+    }
+
+    @Test("the next install removes a link the previous revision installed, not what the link points to")
+    func cleanupUnlinksLinks() throws {
+        let box = try Sandbox()
+        try box.write(box.root.path + "/data/keep.txt", "kept")
+        try box.link("app/data", to: box.root.path + "/data", in: "d-1")
+        try box.install([FileMapping(source: "app", destination: box.host + "/app")], deployment: "d-1")
+        #expect(linkTarget(box.host + "/app/data") == box.root.path + "/data")
+
+        try box.install([], deployment: "d-2")
+
+        #expect(!exists(box.host + "/app"))
+        #expect(box.read(box.root.path + "/data/keep.txt") == "kept")
     }
 
     @Test("a torn last line of the cleanup file (no line break) is ignored")

@@ -29,7 +29,11 @@ enum InstallCleanup {
     /// themselves, never what they point to); directories only when empty, so anything a user put in one keeps it.
     /// Returns how many entries were removed; no file means nothing to do.
     static func run(at path: String) throws(InstallError) -> Int {
-        guard let data = FileManager.default.contents(atPath: path) else { return 0 }
+        guard try InstallFileSystem.status(path) != nil else { return 0 }
+        // Unreadable is an error, not "nothing to clean": the new install would overwrite the old records.
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw InstallError("The deployment failed because the agent could not read the cleanup file \(path).")
+        }
         var removed = 0
         for entry in parse(data).reversed() {
             switch entry {
