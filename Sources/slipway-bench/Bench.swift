@@ -6,6 +6,9 @@ struct Bench: AsyncParsableCommand {
         commandName: "slipway-bench",
         abstract: "Slipway's benchmarks: one subcommand per scenario. Run them against a release build.",
         discussion: "swift build -c release && .build/release/slipway-bench <scenario>",
-        subcommands: [ControlPlaneBench.self, DeploymentBench.self, ArtifactStoreBench.self, AgentBundleBench.self]
+        subcommands: [
+            ControlPlaneBench.self, DeploymentBench.self, ArtifactStoreBench.self, AgentMemoryBench.self,
+            AgentBundleBench.self,
+        ]
     )
 }

@@ -13,7 +13,7 @@ struct AgentCommand: AsyncParsableCommand {
             (:deploy_control_endpoint:, :root_dir:, …) and codedeploy.onpremises.yml (region, iam_user_arn and an \
             access key). Flags override the files. `slipway agent register` writes both.
             """,
-        subcommands: [Run.self],
+        subcommands: [Run.self, Register.self],
         defaultSubcommand: Run.self
     )
 

@@ -26,7 +26,11 @@ public struct CommandOutcome: Sendable, Hashable {
 
     init(_ hooks: HookResult) {
         succeeded = hooks.succeeded
-        diagnostics = hooks.diagnosticsPayload
+        // The stock agent sends no output for a successful event; Slipway sends its tail too, so the API shows what
+        // the scripts printed either way.
+        diagnostics =
+            hooks.succeeded
+            ? Self.diagnostics(code: .succeeded, message: hooks.message, log: hooks.logTail) : hooks.diagnosticsPayload
         eventLog = hooks.eventLog
         message = hooks.message
     }

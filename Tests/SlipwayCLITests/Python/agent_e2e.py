@@ -33,11 +33,25 @@ def aws(*arguments):
 class Agent:
     """A `slipway agent` process with its own configuration directory, identity and deployment root."""
 
-    def __init__(self, instance, work):
+    def __init__(self, instance, work, register=False):
         self.instance = instance
         self.config = os.path.join(work, f"{instance}-conf")
         self.root = os.path.join(self.config, "deployment-root")
         self.log_path = os.path.join(work, f"{instance}-agent.log")
+        if register:
+            # Onboarded through the server's APIs with the admin profile; the command writes both files.
+            result = subprocess.run(
+                [os.environ["SLIPWAY_BIN"], "agent", "register", "--config-dir", self.config,
+                 "--instance-name", instance, "--tags", f"role=web,name={instance}", "--root-dir", self.root],
+                capture_output=True, text=True, check=False)
+            assert result.returncode == 0, f"slipway agent register failed: {result.stdout}{result.stderr}"
+            mode = os.stat(os.path.join(self.config, "codedeploy.onpremises.yml")).st_mode & 0o777
+            assert mode == 0o600, f"codedeploy.onpremises.yml has mode {oct(mode)}"
+            info = codedeploy.get_on_premises_instance(instanceName=instance)["instanceInfo"]
+            assert {"Key": "role", "Value": "web"} in info["tags"], info
+            assert info["iamUserArn"].endswith(f":user/slipway/agent/{instance}"), info
+            self.process = None
+            return
         os.makedirs(self.config, exist_ok=True)
         arn = f"arn:aws:iam::{ACCOUNT}:user/{instance}"
         codedeploy.register_on_premises_instance(instanceName=instance, iamUserArn=arn)
@@ -155,7 +169,7 @@ def scenario_deploy():
     os.makedirs(os.path.dirname(destination))
     s3.create_bucket(Bucket="releases")
     codedeploy.create_application(applicationName="site")
-    agent = Agent("web-1", work)
+    agent = Agent("web-1", work, register=True)
     group("web", "web-1")
     agent.start()
     try:
