@@ -55,6 +55,16 @@ struct HookExecutorTests {
         #expect(payload["log"] as? String == "")
     }
 
+    @Test("an event without scripts succeeds without touching scripts.log, as in the stock agent")
+    func noScripts() async throws {
+        let sandbox = try HookSandbox()
+        defer { sandbox.remove() }
+        let result = await sandbox.run([])
+        #expect(result.succeeded)
+        #expect(result.scriptName == "")
+        #expect(!FileManager.default.fileExists(atPath: sandbox.logFile.path))
+    }
+
     @Test("scripts.log gets timestamped header and output lines, appended event after event")
     func scriptsLogFormat() async throws {
         let sandbox = try HookSandbox()

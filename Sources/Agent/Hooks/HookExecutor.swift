@@ -61,6 +61,10 @@ public struct HookExecutor: Sendable {
         environment: HookEnvironment,
         logFile: URL
     ) async -> HookResult {
+        // The stock agent opens no log for an event without scripts.
+        guard !scripts.isEmpty else {
+            return HookResult(errorCode: .succeeded, scriptName: "", message: HookResult.succeededMessage)
+        }
         let log: HookScriptLog
         do {
             log = try HookScriptLog(file: logFile)
@@ -88,20 +92,22 @@ public struct HookExecutor: Sendable {
         let variables = inheritedEnvironment.merging(environment.variables) { _, new in new }
         var lastScript = ""
         for script in scripts {
+            lastScript = script.location
             if Task.isCancelled {
                 return result(
-                    .unknownError, lastScript, "The lifecycle event was stopped before script \(script.location) ran")
+                    .unknownError, script.location,
+                    "Script at specified location: \(script.location) did not run: the lifecycle event was cancelled")
             }
-            lastScript = script.location
-            let path: String
+            let prepared: PreparedScript
             switch prepare(script, in: revisionDirectory) {
             case .failure(let failure):
                 return result(failure.code, script.location, failure.message)
-            case .success(let prepared):
-                path = prepared.path
-                if let note = prepared.note { warn(note) }
+            case .success(let value):
+                prepared = value
             }
             log.append(["Script - " + script.location])
+            if let note = prepared.note { warn(note) }
+            let path = prepared.path
             let outcome = await execute(script, at: path, environment: variables, log: log)
             for text in outcome.warnings { warn(text) }
             if let failure = outcome.failure {
