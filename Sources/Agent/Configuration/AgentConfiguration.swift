@@ -119,7 +119,10 @@ public struct AgentConfiguration: Sendable, Hashable {
             if parent.path == candidate.path { return false }
             candidate = parent
         }
-        return FileManager.default.isWritableFile(atPath: candidate.path)
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory)
+            && isDirectory.boolValue
+            && FileManager.default.isWritableFile(atPath: candidate.path)
     }
 }
 
