@@ -3,8 +3,12 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
+# ApplicationStop normally stopped it; but a host's first deployment through a
+# new agent (or after `slipway local`) skips ApplicationStop, so a service
+# installed earlier into the same directory may still run and hold the port.
 if pid=$(running_pid); then
-    fail "ml-inference is already running (pid $pid); ApplicationStop should have stopped it"
+    say "ml-inference from an earlier install is still running (pid $pid); stopping it first"
+    "$HOOK_DIR/stop.sh"
 fi
 rm -f "$PID_FILE"
 
