@@ -17,11 +17,3 @@ extension NotBuiltYetCommand {
         throw ExitCode(2)
     }
 }
-
-struct DeployCommand: NotBuiltYetCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "deploy",
-        abstract: "Push a directory, create a deployment and follow it live. (not built yet)"
-    )
-    static let capability = "`slipway deploy`"
-}
