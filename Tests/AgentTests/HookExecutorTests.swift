@@ -362,6 +362,32 @@ struct HookExecutorTests {
     }
 
     @Test(
+        "a script run through su or sudo is stopped at its timeout, with its children",
+        .enabled(
+            if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/bin/su")
+                && FileManager.default.isExecutableFile(atPath: "/usr/bin/sudo"),
+            "su and sudo without a password prompt need root")
+    )
+    func timeoutThroughSuAndSudo() async throws {
+        for (runas, sudo) in [("root", false), ("root", true)] as [(String?, Bool)] {
+            let sandbox = try HookSandbox()
+            defer { sandbox.remove() }
+            try sandbox.script(
+                "slow.sh",
+                """
+                sleep 300 &
+                echo $! > '\(sandbox.root.path)/child.pid'
+                echo $$ > '\(sandbox.root.path)/script.pid'
+                sleep 300
+                """)
+            let result = await sandbox.run([HookScript(location: "slow.sh", timeout: 1, runas: runas, sudo: sudo)])
+            #expect(result.errorCode == .scriptTimedOut)
+            #expect(await Self.gone(try sandbox.pid("script.pid")), "sudo: \(sudo)")
+            #expect(await Self.gone(try sandbox.pid("child.pid")), "sudo: \(sudo)")
+        }
+    }
+
+    @Test(
         "sudo, with and without runas, runs the script",
         .enabled(
             if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/sudo"),
