@@ -31,9 +31,13 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     try configuration.validate()
+    // Every part of the server writes through this store, so that a change to keys or users reaches the cache of
+    // principals before the write returns.
+    let principals = PrincipalCache()
+    let store = InvalidatingStore(base: store, cache: principals)
     let authenticator = Authenticator(
         store: store, region: configuration.region, accountID: configuration.accountID,
-        maximumClockSkew: configuration.maximumClockSkew)
+        maximumClockSkew: configuration.maximumClockSkew, principals: principals)
     let artifacts = try LocalArtifactStore(
         store: store, directory: configuration.dataDirectory.appendingPathComponent("artifacts"),
         region: configuration.region)

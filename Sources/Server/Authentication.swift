@@ -12,12 +12,19 @@ struct Authenticator: Sendable {
     let region: String
     let accountID: String
     let verifier: Verifier
+    /// Principals already loaded; `store` must be an ``InvalidatingStore`` over this cache (or the only writer of
+    /// keys and users must invalidate it) for changes to keys and users to take effect at once.
+    let principals: PrincipalCache
 
-    init(store: any Store, region: String, accountID: String, maximumClockSkew: TimeInterval) {
+    init(
+        store: any Store, region: String, accountID: String, maximumClockSkew: TimeInterval,
+        principals: PrincipalCache = PrincipalCache()
+    ) {
         self.store = store
         self.region = region
         self.accountID = accountID
         self.verifier = Verifier(maxSkew: maximumClockSkew)
+        self.principals = principals
     }
 
     /// The principal of a signed request, or an `AWSJSONError` (HTTP 403) that says what is wrong with its
@@ -64,9 +71,17 @@ struct Authenticator: Sendable {
         return principal
     }
 
-    /// The active key `accessKeyId` and its principal, from one read of the store: the key and, for an IAM user's
-    /// key, the user with its policies. Nil for an unknown or inactive key, or a key whose user is gone.
+    /// The active key `accessKeyId` and its principal, from ``principals`` or one read of the store: the key and, for
+    /// an IAM user's key, the user with its policies. Nil for an unknown or inactive key, or a key whose user is gone.
     func principal(accessKeyId: String) async throws -> (AccessKeyRecord, Principal)? {
+        if let cached = principals.lookup(accessKeyId) { return cached }
+        let generation = principals.generation
+        guard let (key, principal) = try await loadPrincipal(accessKeyId: accessKeyId) else { return nil }
+        principals.insert(accessKeyId, key: key, principal: principal, generation: generation)
+        return (key, principal)
+    }
+
+    private func loadPrincipal(accessKeyId: String) async throws -> (AccessKeyRecord, Principal)? {
         let loaded = try await store.read { tx -> (AccessKeyRecord, IAMUserRecord?)? in
             guard let key = try tx.get(AccessKeyRecord.self, .accessKey, name: accessKeyId), key.status == "Active"
             else { return nil }
