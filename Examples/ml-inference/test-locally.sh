@@ -31,6 +31,11 @@ cleanup() {
     if [ -f "$app_home/run/server.pid" ]; then
         pid=$(cat "$app_home/run/server.pid")
         kill -TERM "$pid" 2>/dev/null || true
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.5
+        done
+        kill -KILL "$pid" 2>/dev/null || true
     fi
     if [ "${KEEP:-}" = 1 ] || [ "$status" -ne 0 ]; then
         echo "kept $work (deployments under root/, service log in app/log/server.log)"
