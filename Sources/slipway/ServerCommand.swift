@@ -1,9 +1,12 @@
+import Agent
 import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
 import Server
+import SigV4
 import Store
+import Synchronization
 
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,6 +42,9 @@ struct ServerCommand: AsyncParsableCommand {
 
     @Option(help: "The PEM private key of --tls-cert.")
     var tlsKey: String?
+
+    @Flag(help: "With --dev: do not run the agent that registers this machine as instance 'local'.")
+    var noAgent = false
 
     @Flag(help: "Serve plain HTTP. The stock CodeDeploy agent refuses it; the AWS CLI and SDKs accept it.")
     var plainHttp = false
@@ -107,6 +113,9 @@ struct ServerCommand: AsyncParsableCommand {
         let isDev = self.dev
         let region = self.region
         let devKey: AccessKeyRecord? = isDev ? try await Self.devAdminKey(dev, store: store) : nil
+        let agentStop = StopSignal()
+        let agentTask = Mutex<Task<Void, Never>?>(nil)
+        let runAgent = isDev && !noAgent
         let app = try buildApplication(
             configuration: configuration, store: store, logger: logger,
             onServerRunning: { boundPort in
@@ -120,6 +129,16 @@ struct ServerCommand: AsyncParsableCommand {
                     try dev.writeProfile(key: devKey, region: region, endpoint: endpoint)
                 } catch {
                     logger.error("cannot write the AWS profile: \(error)")
+                }
+                if runAgent {
+                    var agentLogger = Logger(label: "slipway.agent")
+                    agentLogger.logLevel = .info
+                    let agent = DevAgent(
+                        dataDirectory: dataDirectory, endpoint: endpoint, region: region, caFile: dev.caCertificate,
+                        adminCredentials: Credentials(
+                            accessKeyId: devKey.accessKeyId, secretAccessKey: devKey.secretAccessKey),
+                        logger: agentLogger)
+                    agentTask.withLock { $0 = Task { await agent.run(until: agentStop) } }
                 }
                 printToStandardOutput(
                     """
@@ -137,6 +156,8 @@ struct ServerCommand: AsyncParsableCommand {
                     """)
             })
         try await app.runService()
+        agentStop.stop()
+        await agentTask.withLock { $0 }?.value
     }
 
     /// `--external-s3` values with the credentials from the environment.

@@ -27,14 +27,15 @@ final class DevServer: @unchecked Sendable {
     private var banner = ""
 
     /// Starts the server and waits until it prints its banner (at most 30 s). `arguments` are added to
-    /// `server --dev --data-dir … --listen 127.0.0.1:0`.
-    init(dataDirectory: URL? = nil, arguments: [String] = []) throws {
+    /// `server --dev --data-dir … --listen 127.0.0.1:0`; without `localAgent` the server runs no agent of its own.
+    init(dataDirectory: URL? = nil, arguments: [String] = [], localAgent: Bool = false) throws {
         self.dataDirectory =
             dataDirectory
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("slipway-it-\(UUID().uuidString)")
         process.executableURL = SlipwayBinary.url
         process.arguments =
-            ["server", "--dev", "--data-dir", self.dataDirectory.path, "--listen", "127.0.0.1:0"] + arguments
+            ["server", "--dev", "--data-dir", self.dataDirectory.path, "--listen", "127.0.0.1:0"]
+            + (localAgent ? [] : ["--no-agent"]) + arguments
         process.standardOutput = output
         process.standardError = output
         try process.run()
