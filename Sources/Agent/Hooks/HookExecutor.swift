@@ -245,7 +245,7 @@ public struct HookExecutor: Sendable {
                     "Script at specified location: \(script.location) was stopped: the lifecycle event was cancelled")
         case .launchFailed(let error):
             outcome.failure = Failure(code: .scriptFailed, message: "\(prefix) failed with error \(error)")
-        case .pipeFailed(let text):
+        case .internalError(let text):
             outcome.failure = Failure(code: .unknownError, message: "\(prefix) could not be started: \(text)")
         }
         return outcome
@@ -256,7 +256,7 @@ public struct HookExecutor: Sendable {
         case timedOut
         case cancelled
         case launchFailed(SubprocessError)
-        case pipeFailed(String)
+        case internalError(String)
     }
 
     struct Launched {
@@ -272,8 +272,13 @@ public struct HookExecutor: Sendable {
         timeout: Int,
         log: HookScriptLog
     ) async -> Launched {
-        guard let standardOutput = Pipe(), let standardError = Pipe() else {
-            return Launched(status: .pipeFailed(String(cString: strerror(errno))), outputClosed: true)
+        guard let standardOutput = Pipe() else {
+            return Launched(status: .internalError(String(cString: strerror(errno))), outputClosed: true)
+        }
+        guard let standardError = Pipe() else {
+            let reason = String(cString: strerror(errno))
+            standardOutput.close()
+            return Launched(status: .internalError(reason), outputClosed: true)
         }
         let pump = HookOutputPump(
             standardOutput: standardOutput.read, standardError: standardError.read, lineLimit: Self.lineLimit
@@ -291,8 +296,8 @@ public struct HookExecutor: Sendable {
                     uniquingKeysWith: { _, last in last })),
             platformOptions: options)
         let group = ProcessGroup()
-        // Not a child task: the script is stopped by `stop(group:)` below, with this executor's grace, whatever
-        // happens to the calling task.
+        // Not a child task, so that cancelling the caller does not reach swift-subprocess's own teardown (which stops
+        // once the script itself is gone): `group.stop(grace:)` below stops the whole group instead.
         let running = Task {
             try await Subprocess.run(
                 configuration,
@@ -333,7 +338,7 @@ public struct HookExecutor: Sendable {
         case (_, .failure(let error as SubprocessError)) where group.pid == nil:
             status = .launchFailed(error)
         case (_, .failure(let error)):
-            status = .pipeFailed("\(error)")
+            status = .internalError("\(error)")
         case (.exited, .success(let termination)):
             status = .exited(termination)
         case (.timedOut, _):
@@ -369,6 +374,11 @@ private struct Pipe {
         write = descriptors[1]
         _ = fcntl(read, F_SETFD, FD_CLOEXEC)
         _ = fcntl(write, F_SETFD, FD_CLOEXEC)
+    }
+
+    func close() {
+        closeDescriptor(read)
+        closeDescriptor(write)
     }
 }
 

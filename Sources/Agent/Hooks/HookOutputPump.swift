@@ -89,11 +89,7 @@ final class HookOutputPump: Sendable {
                     gaveUp = true
                     break
                 }
-                timeout = min(
-                    timeout,
-                    Int32(
-                        remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000)
-                        + 1)
+                timeout = min(timeout, Int32((remaining / .milliseconds(1)).rounded(.up)))
             }
             var entries: [String] = []
             let ended = readReady(&streams, buffer: &buffer, timeout: timeout, into: &entries)
