@@ -220,7 +220,9 @@ struct NoService: CommandService {
     func getDeploymentSpecification(executionID: String, hostIdentifier: String) async throws
         -> CodeDeployCommand.GetDeploymentSpecificationOutput
     { throw Unused() }
-    func acknowledge(_ commandID: String, isNoop: Bool) async throws -> CodeDeployCommand.CommandStatus? { nil }
+    func acknowledge(_ commandID: String, isNoop: Bool, maxDuration: Int) async throws
+        -> CodeDeployCommand.CommandStatus?
+    { nil }
     func complete(_ commandID: String, status: CodeDeployCommand.CommandStatus, diagnostics: String) async throws {}
     func update(_ commandID: String) async throws -> CodeDeployCommand.CommandStatus? { nil }
     func uploadLog(_ commandID: String, log: String) async throws {}

@@ -36,6 +36,9 @@ public struct AgentConfiguration: Sendable, Hashable {
     public var verbose = false
     /// Slipway: a PEM file of certificates trusted for TLS and for deployment specification signatures.
     public var caFile: URL?
+    /// Slipway: seconds between heartbeats while a command runs. The agent tells the server to give up on the host
+    /// after three missed ones.
+    public var heartbeatInterval: Double = 30
     /// Slipway: the name of the crash-tracking directory under the root.
     public var ongoingDeploymentTracking = "ongoing-deployment"
 
@@ -87,6 +90,12 @@ public struct AgentConfiguration: Sendable, Hashable {
         if let url = try path("slipway_ca_file") { caFile = url }
         if let value = try values.number("wait_between_runs") { waitBetweenRuns = max(0, value) }
         if let value = try values.number("http_read_timeout") { httpReadTimeout = value }
+        if let value = try values.number("slipway_heartbeat_interval") {
+            guard value >= 1 else {
+                throw AgentConfigurationError("\(source): slipway_heartbeat_interval must be at least 1 second")
+            }
+            heartbeatInterval = value
+        }
         if let value = try values.number("kill_agent_max_wait_time_seconds") { killAgentMaxWaitTimeSeconds = value }
         if let value = try values.number("max_revisions") {
             guard value >= 1, value == value.rounded() else {

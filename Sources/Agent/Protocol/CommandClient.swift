@@ -11,7 +11,9 @@ package protocol CommandService: Sendable {
     func pollHostCommand(hostIdentifier: String) async throws -> CodeDeployCommand.HostCommandInstance?
     func getDeploymentSpecification(executionID: String, hostIdentifier: String) async throws
         -> CodeDeployCommand.GetDeploymentSpecificationOutput
-    func acknowledge(_ commandID: String, isNoop: Bool) async throws -> CodeDeployCommand.CommandStatus?
+    /// `maxDuration`: how long the command may go without a heartbeat before the server may give up on this host.
+    func acknowledge(_ commandID: String, isNoop: Bool, maxDuration: Int) async throws
+        -> CodeDeployCommand.CommandStatus?
     func complete(_ commandID: String, status: CodeDeployCommand.CommandStatus, diagnostics: String) async throws
     /// A heartbeat while a long command runs; the answer says whether the server still wants it.
     func update(_ commandID: String) async throws -> CodeDeployCommand.CommandStatus?
@@ -68,12 +70,16 @@ public struct HTTPCommandClient: CommandService {
                 deploymentExecutionId: executionID, hostIdentifier: hostIdentifier))
     }
 
-    package func acknowledge(_ commandID: String, isNoop: Bool) async throws -> CodeDeployCommand.CommandStatus? {
+    package func acknowledge(_ commandID: String, isNoop: Bool, maxDuration: Int) async throws
+        -> CodeDeployCommand.CommandStatus?
+    {
         let output: CodeDeployCommand.PutHostCommandAcknowledgementOutput = try await call(
             "PutHostCommandAcknowledgement",
             CodeDeployCommand.PutHostCommandAcknowledgementInput(
                 hostCommandIdentifier: commandID,
-                diagnostics: .init(format: "JSON", payload: "{\"IsCommandNoop\":\(isNoop)}")))
+                diagnostics: .init(
+                    format: "JSON",
+                    payload: "{\"IsCommandNoop\":\(isNoop),\"HostCommandMaxDurationInSeconds\":\(maxDuration)}")))
         return output.CommandStatus
     }
 

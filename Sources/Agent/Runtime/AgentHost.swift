@@ -93,6 +93,7 @@ public struct AgentHost: Sendable {
             service: client, hostIdentifier: onPremises.hostIdentifier, executor: executor,
             verifier: SpecificationVerifier(trusted: try Self.trustedSigners(configuration: configuration)),
             waitBetweenRuns: .milliseconds(Int64(configuration.waitBetweenRuns * 1000)),
+            heartbeatInterval: .milliseconds(Int64(configuration.heartbeatInterval * 1000)),
             stopGrace: .seconds(configuration.killAgentMaxWaitTimeSeconds), logger: logger)
         logger.info(
             "the agent is polling",

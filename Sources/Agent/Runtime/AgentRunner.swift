@@ -112,7 +112,10 @@ package struct AgentRunner<Service: CommandService>: Sendable {
             let spec = try await verifier.open(format: envelope.Format, payload: envelope.Payload)
             metadata["deployment"] = "\(spec.deploymentID)"
             let noop = executor.isNoop(name, spec: spec)
-            let status = try await service.acknowledge(commandID, isNoop: noop)
+            // The stock agent states no maximum, so a dead stock agent holds its host for 70 minutes. This one
+            // heartbeats, so it states a window of three heartbeats: its host fails within minutes if it dies.
+            let window = Int(heartbeatInterval.components.seconds) * 3
+            let status = try await service.acknowledge(commandID, isNoop: noop, maxDuration: max(window, 1))
             switch status {
             case .succeeded?:
                 logger.info("the server says the command is done already", metadata: metadata)
