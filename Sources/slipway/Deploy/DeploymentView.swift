@@ -27,11 +27,12 @@ enum DeploymentView {
                 lines.append((time, lines.count, text))
             }
         }
-        // The deployment's own final line goes last, after the events that led to it.
+        // The deployment's status comes first, unless it is the final one: that goes after the events that led to it.
+        let deploymentFirst = !current.isFinished
         return lines.sorted {
-            let finalA = $0.order == 0 && current.isFinished && previous?.status != current.status
-            let finalB = $1.order == 0 && current.isFinished && previous?.status != current.status
-            if finalA != finalB { return finalB }
+            let rankA = $0.order == 0 && previous?.status != current.status ? (deploymentFirst ? 0 : 2) : 1
+            let rankB = $1.order == 0 && previous?.status != current.status ? (deploymentFirst ? 0 : 2) : 1
+            if rankA != rankB { return rankA < rankB }
             return ($0.time, $0.order) < ($1.time, $1.order)
         }.map(\.text)
     }

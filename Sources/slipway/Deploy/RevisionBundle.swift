@@ -26,8 +26,8 @@ struct RevisionBundle {
     /// Things that were neither files, directories nor links (sockets, pipes, devices) and were left out.
     let skippedSpecialFiles: [String]
 
-    /// Lists the entries of `directory` in a deterministic order (byte order of the paths, a directory before what
-    /// it contains), leaving out version-control folders and what `.slipwayignore` excludes.
+    /// Lists the entries of `directory` in a deterministic order (depth first, the names of a directory in byte
+    /// order, a directory before what it contains), leaving out version-control folders and what `.slipwayignore` excludes.
     init(directory: URL) throws {
         self.directory = directory.standardizedFileURL
         var isDirectory: ObjCBool = false
