@@ -193,11 +193,12 @@ def scenario_refuse():
         source = os.path.join(work, "app")
         bundle(source, os.path.join(work, "www"))
         write(os.path.join(source, "appspec.yml"),
-              "version: 0.0\nos: linux\nhooks:\n  BeforeInstal:\n    - location: scripts/hook.sh\n")
+              "version: 0.0\nos: linux\nfiles:\n  - source: site\nhooks:\n  BeforeInstall:\n    - timeout: 10\n")
         result = slipway("deploy", source, "--application", "shop", "--deployment-group", "dev",
                          "--create-missing")
         assert result.returncode == 3, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-        assert "appspec.yml:4:" in result.stderr and "BeforeInstal" in result.stderr, result.stderr
+        assert "appspec.yml:4:5: error: files[0].destination" in result.stderr, result.stderr
+        assert "appspec.yml:7:7: error: hooks.BeforeInstall[0].location" in result.stderr, result.stderr
         assert "nothing was uploaded" in result.stderr, result.stderr
         assert result.stdout == "", result.stdout
         assert object_count() == 0
