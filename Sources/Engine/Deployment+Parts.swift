@@ -36,5 +36,6 @@ extension Deployment {
         self.rollbackDeploymentId = progress.rollbackDeploymentId
         self.rollbackMessage = progress.rollbackMessage
         self.phase = progress.phase
+        self.index = FleetIndex(hosts, saved: true)
     }
 }

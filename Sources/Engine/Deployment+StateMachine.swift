@@ -77,8 +77,9 @@ extension Deployment {
     public mutating func tick(now: Date) -> [DeploymentAction] {
         guard let stopping = liveStopping else { return [] }
         var actions: [DeploymentAction] = []
-        for index in hosts.indices {
-            actions += hosts[index].expire(now: now, stopping: stopping, snapshot)
+        let snapshot = self.snapshot
+        for position in hosts.indices where (hosts[position].deadline ?? .distantFuture) <= now {
+            actions += modify(position) { $0.expire(now: now, stopping: stopping, snapshot) }
         }
         return actions + settle(now: now)
     }
@@ -99,8 +100,8 @@ extension Deployment {
         case .running:
             phase = .stopping(request)
             var actions: [DeploymentAction] = []
-            for index in hosts.indices {
-                actions += hosts[index].interrupt(now: now)
+            for position in hosts.indices where !hosts[position].isFinished {
+                actions += modify(position) { $0.interrupt(now: now) }
             }
             return actions + settle(now: now)
         case .stopping, .finished:
@@ -132,10 +133,19 @@ extension Deployment {
         _ change: (inout HostLifecycle, DeploymentSnapshot, Bool) -> [DeploymentAction]
     ) -> [DeploymentAction] {
         guard let stopping = liveStopping, id.deploymentId == deploymentId,
-            let index = hosts.firstIndex(where: { $0.instanceName == id.instanceName })
+            let position = index.positions[id.instanceName]
         else { return [] }
-        let actions = change(&hosts[index], snapshot, stopping)
+        let snapshot = self.snapshot
+        let actions = modify(position) { change(&$0, snapshot, stopping) }
         return actions + settle(now: now)
+    }
+
+    /// Every change of a host goes through here, so that the index follows.
+    private mutating func modify<Result>(_ position: Int, _ change: (inout HostLifecycle) -> Result) -> Result {
+        let before = hosts[position].summary
+        let result = change(&hosts[position])
+        index.update(position, from: before, in: hosts)
+        return result
     }
 
     /// Runs the fleet scheduler (or, when stopping, checks whether anything still runs) and ends the deployment
@@ -143,12 +153,13 @@ extension Deployment {
     private mutating func settle(now: Date) -> [DeploymentAction] {
         switch phase {
         case .running:
-            let observed = hosts.map { FleetScheduler.ObservedHost($0.instanceName, Self.schedulerPhase($0.status)) }
-            let plan = FleetScheduler.plan(hosts: observed, minimumHealthy: minimumHealthyHostCount)
+            let plan = FleetScheduler.plan(
+                tally: index.tally, pendingInOrder: index.pendingNames(hosts), minimumHealthy: minimumHealthyHostCount)
             var actions: [DeploymentAction] = []
             for name in plan.start {
-                guard let index = hosts.firstIndex(where: { $0.instanceName == name }) else { continue }
-                actions += hosts[index].begin(now: now, snapshot)
+                guard let position = index.positions[name] else { continue }
+                let snapshot = self.snapshot
+                actions += modify(position) { $0.begin(now: now, snapshot) }
             }
             switch plan.verdict {
             case nil:
@@ -160,9 +171,9 @@ extension Deployment {
                 return actions + finish(.failed(failureInformation(code)), now: now)
             }
         case .stopping(let request):
-            guard hosts.allSatisfy({ $0.currentCommand == nil }) else { return [] }
-            for index in hosts.indices {
-                _ = hosts[index].interrupt(now: now)
+            guard index.tally.inFlight == 0 else { return [] }
+            for position in hosts.indices where !hosts[position].isFinished {
+                _ = modify(position) { $0.interrupt(now: now) }
             }
             let information = CodeDeploy.ErrorInformation(
                 code: .manualStop, message: "The deployment was stopped by a StopDeployment request.")
@@ -175,8 +186,8 @@ extension Deployment {
     private mutating func finish(
         _ outcome: DeploymentOutcome, now: Date, rollBack stopRollBack: Bool = false
     ) -> [DeploymentAction] {
-        for index in hosts.indices where hosts[index].status == .pending {
-            _ = hosts[index].interrupt(now: now)
+        for position in hosts.indices where hosts[position].status == .pending {
+            _ = modify(position) { $0.interrupt(now: now) }
         }
         phase = .finished(outcome)
         completeTime = now
@@ -201,16 +212,6 @@ extension Deployment {
             actions.append(.requestRollback(request))
         }
         return actions
-    }
-
-    private static func schedulerPhase(_ status: CodeDeploy.TargetStatus) -> FleetScheduler.HostPhase {
-        switch status {
-        case .pending: .pending
-        case .inProgress: .inFlight
-        case .succeeded: .succeeded
-        case .failed: .failed
-        default: .skipped
-        }
     }
 
     private func failureInformation(_ code: CodeDeploy.ErrorCode) -> CodeDeploy.ErrorInformation {

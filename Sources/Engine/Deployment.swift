@@ -27,6 +27,8 @@ public struct Deployment: Codable, Sendable, Hashable {
     /// The `rollbackMessage` recorded with it.
     public internal(set) var rollbackMessage: String?
     var phase: Phase
+    /// Derived from `hosts`; neither stored nor compared.
+    var index: FleetIndex
 
     enum Phase: Codable, Sendable, Hashable {
         case created
@@ -55,6 +57,66 @@ public struct Deployment: Codable, Sendable, Hashable {
         self.createTime = now
         self.minimumHealthyHostCount = 0
         self.phase = .created
+        self.index = FleetIndex(hosts, saved: false)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case snapshot, hosts, createTime, startTime, completeTime, minimumHealthyHostCount, rollbackRequest
+        case rollbackDeploymentId, rollbackMessage, phase
+    }
+
+    /// Decodes a stored deployment and rebuilds its index.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.snapshot = try container.decode(DeploymentSnapshot.self, forKey: .snapshot)
+        self.hosts = try container.decode([HostLifecycle].self, forKey: .hosts)
+        self.createTime = try container.decode(Date.self, forKey: .createTime)
+        self.startTime = try container.decodeIfPresent(Date.self, forKey: .startTime)
+        self.completeTime = try container.decodeIfPresent(Date.self, forKey: .completeTime)
+        self.minimumHealthyHostCount = try container.decode(Int.self, forKey: .minimumHealthyHostCount)
+        self.rollbackRequest = try container.decodeIfPresent(RollbackRequest.self, forKey: .rollbackRequest)
+        self.rollbackDeploymentId = try container.decodeIfPresent(String.self, forKey: .rollbackDeploymentId)
+        self.rollbackMessage = try container.decodeIfPresent(String.self, forKey: .rollbackMessage)
+        self.phase = try container.decode(Phase.self, forKey: .phase)
+        self.index = FleetIndex(hosts, saved: true)
+    }
+
+    /// Encodes the deployment without its index.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(snapshot, forKey: .snapshot)
+        try container.encode(hosts, forKey: .hosts)
+        try container.encode(createTime, forKey: .createTime)
+        try container.encodeIfPresent(startTime, forKey: .startTime)
+        try container.encodeIfPresent(completeTime, forKey: .completeTime)
+        try container.encode(minimumHealthyHostCount, forKey: .minimumHealthyHostCount)
+        try container.encodeIfPresent(rollbackRequest, forKey: .rollbackRequest)
+        try container.encodeIfPresent(rollbackDeploymentId, forKey: .rollbackDeploymentId)
+        try container.encodeIfPresent(rollbackMessage, forKey: .rollbackMessage)
+        try container.encode(phase, forKey: .phase)
+    }
+
+    /// Deployments are equal when their state is; the index follows from it.
+    public static func == (left: Deployment, right: Deployment) -> Bool {
+        left.snapshot == right.snapshot && left.hosts == right.hosts && left.createTime == right.createTime
+            && left.startTime == right.startTime && left.completeTime == right.completeTime
+            && left.minimumHealthyHostCount == right.minimumHealthyHostCount
+            && left.rollbackRequest == right.rollbackRequest && left.rollbackDeploymentId == right.rollbackDeploymentId
+            && left.rollbackMessage == right.rollbackMessage && left.phase == right.phase
+    }
+
+    /// Hashes the state, not the index.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(snapshot)
+        hasher.combine(hosts)
+        hasher.combine(createTime)
+        hasher.combine(startTime)
+        hasher.combine(completeTime)
+        hasher.combine(minimumHealthyHostCount)
+        hasher.combine(rollbackRequest)
+        hasher.combine(rollbackDeploymentId)
+        hasher.combine(rollbackMessage)
+        hasher.combine(phase)
     }
 
     /// The deployment's id.
@@ -105,7 +167,7 @@ extension Deployment {
 
     /// The `deploymentOverview` counts.
     public var overview: CodeDeploy.DeploymentOverview {
-        let count = { (status: CodeDeploy.TargetStatus) in Int64(hosts.count { $0.status == status }) }
+        let count = { (status: CodeDeploy.TargetStatus) in Int64(index.statusCounts[status] ?? 0) }
         return CodeDeploy.DeploymentOverview(
             failed: count(.failed), inProgress: count(.inProgress), pending: count(.pending), ready: count(.ready),
             skipped: count(.skipped), succeeded: count(.succeeded))
@@ -114,7 +176,8 @@ extension Deployment {
     /// The `deploymentStatusMessages`.
     public var statusMessages: [String] {
         guard case .stopping = phase else { return [] }
-        let running = hosts.count { $0.currentCommand != nil }
+        // A host has a command in flight exactly while it is InProgress.
+        let running = index.statusCounts[.inProgress] ?? 0
         return ["Stopping: waiting for \(running) running lifecycle event\(running == 1 ? "" : "s") to finish."]
     }
 
@@ -129,7 +192,7 @@ extension Deployment {
 
     /// The host for an instance name.
     public func host(named instanceName: String) -> HostLifecycle? {
-        hosts.first { $0.instanceName == instanceName }
+        index.positions[instanceName].map { hosts[$0] }
     }
 
     /// The hosts as `BatchGetDeploymentTargets` shows them.
@@ -149,7 +212,16 @@ extension Deployment {
     public var openTrafficRequests: [TrafficRequest] { hosts.compactMap(\.openTrafficRequest) }
 
     /// The earliest deadline in the state: call ``tick(now:)`` then. `nil` when nothing is waiting.
-    public var nextDeadline: Date? { hosts.compactMap(\.deadline).min() }
+    public var nextDeadline: Date? { index.earliestDeadline }
+
+    /// The positions in ``hosts`` of the hosts changed since the deployment was created, decoded or reassembled, or
+    /// since ``markHostsSaved()``: what a driver that stores hosts apart must write.
+    public var unsavedHostPositions: [Int] { index.unsaved.sorted() }
+
+    /// The driver stored every host as it is now.
+    public mutating func markHostsSaved() {
+        index.markSaved()
+    }
 
     /// The answer to `PutHostCommandAcknowledgement` (and `PostHostCommandUpdate`) for command `id`: `InProgress` for
     /// a live command, the final status for one that ended — `Failed` for one that timed out or was withdrawn;

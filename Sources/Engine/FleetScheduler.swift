@@ -53,27 +53,87 @@ public enum FleetScheduler {
         }
     }
 
+    /// How many hosts are in each phase.
+    public struct Tally: Codable, Sendable, Hashable {
+        public var pending: Int
+        public var inFlight: Int
+        public var succeeded: Int
+        public var failed: Int
+        public var skipped: Int
+
+        /// A tally.
+        public init(pending: Int = 0, inFlight: Int = 0, succeeded: Int = 0, failed: Int = 0, skipped: Int = 0) {
+            self.pending = pending
+            self.inFlight = inFlight
+            self.succeeded = succeeded
+            self.failed = failed
+            self.skipped = skipped
+        }
+
+        /// The tally of `hosts`.
+        public init(_ hosts: [ObservedHost]) {
+            self.init()
+            for host in hosts { self[host.phase] += 1 }
+        }
+
+        /// `N`, every host counted.
+        public var total: Int { pending + inFlight + succeeded + failed + skipped }
+
+        /// The count of one phase.
+        public subscript(phase: HostPhase) -> Int {
+            get {
+                switch phase {
+                case .pending: pending
+                case .inFlight: inFlight
+                case .succeeded: succeeded
+                case .failed: failed
+                case .skipped: skipped
+                }
+            }
+            set {
+                switch phase {
+                case .pending: pending = newValue
+                case .inFlight: inFlight = newValue
+                case .succeeded: succeeded = newValue
+                case .failed: failed = newValue
+                case .skipped: skipped = newValue
+                }
+            }
+        }
+    }
+
     /// The plan for `hosts` (in scheduling order) when `minimumHealthy` hosts must stay in service.
     public static func plan(hosts: [ObservedHost], minimumHealthy m: Int) -> Plan {
-        let n = hosts.count
+        plan(
+            tally: Tally(hosts), pendingInOrder: hosts.lazy.filter { $0.phase == .pending }.map(\.instanceName),
+            minimumHealthy: m)
+    }
+
+    /// The same plan from counts alone and the pending hosts in scheduling order, of which it reads only as many as
+    /// it starts (plus one): a deployment that keeps its counts plans in time independent of the fleet's size.
+    public static func plan(
+        tally: Tally, pendingInOrder pending: some Sequence<String>, minimumHealthy m: Int
+    ) -> Plan {
+        let n = tally.total
         guard n > 0 else { return Plan(verdict: .failed(.noInstances)) }
         guard m < n else { return Plan(verdict: .failed(.healthConstraintsInvalid)) }
-        let count = { (phase: HostPhase) in hosts.count { $0.phase == phase } }
-        let failed = count(.failed)
-        var inFlight = count(.inFlight)
+        let failed = tally.failed
+        var inFlight = tally.inFlight
         var start: [String] = []
-        for host in hosts where host.phase == .pending {
-            guard n - failed - inFlight - 1 >= m else { break }
-            start.append(host.instanceName)
-            inFlight += 1
+        if n - failed - inFlight - 1 >= m {
+            for name in pending {
+                start.append(name)
+                inFlight += 1
+                guard n - failed - inFlight - 1 >= m else { break }
+            }
         }
-        let pending = count(.pending) - start.count
-        if inFlight == 0 && pending > 0 {
+        let pendingLeft = tally.pending - start.count
+        if inFlight == 0 && pendingLeft > 0 {
             // Only reachable when n − failed ≤ m: no host may start without breaking the budget.
             return Plan(verdict: .failed(.healthConstraints))
         }
-        if inFlight == 0 && pending == 0 {
-            return Plan(verdict: count(.succeeded) >= max(m, 1) ? .succeeded : .failed(.healthConstraints))
+        if inFlight == 0 && pendingLeft == 0 {
+            return Plan(verdict: tally.succeeded >= max(m, 1) ? .succeeded : .failed(.healthConstraints))
         }
         return Plan(start: start)
     }

@@ -35,12 +35,16 @@ extension StoreWriter {
     }
 }
 
-enum RecordCoding {
-    static func encode(_ value: some Encodable) throws -> Data {
+/// The documents of typed records: for callers that keep a decoded value beside the exact document it came from
+/// (a cache that compares stored bytes instead of decoding them again).
+public enum RecordCoding {
+    /// The document `set` stores for `value`.
+    public static func encode(_ value: some Encodable) throws -> Data {
         try AWSJSON.makeEncoder().encode(value)
     }
 
-    static func decode<Value: Decodable>(_ type: Value.Type, from record: StoredRecord) throws -> Value {
+    /// The value of a stored document, as `get` reads it.
+    public static func decode<Value: Decodable>(_ type: Value.Type, from record: StoredRecord) throws -> Value {
         do {
             return try AWSJSON.makeDecoder().decode(type, from: record.document)
         } catch {

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SlipwayModel
 import Store
+import Synchronization
 
 /// The agent command API (`CodeDeployCommandService_v20141006.*` and `CodeDeployCommandService.*`): agents poll for
 /// host commands, fetch the signed deployment specification, acknowledge and complete commands.
@@ -20,6 +21,8 @@ struct CommandAPI: Sendable {
     let signer: SpecificationSigner
     let region: String
     private let validator = ShapeValidator(schema: CodeDeployCommand.schema)
+    /// The last poll record this server wrote or read for each host.
+    private let recentPolls = RecentPolls()
 
     init(
         store: any Store, deployments: DeploymentDriver, signer: SpecificationSigner, region: String,
@@ -65,19 +68,19 @@ struct CommandAPI: Sendable {
         case .putHostCommandAcknowledgement:
             let input = try Self.decode(CodeDeployCommand.PutHostCommandAcknowledgementInput.self, body)
             let id = try await command(input.HostCommandIdentifier, principal: principal)
-            let record = try await deployments.apply(
+            let status = try await deployments.apply(
                 .acknowledged(id, CommandAcknowledgement(diagnostics: input.Diagnostics)), to: id.deploymentId,
-                now: now())
+                now: now()
+            ) { $0.machine.commandStatus(id) }
             return try encoder.encode(
-                CodeDeployCommand.PutHostCommandAcknowledgementOutput(
-                    commandStatus: record.machine.commandStatus(id) ?? .failed))
+                CodeDeployCommand.PutHostCommandAcknowledgementOutput(commandStatus: status ?? .failed))
         case .putHostCommandComplete:
             let input = try Self.decode(CodeDeployCommand.PutHostCommandCompleteInput.self, body)
             let id = try await command(input.HostCommandIdentifier, principal: principal)
             guard let report = CommandReport(status: input.CommandStatus, diagnostics: input.Diagnostics) else {
                 throw Self.clientError("CommandStatus must be Succeeded or Failed to complete a command.")
             }
-            try await deployments.apply(.completed(id, report), to: id.deploymentId, now: now())
+            try await deployments.apply(.completed(id, report), to: id.deploymentId, now: now()) { _ in () }
             return Data("{}".utf8)
         case .putHostCommandLog:
             let input = try Self.decode(CodeDeployCommand.PutHostCommandLogInput.self, body)
@@ -91,11 +94,10 @@ struct CommandAPI: Sendable {
         case .postHostCommandUpdate:
             let input = try Self.decode(CodeDeployCommand.PostHostCommandUpdateInput.self, body)
             let id = try await command(input.HostCommandIdentifier, principal: principal)
-            let record = try await deployments.apply(
-                .heartbeat(id, estimatedCompletion: input.EstimatedCompletionTime), to: id.deploymentId, now: now())
-            return try encoder.encode(
-                CodeDeployCommand.PostHostCommandUpdateOutput(
-                    commandStatus: record.machine.commandStatus(id) ?? .failed))
+            let status = try await deployments.apply(
+                .heartbeat(id, estimatedCompletion: input.EstimatedCompletionTime), to: id.deploymentId, now: now()
+            ) { $0.machine.commandStatus(id) }
+            return try encoder.encode(CodeDeployCommand.PostHostCommandUpdateOutput(commandStatus: status ?? .failed))
         }
     }
 
@@ -131,48 +133,71 @@ struct CommandAPI: Sendable {
             let tx = run.tx
             if let busy = try tx.get(HostBusyRecord.self, .hostBusy, name: host) {
                 let id = HostCommandID(rawValue: busy.commandId)
-                let status = try id.flatMap { id in
-                    try tx.deploymentHost(id.deploymentId, instanceName: id.instanceName)?.commandStatus(id)
-                }
+                let (status, groupId) =
+                    try id.flatMap { id in
+                        try run.deployment(id.deploymentId).map {
+                            ($0.machine.host(named: id.instanceName)?.commandStatus(id), $0.record.deploymentGroupId)
+                        }
+                    } ?? (nil, nil)
                 // Handed out but never acknowledged, and the host polls again: the answer was lost on its way (a
                 // dropped connection, a client timeout). Hand the same command out again.
-                if status == .pending, let id, now.timeIntervalSince(busy.since) >= Self.redeliveryGrace,
-                    let record = try tx.deployment(id.deploymentId)
-                {
+                if status == .pending, let id, now.timeIntervalSince(busy.since) >= Self.redeliveryGrace, let groupId {
                     try tx.set(HostBusyRecord(commandId: id.rawValue, since: now), .hostBusy, name: host)
-                    return instance(id, record)
+                    return instance(id, groupId)
                 }
                 guard status != .inProgress && status != .pending else { return nil }
                 try tx.delete(.hostBusy, scope: "", name: host)
             }
             for stored in try tx.records(.offeredCommand, scope: host, after: nil, limit: 16) {
                 try tx.delete(.offeredCommand, scope: host, name: stored.name)
-                guard let id = HostCommandID(rawValue: stored.name), let record = try tx.deployment(id.deploymentId),
-                    try tx.deploymentHost(id.deploymentId, instanceName: id.instanceName)?.offeredCommand?.id == id
+                // The deployment's group, if the command is still offered (not withdrawn or over).
+                guard let id = HostCommandID(rawValue: stored.name),
+                    let groupId = try run.deployment(id.deploymentId).flatMap({ deployment in
+                        deployment.machine.host(named: id.instanceName)?.offeredCommand?.id == id
+                            ? deployment.record.deploymentGroupId : nil
+                    })
                 else { continue }  // withdrawn or already over: drop it
                 try run.process(.delivered(id), for: id.deploymentId)
                 try tx.set(HostBusyRecord(commandId: id.rawValue, since: now), .hostBusy, name: host)
-                return instance(id, record)
+                return instance(id, groupId)
             }
             return nil
         }
 
-        @Sendable func instance(_ id: HostCommandID, _ record: DeploymentRecord)
+        @Sendable func instance(_ id: HostCommandID, _ deploymentGroupId: String)
             -> CodeDeployCommand.HostCommandInstance
         {
             CodeDeployCommand.HostCommandInstance(
                 hostCommandIdentifier: id.rawValue, hostIdentifier: host,
-                deploymentExecutionId: "\(executionPrefix)/\(record.deploymentGroupId)/\(id.deploymentId)",
+                deploymentExecutionId: "\(executionPrefix)/\(deploymentGroupId)/\(id.deploymentId)",
                 commandName: id.event.rawValue, nonce: 0)
         }
     }
 
     /// Keeps the agent's version and the time of its last poll, so that a pickup timeout can say whether it polls.
     private func recordPoll(host: String, agentVersion: String?, now: Date) async throws {
+        func isRecent(_ known: HostAgentRecord?) -> Bool {
+            guard let known else { return false }
+            return known.agentVersion == agentVersion && now.timeIntervalSince(known.lastPollTime) < 30
+        }
+        // What this server wrote last spares a read on most polls; the store decides when memory says nothing.
+        if isRecent(recentPolls.records.withLock({ $0[host] })) { return }
         let known = try await store.read { try $0.get(HostAgentRecord.self, .hostAgent, name: host) }
-        if let known, known.agentVersion == agentVersion, now.timeIntervalSince(known.lastPollTime) < 30 { return }
+        if isRecent(known) {
+            remember(known!)
+            return
+        }
+        let record = HostAgentRecord(agentVersion: agentVersion, lastPollTime: now)
         try await store.write { tx in
-            try tx.set(HostAgentRecord(agentVersion: agentVersion, lastPollTime: now), .hostAgent, name: host)
+            try tx.set(record, .hostAgent, name: host)
+        }
+        remember(record)
+
+        func remember(_ record: HostAgentRecord) {
+            recentPolls.records.withLock { polls in
+                if polls.count >= 100_000 { polls.removeAll() }
+                polls[host] = record
+            }
         }
     }
 
@@ -186,14 +211,20 @@ struct CommandAPI: Sendable {
         else {
             throw Self.clientError("\(executionId) is not a deployment execution id this server gave out.")
         }
-        let record = try await store.read { tx -> DeploymentRecord? in
-            guard try tx.deploymentInstance(deploymentId, hostIdentifier: host) != nil else { return nil }
-            return try tx.deployment(deploymentId)
+        let json: Data?
+        if let facts = deployments.cache.facts(deploymentId) {
+            json = facts.instances[host] == nil ? nil : facts.specificationJSON
+        } else {
+            json = try await store.read { tx -> Data? in
+                guard try tx.deploymentInstance(deploymentId, hostIdentifier: host) != nil,
+                    let record = try tx.deployment(deploymentId)
+                else { return nil }
+                return try JSONEncoder.sortedKeys.encode(record.specification)
+            }
         }
-        guard let record else {
+        guard let json else {
             throw Self.clientError("Deployment \(deploymentId) has no command for host \(host).")
         }
-        let json = try JSONEncoder.sortedKeys.encode(record.specification)
         let envelope = CodeDeployCommand.Envelope(format: "PKCS7/JSON", payload: try signer.sign(json, now: now))
         return CodeDeployCommand.GetDeploymentSpecificationOutput(
             deploymentSpecification: CodeDeployCommand.DeploymentSpecification(genericEnvelope: envelope))
@@ -206,8 +237,11 @@ struct CommandAPI: Sendable {
         guard let text, let id = HostCommandID(rawValue: text) else {
             throw Self.clientError("\(text ?? "") is not a host command identifier this server gave out.")
         }
-        let host = try await store.read { tx in
-            try tx.deploymentHost(id.deploymentId, instanceName: id.instanceName)?.target.hostIdentifier
+        var host = deployments.cache.facts(id.deploymentId)?.hostIdentifiers[id.instanceName]
+        if host == nil {
+            host = try await store.read { tx in
+                try tx.deploymentHost(id.deploymentId, instanceName: id.instanceName)?.target.hostIdentifier
+            }
         }
         guard let host else { throw Self.clientError("The host command \(text) does not exist.") }
         try Self.authorize(principal, host: host)
@@ -245,4 +279,9 @@ extension JSONEncoder {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
     }
+}
+
+/// The poll records a command API wrote or read, by host identifier.
+private final class RecentPolls: Sendable {
+    let records = Mutex<[String: HostAgentRecord]>([:])
 }

@@ -38,6 +38,17 @@ struct DeploymentDriver: Sendable {
         }
     }
 
+    /// Applies `event` to deployment `id` and returns `answer` of the deployment as stored afterwards, read inside the
+    /// transaction: the caller keeps no copy of the deployment, which the next event then changes in place.
+    func apply<Answer: Sendable>(
+        _ event: Event, to id: String, now: Date, answer: @Sendable (LoadedDeployment) -> Answer
+    ) async throws -> Answer {
+        try await transaction(now: now) { run in
+            try run.process(event, for: id)
+            return answer(try run.loaded(id))
+        }
+    }
+
     /// Creates a deployment from the plan `validate` returns (it runs in the same transaction, so its checks hold
     /// when the deployment is stored) and starts it if its group is idle.
     func create(now: Date, _ validate: @Sendable (any StoreWriter) throws -> DeploymentPlan) async throws
@@ -58,6 +69,7 @@ struct DeploymentDriver: Sendable {
         let (result, hosts) = try await store.write { [settings, cache] tx in
             var run = DriverTransaction(tx: tx, now: now, settings: settings, cache: cache)
             let result = try body(&run)
+            try run.drain()  // hands back to the cache what the body only looked at
             return (result, run.hostsToWake)
         }
         await wakeups.wake(hosts)
@@ -111,8 +123,10 @@ struct DriverTransaction {
     /// The deployments saved by ``drain()``.
     private var stored: [String: LoadedDeployment] = [:]
     private var touched: [String: LoadedDeployment] = [:]
-    /// The hosts of each touched deployment as they were loaded, to store only those that changed.
-    private var loadedHosts: [String: [HostLifecycle]] = [:]
+    /// Touched deployments loaded by ``deployment(_:)`` and not changed since.
+    private var unchanged: Set<String> = []
+    /// The next deadline of each deployment as loaded: its live record is rewritten only when that changes.
+    private var loadedDeadlines: [String: Date?] = [:]
     private var work: [(id: String, event: DeploymentDriver.Event)] = []
 
     init(tx: any StoreWriter, now: Date, settings: DeploymentSettings, cache: DeploymentCache) {
@@ -132,13 +146,32 @@ struct DriverTransaction {
     mutating func drain() throws {
         while !work.isEmpty {
             let (id, event) = work.removeFirst()
-            var deployment = try load(id)
-            let actions = Self.apply(event, to: &deployment.machine, now: now)
-            touched[id] = deployment
-            if case .completed(let command, _) = event { try releaseHost(of: command, in: deployment) }
+            if touched[id] == nil { touched[id] = try load(id) }
+            unchanged.remove(id)
+            // In place: the transaction holds the only copy of the deployment (the cache gave its entry up), so a
+            // thousand hosts are not copied to change one.
+            let actions = Self.apply(event, to: &touched[id]!.machine, now: now)
+            if case .completed(let command, _) = event { try releaseHost(of: command, in: id) }
             for action in actions { try perform(action, for: id) }
         }
-        for id in touched.keys.sorted() { try save(id) }
+        for id in touched.keys.sorted() {
+            if unchanged.remove(id) != nil, let deployment = touched.removeValue(forKey: id) {
+                stored[id] = deployment
+                cache.install(deployment)
+            } else {
+                try save(id)
+            }
+        }
+    }
+
+    /// Deployment `id` as it is stored, for a look before deciding on an event; `nil` when there is none.
+    mutating func deployment(_ id: String) throws -> LoadedDeployment? {
+        if let deployment = touched[id] ?? stored[id] { return deployment }
+        guard let deployment = try tx.loadDeployment(id, cache: cache, taking: true) else { return nil }
+        loadedDeadlines[id] = deployment.machine.nextDeadline
+        touched[id] = deployment
+        unchanged.insert(id)
+        return deployment
     }
 
     /// Creates a deployment from `plan` (CreateDeployment, a rollback) and queues it on its group; returns its id.
@@ -153,7 +186,6 @@ struct DriverTransaction {
             try tx.set(target.instanceName, .deploymentHostIdentifier, scope: id, name: target.hostIdentifier)
         }
         touched[id] = LoadedDeployment(record: record, machine: machine)
-        loadedHosts[id] = []
         try enqueue(touched[id]!)
         return id
     }
@@ -184,10 +216,10 @@ struct DriverTransaction {
 
     private mutating func load(_ id: String) throws -> LoadedDeployment {
         if let deployment = touched[id] { return deployment }
-        guard let deployment = try tx.loadDeployment(id, cache: cache) else {
+        guard let deployment = try tx.loadDeployment(id, cache: cache, taking: true) else {
             throw AWSJSONError(.deploymentDoesNotExistException, "The deployment \(id) could not be found.")
         }
-        loadedHosts[id] = deployment.machine.hosts
+        loadedDeadlines[id] = deployment.machine.nextDeadline
         return deployment
     }
 
@@ -197,18 +229,20 @@ struct DriverTransaction {
         deployment.record.info = deployment.machine.deploymentInfo(deployment.record.info)
         deployment.record.progress = deployment.machine.progress
         deployment.record.stateToken = UUID().uuidString
-        try tx.set(deployment.record, .deployment, name: id)
-        let before = loadedHosts[id] ?? []
-        for (index, host) in deployment.machine.hosts.enumerated()
-        where index >= before.count || before[index] != host {
+        let document = try RecordCoding.encode(deployment.record)
+        try tx.put(.deployment, scope: "", name: id, document: document)
+        deployment.document = document
+        for index in deployment.machine.unsavedHostPositions {
+            let host = deployment.machine.hosts[index]
             try tx.set(StoredHost(index: index, host: host), .deploymentHost, scope: id, name: host.instanceName)
         }
-        loadedHosts[id] = deployment.machine.hosts
+        deployment.machine.markHostsSaved()
         if deployment.machine.isFinished {
             try tx.delete(.liveDeployment, scope: "", name: id)
-        } else {
+        } else if loadedDeadlines[id] != .some(deployment.machine.nextDeadline) {
             try tx.set(LiveDeploymentRecord(nextDeadline: deployment.machine.nextDeadline), .liveDeployment, name: id)
         }
+        loadedDeadlines[id] = deployment.machine.nextDeadline
         stored[id] = deployment
         cache.install(deployment)
     }
@@ -238,8 +272,8 @@ struct DriverTransaction {
     }
 
     /// A host that completed its command may be handed the next one.
-    private mutating func releaseHost(of command: HostCommandID, in deployment: LoadedDeployment) throws {
-        guard let host = deployment.machine.host(named: command.instanceName)?.target.hostIdentifier else { return }
+    private mutating func releaseHost(of command: HostCommandID, in id: String) throws {
+        guard let host = touched[id]?.machine.host(named: command.instanceName)?.target.hostIdentifier else { return }
         if let busy = try tx.get(HostBusyRecord.self, .hostBusy, name: host), busy.commandId == command.rawValue {
             try tx.delete(.hostBusy, scope: "", name: host)
             hostsToWake.insert(host)

@@ -70,16 +70,32 @@ struct StoredHost: Codable, Sendable {
 struct LoadedDeployment: Sendable {
     var record: DeploymentRecord
     var machine: Deployment
+    /// The stored document of `record`, when this is the stored state.
+    var document: Data? = nil
 
     var id: String { machine.deploymentId }
 }
 
-/// Decoded deployments by id, with the state token of their stored record: an event on a deployment of a thousand
-/// hosts then decodes one small record instead of every host. The store stays the source of truth: an entry is used
-/// only while its token is the stored one. Transactions install entries as they save, before they commit; one that
-/// rolls back leaves an entry whose token no stored record carries, which is never used.
+/// What never changes about a deployment once created, for the command API's checks and answers without a read.
+struct DeploymentFacts: Sendable {
+    var deploymentGroupId: String
+    /// The specification as agents fetch it, encoded with sorted keys for signing.
+    var specificationJSON: Data
+    /// The host identifier of each instance.
+    var hostIdentifiers: [String: String]
+    /// The instance of each host identifier.
+    var instances: [String: String]
+}
+
+/// Decoded deployments by id, with the stored document of their record: an event on a deployment of a thousand
+/// hosts then reads one small document and compares its bytes instead of decoding it or any host. The store stays
+/// the source of truth: an entry is used only while its document is the stored one, and every save draws a new
+/// state token into the document, so equal documents are the same state. Transactions install entries as they
+/// save, before they commit; one that rolls back leaves an entry whose document no stored record has, which is
+/// never used.
 final class DeploymentCache: Sendable {
-    private let entries = Mutex<[String: (token: String, machine: Deployment)]>([:])
+    private let entries = Mutex<[String: LoadedDeployment]>([:])
+    private let facts = Mutex<[String: DeploymentFacts]>([:])
     /// Entries kept at most; beyond, arbitrary ones are dropped (they are reloaded when needed).
     let capacity: Int
 
@@ -87,24 +103,50 @@ final class DeploymentCache: Sendable {
         self.capacity = capacity
     }
 
-    func machine(_ id: String, token: String) -> Deployment? {
+    /// The cached deployment `id` if `document` is its stored record. `taking` removes the entry, for a transaction
+    /// about to change the deployment: it then holds the only copy and changes it in place instead of copying every
+    /// host. It installs the deployment again when it saves (or leaves it unchanged); if it rolls back instead, the
+    /// deployment is decoded from the store next time.
+    func deployment(_ id: String, document: Data, taking: Bool = false) -> LoadedDeployment? {
         entries.withLock { entries in
-            guard let entry = entries[id], entry.token == token else { return nil }
-            return entry.machine
+            guard let entry = entries[id], entry.document == document else { return nil }
+            if taking { entries[id] = nil }
+            return entry
         }
     }
 
+    /// Keeps `deployment`, whose `document` is set to the record as stored by the current transaction.
     func install(_ deployment: LoadedDeployment) {
+        if facts.withLock({ $0[deployment.id] == nil }), let new = try? Self.facts(of: deployment) {
+            facts.withLock { facts in
+                if facts.count >= capacity, let victim = facts.keys.first { facts[victim] = nil }
+                facts[deployment.id] = new
+            }
+        }
         entries.withLock { entries in
-            if deployment.machine.isFinished {
+            if deployment.machine.isFinished || deployment.document == nil {
                 entries[deployment.id] = nil
             } else {
                 if entries.count >= capacity, entries[deployment.id] == nil, let victim = entries.keys.first {
                     entries[victim] = nil
                 }
-                entries[deployment.id] = (deployment.record.stateToken, deployment.machine)
+                entries[deployment.id] = deployment
             }
         }
+    }
+
+    /// The unchanging facts of deployment `id`, once a transaction saved it since the server started.
+    func facts(_ id: String) -> DeploymentFacts? {
+        facts.withLock { $0[id] }
+    }
+
+    private static func facts(of deployment: LoadedDeployment) throws -> DeploymentFacts {
+        let targets = deployment.machine.snapshot.targets
+        return DeploymentFacts(
+            deploymentGroupId: deployment.record.deploymentGroupId,
+            specificationJSON: try JSONEncoder.sortedKeys.encode(deployment.record.specification),
+            hostIdentifiers: Dictionary(targets.map { ($0.instanceName, $0.hostIdentifier) }) { first, _ in first },
+            instances: Dictionary(targets.map { ($0.hostIdentifier, $0.instanceName) }) { first, _ in first })
     }
 }
 
@@ -175,15 +217,14 @@ extension StoreReader {
     }
 
     /// A deployment with its engine state: from the cache when it holds the stored state.
-    func loadDeployment(_ id: String, cache: DeploymentCache) throws -> LoadedDeployment? {
-        guard let record = try deployment(id) else { return nil }
-        if let machine = cache.machine(id, token: record.stateToken) {
-            return LoadedDeployment(record: record, machine: machine)
-        }
+    func loadDeployment(_ id: String, cache: DeploymentCache, taking: Bool = false) throws -> LoadedDeployment? {
+        guard let stored = try record(.deployment, scope: "", name: id) else { return nil }
+        if let cached = cache.deployment(id, document: stored.document, taking: taking) { return cached }
+        let record = try RecordCoding.decode(DeploymentRecord.self, from: stored)
         guard let snapshot = try get(DeploymentSnapshot.self, .deploymentSnapshot, name: id) else {
             throw StoreError("the deployment \(id) has no stored snapshot")
         }
         let machine = Deployment(snapshot: snapshot, progress: record.progress, hosts: try deploymentHosts(id))
-        return LoadedDeployment(record: record, machine: machine)
+        return LoadedDeployment(record: record, machine: machine, document: stored.document)
     }
 }
