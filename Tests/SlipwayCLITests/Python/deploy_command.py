@@ -232,7 +232,7 @@ def scenario_stop():
     agent = Agent(work)
     try:
         source = os.path.join(work, "app")
-        bundle(source, os.path.join(work, "www"), hook_sleep=30)
+        bundle(source, os.path.join(work, "www"), hook_sleep=12)
         result = slipway("deploy", source, "--application", "shop", "--deployment-group", "dev",
                          "--create-missing", "--no-follow")
         assert result.returncode == 0, f"{result.stdout}{result.stderr}"
