@@ -24,6 +24,13 @@ struct AgentIntegrationTests {
         #expect(run.stdout.contains("agent deployment checks passed"))
     }
 
+    @Test("a GitHub revision is fetched from the configured API base, following its redirect, top directory stripped")
+    func gitHubRevision() throws {
+        let run = try scenario("github")
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+        #expect(run.stdout.contains("agent github checks passed"))
+    }
+
     @Test("an agent killed in the middle of a hook fails its host as soon as it is restarted")
     func restartMidHook() throws {
         let run = try scenario("restart")

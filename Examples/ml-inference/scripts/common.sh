@@ -7,8 +7,11 @@ HOOK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=/dev/null
 . "$HOOK_DIR/deploy.env"
 
-RUN_DIR="$APP_HOME/run"
-LOG_DIR="$APP_HOME/log"
+# Several hosts on one machine (a test fleet) share APP_HOME: each host's agent may give its own port and run
+# directory in its environment, which hooks inherit.
+PORT="${ML_INFERENCE_PORT:-$PORT}"
+RUN_DIR="${ML_INFERENCE_RUN_DIR:-$APP_HOME/run}"
+LOG_DIR="${ML_INFERENCE_RUN_DIR:-$APP_HOME}/log"
 PID_FILE="$RUN_DIR/server.pid"
 CONFIG_FILE="$RUN_DIR/config.json"
 LOG_FILE="$LOG_DIR/server.log"

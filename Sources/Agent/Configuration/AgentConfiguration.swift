@@ -39,6 +39,8 @@ public struct AgentConfiguration: Sendable, Hashable {
     /// Slipway: seconds between heartbeats while a command runs. The agent tells the server to give up on the host
     /// after three missed ones.
     public var heartbeatInterval: Double = 30
+    /// Slipway: the GitHub API that GitHub revisions are fetched from (GitHub Enterprise: `https://host/api/v3`).
+    public var gitHubAPI = "https://api.github.com"
     /// Slipway: the name of the crash-tracking directory under the root.
     public var ongoingDeploymentTracking = "ongoing-deployment"
 
@@ -110,7 +112,8 @@ public struct AgentConfiguration: Sendable, Hashable {
         deployControlEndpoint = try values.string("deploy_control_endpoint") ?? deployControlEndpoint
         s3EndpointOverride = try values.string("s3_endpoint_override") ?? s3EndpointOverride
         ongoingDeploymentTracking = try values.string("ongoing_deployment_tracking") ?? ongoingDeploymentTracking
-        for endpoint in [deployControlEndpoint, s3EndpointOverride].compactMap({ $0 }) {
+        gitHubAPI = try values.string("slipway_github_api") ?? gitHubAPI
+        for endpoint in [deployControlEndpoint, s3EndpointOverride, gitHubAPI].compactMap({ $0 }) {
             guard let url = URL(string: endpoint), url.scheme == "https" || url.scheme == "http", url.host != nil else {
                 throw AgentConfigurationError("\(source): \(endpoint) is not an http:// or https:// endpoint")
             }

@@ -83,7 +83,8 @@ public struct AgentHost: Sendable {
             readTimeout: .seconds(Int64(configuration.httpReadTimeout)))
         let downloader = BundleDownloader(
             http: http,
-            s3: configuration.effectiveS3Endpoint.map { ($0, onPremises.region, credentials) })
+            s3: configuration.effectiveS3Endpoint.map { ($0, onPremises.region, credentials) },
+            gitHubAPI: configuration.gitHubAPI)
         let layout = DeploymentLayout(
             root: configuration.rootDirectory, trackingDirectoryName: configuration.ongoingDeploymentTracking)
         try FileManager.default.createDirectory(at: layout.root, withIntermediateDirectories: true)

@@ -15,6 +15,8 @@ package struct AgentRunner<Service: CommandService>: Sendable {
     let heartbeatInterval: Duration
     /// How long a stop waits for the running command before it is ended.
     let stopGrace: Duration
+    /// How long a command's result is offered to a server that cannot take it.
+    var completionRetryLimit: Duration = .seconds(300)
     let logger: Logger
 
     package init(
@@ -143,16 +145,45 @@ package struct AgentRunner<Service: CommandService>: Sendable {
                     logger.debug("could not upload the event log", metadata: ["error": "\(error)"])
                 }
             }
-            try await service.complete(
-                commandID, status: outcome.succeeded ? .succeeded : .failed, diagnostics: outcome.diagnostics)
-            tracker.end(deploymentID: spec.deploymentID)
             metadata["result"] = "\(outcome.succeeded ? "Succeeded" : "Failed: \(outcome.message)")"
-            logger.info("completed", metadata: metadata)
+            if await completeReliably(
+                commandID, status: outcome.succeeded ? .succeeded : .failed, diagnostics: outcome.diagnostics)
+            {
+                tracker.end(deploymentID: spec.deploymentID)
+                logger.info("completed", metadata: metadata)
+            } else {
+                // The tracking file stays: the next start reports the command failed.
+                logger.error("could not report the command's result to the server", metadata: metadata)
+            }
         } catch {
             logger.error("the command failed before it ran", metadata: metadata.merging(["error": "\(error)"]) { $1 })
             try? await service.complete(
                 commandID, status: .failed,
                 diagnostics: CommandOutcome.diagnostics(code: .unknownError, message: "\(error)"))
+        }
+    }
+
+    /// Reports a command's end, retrying while the server cannot be reached or answers with a server error (it may be
+    /// restarting): a result the server never hears would make it run the event again or time the host out. Gives
+    /// up after about five minutes, or at once when the server refuses the report itself.
+    func completeReliably(_ commandID: String, status: CodeDeployCommand.CommandStatus, diagnostics: String) async
+        -> Bool
+    {
+        let deadline = ContinuousClock.now.advanced(by: completionRetryLimit)
+        var delay = Duration.milliseconds(500)
+        while true {
+            do {
+                try await service.complete(commandID, status: status, diagnostics: diagnostics)
+                return true
+            } catch let error as CommandServiceError where (error.status ?? 500) < 500 && !error.isThrottling {
+                logger.error("the server refused the command's result", metadata: ["error": "\(error)"])
+                return false
+            } catch {
+                guard ContinuousClock.now.advanced(by: delay) < deadline else { return false }
+                logger.warning("reporting the command's result failed; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(15))
+            }
         }
     }
 

@@ -231,6 +231,72 @@ def scenario_deploy():
         agent.stop()
 
 
+def scenario_github():
+    """A GitHub revision: the agent fetches the commit's tarball from the configured API base (a local stand-in that
+    redirects to an archive host, as GitHub does) and strips the archive's top-level directory."""
+    import http.server
+    import threading
+
+    work = tempfile.mkdtemp(prefix="slipway-agent-e2e-")
+    destination = os.path.join(work, "www")
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as bundle:
+        for path, text, mode in [
+            ("appspec.yml", f"version: 0.0\nos: linux\nfiles:\n  - source: web\n    destination: {destination}\n"
+             "hooks:\n  AfterInstall:\n    - location: hook.sh\n", 0o644),
+            ("web/index.html", "from github", 0o644),
+            ("hook.sh", f"#!/bin/sh\necho \"$BUNDLE_COMMIT\" > {work}/commit\n", 0o755),
+        ]:
+            body = text.encode()
+            info = tarfile.TarInfo(f"acme-site-{commit[:7]}/{path}")
+            info.size, info.mode = len(body), mode
+            bundle.addfile(info, io.BytesIO(body))
+    seen = []
+
+    class GitHub(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append((self.path, self.headers.get("Authorization")))
+            if self.path == f"/repos/acme/site/tarball/{commit}":
+                self.send_response(302)
+                self.send_header("Location", f"http://127.0.0.1:{self.server.server_port}/codeload/{commit}.tgz")
+                self.end_headers()
+            elif self.path == f"/codeload/{commit}.tgz":
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(archive.getvalue())))
+                self.end_headers()
+                self.wfile.write(archive.getvalue())
+            else:
+                self.send_response(404)
+                self.end_headers()
+
+        def log_message(self, *arguments):
+            pass
+
+    github = http.server.ThreadingHTTPServer(("127.0.0.1", 0), GitHub)
+    threading.Thread(target=github.serve_forever, daemon=True).start()
+    codedeploy.create_application(applicationName="site")
+    agent = Agent("gh-1", work)
+    with open(os.path.join(agent.config, "codedeployagent.yml"), "a") as file:
+        file.write(f":slipway_github_api: 'http://127.0.0.1:{github.server_port}'\n")
+    group("gh", "gh-1")
+    agent.start()
+    try:
+        deployment = codedeploy.create_deployment(
+            applicationName="site", deploymentGroupName="gh",
+            revision={"revisionType": "GitHub", "gitHubLocation": {"repository": "acme/site", "commitId": commit}}
+        )["deploymentId"]
+        info = wait(deployment)
+        assert info["status"] == "Succeeded", f"{info}\n{agent.output()}"
+        assert open(os.path.join(destination, "index.html")).read() == "from github"
+        assert open(os.path.join(work, "commit")).read().strip() == commit
+        assert seen[0] == (f"/repos/acme/site/tarball/{commit}", None), seen
+        print("agent github checks passed")
+    finally:
+        agent.stop()
+        github.shutdown()
+
+
 def scenario_restart():
     work = tempfile.mkdtemp(prefix="slipway-agent-e2e-")
     s3.create_bucket(Bucket="releases")
@@ -265,4 +331,4 @@ def scenario_restart():
 
 
 if __name__ == "__main__":
-    {"deploy": scenario_deploy, "restart": scenario_restart}[sys.argv[1]]()
+    {"deploy": scenario_deploy, "restart": scenario_restart, "github": scenario_github}[sys.argv[1]]()
