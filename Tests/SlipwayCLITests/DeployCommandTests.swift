@@ -71,7 +71,9 @@ struct DeployCommandTests {
             environment: ProcessInfo.processInfo.environment)
     }
 
-    @Test("without .slipwayignore everything but version-control folders is bundled, in byte order of the paths")
+    @Test(
+        "without .slipwayignore everything but version-control folders is bundled, depth first with names in byte order"
+    )
     func listsEverythingButVersionControl() throws {
         let run = try listing(
             [
@@ -130,6 +132,20 @@ struct DeployCommandTests {
             ignore: "out/\n!out/keep.txt\n\\#notes\n")
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.split(separator: "\n") == ["appspec.yml"])
+    }
+
+    @Test("a link that leaves the directory is refused before anything is bundled; one that stays inside is kept")
+    func linksOutsideAreRefused() throws {
+        let inside = try listing(["appspec.yml": "", "a/b/up": "-> ../../appspec.yml"], ignore: nil)
+        #expect(inside.status == 0, "\(inside.stderr)")
+        #expect(inside.stdout.contains("a/b/up -> ../../appspec.yml"))
+        for destination in ["../../../etc/passwd", "/etc/passwd"] {
+            let outside = try listing(["appspec.yml": "", "a/b/out": "-> \(destination)"], ignore: nil)
+            #expect(outside.status == 3)
+            #expect(outside.stderr.contains("a/b/out links to \(destination), outside the bundle"), "\(outside.stderr)")
+        }
+        let ignored = try listing(["appspec.yml": "", "out": "-> /etc/passwd"], ignore: "out\n")
+        #expect(ignored.status == 0, "\(ignored.stderr)")
     }
 
     @Test("deploy without --application is a usage error with exit 3 that says what to give")

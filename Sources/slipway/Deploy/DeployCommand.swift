@@ -14,9 +14,9 @@ struct DeployCommand: AsyncParsableCommand {
             ends. DIR must have appspec.yml (or appspec.yaml) at its root; it is validated first and an invalid \
             one is refused with its findings before anything is uploaded.
 
-            The zip holds files, directories and symbolic links (as links, not followed), depth first with the \
-            names of each directory in byte order, with their modes (the executable bit of hook scripts survives). Left out at any depth: .git, \
-            .hg, .svn, .slipwayignore itself, and what .slipwayignore at the root of DIR excludes. That file takes \
+            The zip holds files, directories and symbolic links (as links, not followed; a link must point \
+            inside DIR, as agents refuse others), depth first with the names of each directory in byte order, \
+            with their modes (the executable bit of hook scripts survives). Left out at any depth: .git, .hg, .svn, .slipwayignore itself, and what .slipwayignore at the root of DIR excludes. That file takes \
             a subset of .gitignore: blank lines and # comments; `name` (a file or directory of that name at any \
             depth); `dir/` (directories only); `*`, `?` (not across /); `*.ext`; `path/**` (everything under \
             path); `**/name`, `a/**/b`; a pattern with a / other than a trailing one is relative to DIR (a leading \

@@ -69,11 +69,32 @@ struct RevisionBundle {
             case S_IFLNK:
                 guard !rules.excludes(path, isDirectory: false) else { continue }
                 let destination = try FileManager.default.destinationOfSymbolicLink(atPath: full)
+                guard staysInside(link: path, destination: destination) else {
+                    throw ClientError(
+                        "\(path) links to \(destination), outside the bundle: agents refuse such links (exclude it in "
+                            + "\(ignoreFileName) or link within the directory)")
+                }
                 entries.append(Entry(path: path, kind: .symlink(destination: destination)))
             default:
                 if !rules.excludes(path, isDirectory: false) { special.append(path) }
             }
         }
+    }
+
+    /// Whether a relative link at `link` resolves, lexically, to a place inside the bundle.
+    static func staysInside(link: String, destination: String) -> Bool {
+        guard !destination.hasPrefix("/") else { return false }
+        var depth = link.split(separator: "/").count - 1
+        for component in destination.split(separator: "/") {
+            switch component {
+            case ".": continue
+            case "..":
+                depth -= 1
+                if depth < 0 { return false }
+            default: depth += 1
+            }
+        }
+        return true
     }
 
     /// The AppSpec file at the root of the bundle: `appspec.yml`, else `appspec.yaml`.
