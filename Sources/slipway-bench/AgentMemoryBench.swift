@@ -100,7 +100,7 @@ struct AgentMemoryBench: AsyncParsableCommand {
         _ = try ArtifactStoreBench.curl(["-T", bundle.path, url("PUT", "/bench/bundle.tgz")])
 
         // The agent: an instance key, the stock agent's two files, the server's signing certificate as trust.
-        let agentKey = try keys(binary: binary, server: server, instance: instance)
+        let agentKey = try server.key(binary: binary, role: "agent", instance: instance)
         let config = work.appendingPathComponent("conf")
         try FileManager.default.createDirectory(at: config, withIntermediateDirectories: true)
         try """
@@ -183,25 +183,6 @@ struct AgentMemoryBench: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(100))
         }
         return median(samples)
-    }
-
-    private func keys(binary: URL, server: ServerProcess, instance: String) throws -> (id: String, secret: String) {
-        let keys = Process()
-        keys.executableURL = binary
-        keys.arguments = [
-            "keys", "create", "--role", "agent", "--instance-name", instance, "--json", "--data-dir",
-            server.dataDirectory.path,
-        ]
-        let pipe = Pipe()
-        keys.standardOutput = pipe
-        try keys.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        keys.waitUntilExit()
-        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]],
-            let id = object["AccessKey"]?["AccessKeyId"] as? String,
-            let secret = object["AccessKey"]?["SecretAccessKey"] as? String
-        else { throw BenchError("slipway keys create printed no agent key") }
-        return (id, secret)
     }
 
     private func run(_ executable: String, _ arguments: [String]) throws {

@@ -34,9 +34,16 @@ final class ServerProcess: @unchecked Sendable {
 
     /// Creates an admin key with `slipway keys create` against the server's data directory.
     func adminKey(binary: URL) throws -> (id: String, secret: String) {
+        try key(binary: binary, role: "admin")
+    }
+
+    /// Creates a key of `role` (bound to `instance` for the agent role) with `slipway keys create`.
+    func key(binary: URL, role: String, instance: String? = nil) throws -> (id: String, secret: String) {
         let keys = Process()
         keys.executableURL = binary
-        keys.arguments = ["keys", "create", "--role", "admin", "--json", "--data-dir", dataDirectory.path]
+        keys.arguments =
+            ["keys", "create", "--role", role, "--json", "--data-dir", dataDirectory.path]
+            + (instance.map { ["--instance-name", $0] } ?? [])
         let pipe = Pipe()
         keys.standardOutput = pipe
         try keys.run()
