@@ -149,11 +149,15 @@ def scenario_deploy():
         # --json: one document, nothing else on stdout.
         write(os.path.join(source, "site/index.html"), "<h1>v2</h1>\n")
         result = slipway("deploy", source, "--application", "shop", "--deployment-group", "dev", "--json",
-                         "--description", "second")
+                         "--description", "second", "--deployment-config", "CodeDeployDefault.AllAtOnce",
+                         "--file-exists-behavior", "overwrite")
         assert result.returncode == 0, f"{result.stdout}{result.stderr}"
         document = json.loads(result.stdout)
-        assert document["deploymentInfo"]["status"] == "Succeeded", document
-        assert document["deploymentInfo"]["description"] == "second", document
+        info = document["deploymentInfo"]
+        assert info["status"] == "Succeeded", document
+        assert info["description"] == "second", document
+        assert info["deploymentConfigName"] == "CodeDeployDefault.AllAtOnce", document
+        assert info["fileExistsBehavior"] == "OVERWRITE", document
         [target] = document["deploymentTargets"]
         assert target["instanceTarget"]["targetId"] == "web-1", target
         assert [e["lifecycleEventName"] for e in target["instanceTarget"]["lifecycleEvents"]] == EVENTS, target
