@@ -40,15 +40,16 @@ struct SlipwayResponder: HTTPResponder {
     var iam: IAMAPI { IAMAPI(store: store, authenticator: authenticator, accountID: accountID, clock: clock) }
 
     func respond(to request: Request, context: Context) async throws -> Response {
-        let requestID = RequestIDs.make()
-        var logger = context.logger
-        logger[metadataKey: "request_id"] = .string(requestID)
-
         if request.method == .get && request.uri.path == "/healthz" {
             return Response(
                 status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
         }
+        let requestID = RequestIDs.make()
+        // Log metadata is attached only when a line is written: setting it re-renders the handler's metadata
+        // each time, which cost more than the rest of a cached read's bookkeeping.
+        var log = RequestLog(base: context.logger, requestID: requestID)
         guard let target = request.headers[.amzTarget] else {
+            let logger = log.logger
             if IAMAPI.accepts(request) { return await iam.respond(to: request, requestID: requestID, logger: logger) }
             return await s3.respond(to: request, requestID: requestID, logger: logger)
         }
@@ -61,12 +62,12 @@ struct SlipwayResponder: HTTPResponder {
                     request, body: body, service: CodeDeploy.signingName, now: clock())
                 try principal.authorizeCodeDeploy(
                     operation: operation, body: body, arns: ARNs(region: region, accountID: accountID))
-                logger[metadataKey: "operation"] = .string(operation)
+                log.operation = operation
                 let context = HandlerContext(
                     store: store, region: region, accountID: accountID, principal: principal, now: clock(),
-                    logger: logger, deployments: commands.deployments, revisions: revisions)
+                    log: log, deployments: commands.deployments, revisions: revisions)
                 let output = try await codeDeploy.handle(operationName: operation, body: body, context: context)
-                logger.debug("handled")
+                if log.base.logLevel <= .debug { log.logger.debug("handled") }
                 return Response.awsJSON(output, requestID: requestID)
             case CodeDeployCommand.targetPrefix, CodeDeployCommand.secureTargetPrefix:
                 let signingName =
@@ -75,7 +76,7 @@ struct SlipwayResponder: HTTPResponder {
                 let principal = try await authenticator.authenticate(
                     request, body: body, service: signingName, now: clock()
                 ).authorizedForCommands(operation: operation)
-                logger[metadataKey: "operation"] = .string(operation)
+                log.operation = operation
                 let output = try await commands.handle(
                     operationName: operation, body: body, principal: principal,
                     agentVersion: request.headers[.agentVersion], now: clock)
@@ -84,6 +85,7 @@ struct SlipwayResponder: HTTPResponder {
                 throw AWSJSONError.unknownOperation(target)
             }
         } catch let error as AWSJSONError {
+            let logger = log.logger
             if error.status >= 500 && error.status != 501 {
                 logger.error("request failed", metadata: ["error": .string(error.description)])
             } else {
@@ -91,7 +93,7 @@ struct SlipwayResponder: HTTPResponder {
             }
             return Response.awsJSON(error, requestID: requestID)
         } catch {
-            logger.error("internal error", metadata: ["error": .string(String(describing: error))])
+            log.logger.error("internal error", metadata: ["error": .string(String(describing: error))])
             return Response.awsJSON(
                 AWSJSONError(
                     type: "InternalFailure",
@@ -119,5 +121,20 @@ struct SlipwayResponder: HTTPResponder {
                     "The request body is larger than \(Self.maximumJSONBody) bytes, the most a JSON API request may have.",
                 status: 413)
         }
+    }
+}
+
+/// A request's logger and the metadata its lines carry, put together only when a line is written.
+struct RequestLog: Sendable {
+    let base: Logger
+    let requestID: String
+    var operation: String?
+
+    /// The logger with `request_id` (and `operation`, once known) as metadata.
+    var logger: Logger {
+        var logger = base
+        logger[metadataKey: "request_id"] = .string(requestID)
+        if let operation { logger[metadataKey: "operation"] = .string(operation) }
+        return logger
     }
 }

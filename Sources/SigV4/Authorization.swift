@@ -157,37 +157,62 @@ public struct AuthorizationHeader: Sendable, Hashable {
 
     /// Parses a header value; throws ``SigV4Error`` with a message naming what is wrong.
     public init(parsing value: String) throws(SigV4Error) {
-        let trimmed = value.drop { $0 == " " }
-        guard trimmed.hasPrefix(Canonical.algorithm + " ") else {
+        // Byte-wise: every delimiter is ASCII, and walking `Character`s (grapheme breaking) here was a visible
+        // part of the cost of verifying a request.
+        let bytes = Array(value.utf8)
+        var start = 0
+        while start < bytes.count, bytes[start] == 0x20 { start += 1 }
+        let scheme = Self.schemePrefix
+        guard bytes.count - start >= scheme.count, bytes[start..<(start + scheme.count)].elementsEqual(scheme) else {
+            let trimmed = value.drop { $0 == " " }
             let scheme = trimmed.prefix { $0 != " " }
             throw SigV4Error(
                 scheme.isEmpty || scheme.contains("=") ? .malformedAuthorization : .unsupportedAlgorithm,
                 "Authorization scheme '\(scheme)' is not supported; sign requests with \(Canonical.algorithm).")
         }
-        var fields: [Substring: Substring] = [:]
-        for part in trimmed.dropFirst(Canonical.algorithm.count + 1).split(separator: ",") {
-            let field = part.drop { $0 == " " }
-            guard let equals = field.firstIndex(of: "=") else {
+        var credential: String?
+        var signedHeaders: String?
+        var signature: String?
+        var segmentStart = start + scheme.count
+        while segmentStart <= bytes.count {
+            var segmentEnd = segmentStart
+            while segmentEnd < bytes.count, bytes[segmentEnd] != 0x2C { segmentEnd += 1 }
+            defer { segmentStart = segmentEnd + 1 }
+            guard segmentEnd > segmentStart else { continue }  // empty parts (`,,`) are skipped
+            var fieldStart = segmentStart
+            while fieldStart < segmentEnd, bytes[fieldStart] == 0x20 { fieldStart += 1 }
+            guard let equals = bytes[fieldStart..<segmentEnd].firstIndex(of: 0x3D) else {
+                let field = String(decoding: bytes[fieldStart..<segmentEnd], as: UTF8.self)
                 throw SigV4Error(
-                    .malformedAuthorization,
-                    "Authorization header field '\(field)' is not of the form Name=value.")
+                    .malformedAuthorization, "Authorization header field '\(field)' is not of the form Name=value.")
             }
-            var fieldValue = field[field.index(after: equals)...]
-            while fieldValue.last == " " { fieldValue = fieldValue.dropLast() }
-            fields[field[..<equals]] = fieldValue
+            var valueEnd = segmentEnd
+            while valueEnd > equals + 1, bytes[valueEnd - 1] == 0x20 { valueEnd -= 1 }
+            let name = bytes[fieldStart..<equals]
+            let fieldValue = String(decoding: bytes[(equals + 1)..<valueEnd], as: UTF8.self)
+            if name.elementsEqual("Credential".utf8) {
+                credential = fieldValue
+            } else if name.elementsEqual("SignedHeaders".utf8) {
+                signedHeaders = fieldValue
+            } else if name.elementsEqual("Signature".utf8) {
+                signature = fieldValue
+            }
         }
-        let absent = ["Credential", "SignedHeaders", "Signature"].filter { fields[Substring($0)] == nil }
-        guard absent.isEmpty else {
+        guard let credential, let signedHeaders, let signature else {
+            let absent = [("Credential", credential), ("SignedHeaders", signedHeaders), ("Signature", signature)]
+                .filter { $0.1 == nil }.map(\.0)
             throw SigV4Error(
                 .malformedAuthorization,
                 "The Authorization header needs Credential, SignedHeaders and Signature; missing: "
                     + "\(absent.joined(separator: ", ")).")
         }
-        (accessKeyId, scope) = try Self.credential(String(fields["Credential"]!), viaQuery: false)
-        signedHeaders = try Self.signedHeaderList(String(fields["SignedHeaders"]!), viaQuery: false)
-        signature = String(fields["Signature"]!)
+        (accessKeyId, scope) = try Self.credential(credential, viaQuery: false)
+        self.signedHeaders = try Self.signedHeaderList(signedHeaders, viaQuery: false)
+        self.signature = signature
         try Self.checkSignature(signature, viaQuery: false)
     }
+
+    private static let schemePrefix = Array((Canonical.algorithm + " ").utf8)
 
     static func credential(_ text: String, viaQuery: Bool) throws(SigV4Error) -> (String, CredentialScope) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)

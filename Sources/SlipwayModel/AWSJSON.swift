@@ -6,6 +6,13 @@ public enum AWSJSON {
     /// The `Content-Type` of requests and responses.
     public static let contentType = "application/x-amz-json-1.1"
 
+    /// One encoder shared by every response: making a `JSONEncoder` per request shows in profiles. Never
+    /// reconfigure it; call ``makeEncoder()`` for one of your own.
+    public static let encoder = makeEncoder()
+
+    /// One decoder shared by every request; never reconfigure it (``makeDecoder()`` makes one of your own).
+    public static let decoder = makeDecoder()
+
     /// An encoder for response bodies and for clients' request bodies.
     public static func makeEncoder() -> JSONEncoder {
         let encoder = JSONEncoder()

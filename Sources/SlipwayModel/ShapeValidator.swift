@@ -159,3 +159,260 @@ public struct ShapeValidator: Sendable {
         return (try? regex.firstMatch(in: text)) != nil
     }
 }
+
+extension ShapeValidator {
+    /// Every violation of the JSON text `body` against the shape named `shapeName`, read with ``JSONReader``;
+    /// throws ``JSONReader/Malformed`` for text that is not JSON.
+    public func violations(ofJSON body: Data, against shapeName: String) throws -> [ShapeViolation] {
+        violations(of: try JSONReader.value(from: body), against: shapeName)
+    }
+}
+
+/// Reads JSON text into a ``JSONValue`` in one pass over its bytes.
+///
+/// Written by hand because neither Foundation reader fits the hot path of every API request: `JSONDecoder` can
+/// only learn a value's JSON type by trying each type and catching the error (``JSONValue/init(parsing:)`` does
+/// that, and cost more than decoding the typed input itself), and `JSONSerialization` gives booleans and numbers
+/// the same `NSNumber` form. It accepts what RFC 8259 allows, like `JSONDecoder`: any value at the top, no
+/// trailing commas or comments, strings of valid UTF-8 without raw control characters; a repeated member name
+/// keeps its first value, as `JSONDecoder` does (so the validated value is the one the typed input gets).
+public enum JSONReader {
+    /// Text that is not JSON, with the byte offset where reading stopped.
+    public struct Malformed: Error, Hashable, Sendable, CustomStringConvertible {
+        public let offset: Int
+        public var description: String { "the text is not JSON (at byte \(offset))" }
+    }
+
+    /// How deeply arrays and objects may nest, as in `JSONDecoder`.
+    public static let maximumDepth = 512
+
+    /// The value of the JSON text `data`.
+    public static func value(from data: Data) throws(Malformed) -> JSONValue {
+        let bytes = [UInt8](data)
+        var reader = Reader(bytes: bytes)
+        reader.skipWhitespace()
+        let value = try reader.value(depth: 0)
+        reader.skipWhitespace()
+        guard reader.index == bytes.count else { throw Malformed(offset: reader.index) }
+        return value
+    }
+
+    private struct Reader {
+        let bytes: [UInt8]
+        var index = 0
+
+        init(bytes: [UInt8]) { self.bytes = bytes }
+
+        private var malformed: Malformed { Malformed(offset: index) }
+
+        mutating func skipWhitespace() {
+            while index < bytes.count {
+                switch bytes[index] {
+                case 0x20, 0x09, 0x0A, 0x0D: index += 1
+                default: return
+                }
+            }
+        }
+
+        private mutating func expect(_ literal: StaticString) throws(Malformed) {
+            let count = literal.utf8CodeUnitCount
+            guard bytes.count - index >= count else { throw malformed }
+            let matches = literal.withUTF8Buffer { bytes[index..<(index + count)].elementsEqual($0) }
+            guard matches else { throw malformed }
+            index += count
+        }
+
+        mutating func value(depth: Int) throws(Malformed) -> JSONValue {
+            guard index < bytes.count else { throw malformed }
+            switch bytes[index] {
+            case UInt8(ascii: "{"): return try object(depth: depth + 1)
+            case UInt8(ascii: "["): return try array(depth: depth + 1)
+            case UInt8(ascii: "\""): return .string(try string())
+            case UInt8(ascii: "t"):
+                try expect("true")
+                return .bool(true)
+            case UInt8(ascii: "f"):
+                try expect("false")
+                return .bool(false)
+            case UInt8(ascii: "n"):
+                try expect("null")
+                return .null
+            default: return .number(try number())
+            }
+        }
+
+        private mutating func object(depth: Int) throws(Malformed) -> JSONValue {
+            guard depth <= JSONReader.maximumDepth else { throw malformed }
+            index += 1
+            var members: [String: JSONValue] = [:]
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return .object(members)
+            }
+            while true {
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw malformed }
+                let name = try string()
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw malformed }
+                index += 1
+                skipWhitespace()
+                let member = try value(depth: depth)
+                if members[name] == nil { members[name] = member }
+                skipWhitespace()
+                guard index < bytes.count else { throw malformed }
+                switch bytes[index] {
+                case UInt8(ascii: ","): index += 1
+                case UInt8(ascii: "}"):
+                    index += 1
+                    return .object(members)
+                default: throw malformed
+                }
+            }
+        }
+
+        private mutating func array(depth: Int) throws(Malformed) -> JSONValue {
+            guard depth <= JSONReader.maximumDepth else { throw malformed }
+            index += 1
+            var elements: [JSONValue] = []
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return .array(elements)
+            }
+            while true {
+                skipWhitespace()
+                elements.append(try value(depth: depth))
+                skipWhitespace()
+                guard index < bytes.count else { throw malformed }
+                switch bytes[index] {
+                case UInt8(ascii: ","): index += 1
+                case UInt8(ascii: "]"):
+                    index += 1
+                    return .array(elements)
+                default: throw malformed
+                }
+            }
+        }
+
+        private mutating func string() throws(Malformed) -> String {
+            index += 1  // the opening quote
+            let start = index
+            // The common case: no escapes, so the bytes are the string.
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") {
+                    guard let text = String(validating: bytes[start..<index], as: UTF8.self) else {
+                        throw malformed
+                    }
+                    index += 1
+                    return text
+                }
+                if byte == UInt8(ascii: "\\") { break }
+                guard byte >= 0x20 else { throw malformed }
+                index += 1
+            }
+            var decoded = Array(bytes[start..<index])
+            while index < bytes.count {
+                let byte = bytes[index]
+                switch byte {
+                case UInt8(ascii: "\""):
+                    index += 1
+                    guard let text = String(validating: decoded, as: UTF8.self) else { throw malformed }
+                    return text
+                case UInt8(ascii: "\\"):
+                    index += 1
+                    guard index < bytes.count else { throw malformed }
+                    let escape = bytes[index]
+                    index += 1
+                    switch escape {
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): decoded.append(escape)
+                    case UInt8(ascii: "b"): decoded.append(0x08)
+                    case UInt8(ascii: "f"): decoded.append(0x0C)
+                    case UInt8(ascii: "n"): decoded.append(0x0A)
+                    case UInt8(ascii: "r"): decoded.append(0x0D)
+                    case UInt8(ascii: "t"): decoded.append(0x09)
+                    case UInt8(ascii: "u"): appendUTF8(of: try codePoint(), to: &decoded)
+                    default: throw malformed
+                    }
+                default:
+                    guard byte >= 0x20 else { throw malformed }
+                    decoded.append(byte)
+                    index += 1
+                }
+            }
+            throw malformed
+        }
+
+        /// The code point of a `\u` escape (the `\u` already read), joining a surrogate pair.
+        private mutating func codePoint() throws(Malformed) -> Unicode.Scalar {
+            let first = try hex4()
+            if (0xD800..<0xDC00).contains(first) {
+                guard bytes.count - index >= 2, bytes[index] == UInt8(ascii: "\\"),
+                    bytes[index + 1] == UInt8(ascii: "u")
+                else { throw malformed }
+                index += 2
+                let second = try hex4()
+                guard (0xDC00..<0xE000).contains(second) else { throw malformed }
+                let combined = 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
+                guard let scalar = Unicode.Scalar(combined) else { throw malformed }
+                return scalar
+            }
+            guard let scalar = Unicode.Scalar(first) else { throw malformed }  // a lone low surrogate
+            return scalar
+        }
+
+        private mutating func hex4() throws(Malformed) -> UInt32 {
+            guard bytes.count - index >= 4 else { throw malformed }
+            var value: UInt32 = 0
+            for _ in 0..<4 {
+                let byte = bytes[index]
+                let digit: UInt8
+                switch byte {
+                case 0x30...0x39: digit = byte - 0x30
+                case 0x41...0x46: digit = byte - 0x41 + 10
+                case 0x61...0x66: digit = byte - 0x61 + 10
+                default: throw malformed
+                }
+                value = value << 4 | UInt32(digit)
+                index += 1
+            }
+            return value
+        }
+
+        private func appendUTF8(of scalar: Unicode.Scalar, to out: inout [UInt8]) {
+            out.append(contentsOf: UTF8.encode(scalar)!)
+        }
+
+        /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, as a finite `Double`.
+        private mutating func number() throws(Malformed) -> Double {
+            let start = index
+            func digits(_ reader: inout Reader) -> Int {
+                let first = reader.index
+                while reader.index < reader.bytes.count, (0x30...0x39).contains(reader.bytes[reader.index]) {
+                    reader.index += 1
+                }
+                return reader.index - first
+            }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+            let integerStart = index
+            let integerDigits = digits(&self)
+            guard integerDigits > 0, integerDigits == 1 || bytes[integerStart] != 0x30 else { throw malformed }
+            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+                index += 1
+                guard digits(&self) > 0 else { throw malformed }
+            }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+                index += 1
+                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                    index += 1
+                }
+                guard digits(&self) > 0 else { throw malformed }
+            }
+            let text = String(decoding: bytes[start..<index], as: UTF8.self)
+            guard let number = Double(text), number.isFinite else { throw Malformed(offset: start) }
+            return number
+        }
+    }
+}

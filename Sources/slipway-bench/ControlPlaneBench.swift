@@ -33,7 +33,7 @@ struct ControlPlaneBench: AsyncParsableCommand {
         let endpoint = "http://127.0.0.1:\(server.port)"
         let signer = Signer(
             credentials: Credentials(accessKeyId: key.id, secretAccessKey: key.secret), region: "us-east-1",
-            service: "codedeploy")
+            service: "codedeploy", keyCache: SigningKeyCache())
 
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(

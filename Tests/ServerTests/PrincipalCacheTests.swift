@@ -9,7 +9,8 @@ struct PrincipalCacheTests {
     /// A store in a temporary directory, wrapped as the server wraps it, with an authenticator over both.
     struct Fixture {
         let directory: URL
-        let cache = PrincipalCache()
+        /// A lifetime far longer than any test, so that only invalidation can drop an entry.
+        let cache = PrincipalCache(lifetime: .seconds(3600))
         let store: InvalidatingStore
         let authenticator: Authenticator
 

@@ -116,7 +116,7 @@ enum CodeDeployResources {
     /// The ARNs named by the request's members; nil when it names none (lists, lookups by deployment id), which
     /// ``Permissions`` treats cautiously.
     static func of(_ body: Data, arns: ARNs) -> [String]? {
-        guard !body.isEmpty, case .object(let input)? = try? JSONValue(parsing: body) else { return nil }
+        guard !body.isEmpty, case .object(let input)? = try? JSONReader.value(from: body) else { return nil }
         func string(_ name: String) -> String? {
             if case .string(let value)? = input[name], !value.isEmpty { return value }
             return nil

@@ -11,12 +11,14 @@ struct HandlerContext: Sendable {
     let accountID: String
     let principal: Principal
     let now: Date
-    let logger: Logger
+    let log: RequestLog
     let deployments: DeploymentDriver
     /// Where CreateDeployment checks that an S3 revision exists: the built-in store or an external endpoint.
     let revisions: any RevisionLocator
 
     var arns: ARNs { ARNs(region: region, accountID: accountID) }
+    /// The request's logger, with its request id and operation.
+    var logger: Logger { log.logger }
 }
 
 /// The CodeDeploy JSON API: decodes and validates a request against the generated model, then calls the typed
@@ -35,7 +37,7 @@ struct CodeDeployAPI: Sendable {
         precondition(operation.descriptor.inputType == Input.self, "\(operation) takes another input type")
         handlers[operation] = { body, context in
             let input = try Self.decode(Input.self, from: body)
-            return try AWSJSON.makeEncoder().encode(try await handler(input, context))
+            return try AWSJSON.encoder.encode(try await handler(input, context))
         }
     }
 
@@ -65,7 +67,7 @@ struct CodeDeployAPI: Sendable {
         let descriptor = operation.descriptor
         let document: JSONValue
         do {
-            document = body.isEmpty ? .object([:]) : try JSONValue(parsing: body)
+            document = body.isEmpty ? .object([:]) : try JSONReader.value(from: body)
         } catch {
             throw AWSJSONError.serialization("The request body is not valid JSON.")
         }
@@ -87,7 +89,7 @@ struct CodeDeployAPI: Sendable {
 
     private static func decode<Input: Decodable>(_ type: Input.Type, from body: Data) throws -> Input {
         do {
-            return try AWSJSON.makeDecoder().decode(type, from: body.isEmpty ? Data("{}".utf8) : body)
+            return try AWSJSON.decoder.decode(type, from: body.isEmpty ? Data("{}".utf8) : body)
         } catch {
             throw AWSJSONError.serialization("The request body does not match the shape of \(type): \(error)")
         }
