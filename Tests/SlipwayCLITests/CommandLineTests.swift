@@ -12,11 +12,15 @@ struct CommandLineTests {
         }
     }
 
-    @Test("a subcommand that is not built yet says so and exits non-zero")
-    func notBuiltYetFailsClearly() throws {
-        let run = try runClient([SlipwayBinary.url.path, "agent"], environment: ProcessInfo.processInfo.environment)
-        #expect(run.status == 2)
-        #expect(run.stderr.contains("not built yet"))
+    @Test("slipway agent on a host that is not registered refuses to start and says how to register")
+    func agentNeedsRegistration() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let run = try runClient(
+            [SlipwayBinary.url.path, "agent", "--config-dir", directory.path],
+            environment: ProcessInfo.processInfo.environment)
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("slipway agent register"), "\(run.stderr)")
     }
 
     @Test("slipway server without TLS material or --plain-http refuses to start and says what to give")
