@@ -291,7 +291,14 @@ def main():
         while not os.path.exists(marker) and time.time() < deadline:
             time.sleep(0.2)
         check("the slow hook started", os.path.exists(marker))
+        # A second host's agent dies for good at the same time.
+        lost = hosts[1]
+        lost_marker = os.path.join(work, f"slow-started-{lost.name}")
+        while not os.path.exists(lost_marker) and time.time() < deadline:
+            time.sleep(0.2)
+        lost.kill()
         victim.kill()
+        killed = time.time()
         restarted = time.time()
         victim.start()
         while time.time() < restarted + 30:
@@ -304,7 +311,18 @@ def main():
               f"{target['status']} after {took:.1f} s: {target}\n{open(victim.log_path).read()[-3000:]}")
         event = next(event for event in target["lifecycleEvents"] if event["status"] == "Failed")
         check("with the restart message", "after an agent restart" in event["diagnostics"]["message"], event)
-        aws(server, "deploy", "stop-deployment", "--deployment-id", interrupted)
+        # The agent states a window of three heartbeats (2 s here), which the server raises to its minimum of 60 s,
+        # plus a minute of grace: the host whose agent never came back fails within about two minutes.
+        while time.time() < killed + 180:
+            target = targets(server, interrupted)[lost.name]
+            if target["status"] == "Failed":
+                break
+            time.sleep(2)
+        took = time.time() - killed
+        check("the host whose agent never came back failed within the heartbeat timeout",
+              target["status"] == "Failed" and took < 150, f"{target['status']} after {took:.1f} s")
+        event = next(event for event in target["lifecycleEvents"] if event["status"] == "Failed")
+        check("with a timeout message", "did not report its end within" in event["diagnostics"]["message"], event)
         wait_status(server, interrupted)
         print("end-to-end checks passed")
     finally:
