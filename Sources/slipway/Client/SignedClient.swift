@@ -27,13 +27,15 @@ struct SignedClient {
     }
 
     /// A CodeDeploy operation with a JSON body; the answer's JSON object.
-    func codeDeploy(_ operation: String, _ input: [String: Any]) async throws -> [String: Any] {
+    func codeDeploy(
+        _ operation: String, _ input: [String: Any], targetPrefix: String = CodeDeploy.targetPrefix
+    ) async throws -> [String: Any] {
         let body = try JSONSerialization.data(withJSONObject: input)
         let (status, answer) = try await send(
             service: CodeDeploy.signingName, region: profile.region, body: body,
             headers: [
                 HTTPHeader("Content-Type", AWSJSON.contentType),
-                HTTPHeader("X-Amz-Target", "\(CodeDeploy.targetPrefix).\(operation)"),
+                HTTPHeader("X-Amz-Target", "\(targetPrefix).\(operation)"),
             ])
         let object = (try? JSONSerialization.jsonObject(with: answer)) as? [String: Any] ?? [:]
         guard status == 200 else {

@@ -47,7 +47,7 @@ struct DeployCommand: AsyncParsableCommand {
             `slipway deploy start --help` for the options. A directory called start, status or watch must be \
             given as ./start, ./status or ./watch.
             """,
-        subcommands: [Start.self, Status.self, Watch.self],
+        subcommands: [Start.self, Status.self, Watch.self, Logs.self],
         defaultSubcommand: Start.self
     )
 }

@@ -191,6 +191,13 @@ def scenario_deploy():
         events = events_of(deployment, "web-1")
         assert events["ApplicationStop"]["status"] == "Succeeded"
         assert "validated" in events["ValidateService"]["diagnostics"]["logTail"], events["ValidateService"]
+        # The whole log of every event, uploaded by the agent, read back through the server.
+        logs = subprocess.run([os.environ["SLIPWAY_BIN"], "deploy", "logs", deployment, "--instance", "web-1"],
+                              capture_output=True, text=True, check=False)
+        assert logs.returncode == 0, logs.stderr
+        for expected in ("==> BeforeInstall on web-1", "==> ApplicationStart on web-1", "[stdout]started",
+                         "[stdout]validated", "kept the output of scripts/start.sh open"):
+            assert expected in logs.stdout, f"{expected!r} not in:\n{logs.stdout}"
 
         second = push("site-v2.tgz", revision_files("v2", destination, {}))
         deployment2 = codedeploy.create_deployment(

@@ -1,0 +1,51 @@
+import Foundation
+import SlipwayModel
+import Store
+
+/// Slipway's own read of what agents upload with `PutHostCommandLog`: the full log of one lifecycle event on one
+/// host, which CodeDeploy's API cuts to a 4 KB tail. A JSON operation with its own target prefix, so no CodeDeploy
+/// shape changes; it is authorised as `codedeploy:GetDeploymentTarget`, which shows the same host's events.
+enum EventLogs {
+    static let targetPrefix = "Slipway_20261127"
+    static let operation = "GetLifecycleEventLog"
+
+    struct Input: Decodable {
+        var deploymentId: String?
+        var targetId: String?
+        var lifecycleEventName: String?
+    }
+
+    struct Output: Encodable {
+        var log: String
+        var uploadTime: Date
+    }
+
+    static func handle(operation: String, body: Data, store: any Store) async throws -> Data {
+        guard operation == Self.operation else {
+            throw AWSJSONError.unknownOperation("\(targetPrefix).\(operation)")
+        }
+        let input: Input
+        do {
+            input = try AWSJSON.makeDecoder().decode(Input.self, from: body.isEmpty ? Data("{}".utf8) : body)
+        } catch {
+            throw AWSJSONError.serialization("The request body does not match GetLifecycleEventLog's shape: \(error)")
+        }
+        guard let deployment = input.deploymentId, let target = input.targetId, let event = input.lifecycleEventName,
+            !deployment.isEmpty, !target.isEmpty, !event.isEmpty
+        else {
+            throw AWSJSONError(
+                type: "InvalidInputException", message: "deploymentId, targetId and lifecycleEventName are required.")
+        }
+        let record = try await store.read { tx in
+            try tx.get(LifecycleEventLogRecord.self, .lifecycleEventLog, scope: deployment, name: "\(target)/\(event)")
+        }
+        guard let record else {
+            throw AWSJSONError(
+                type: "ResourceNotFoundException",
+                message:
+                    "No log of \(event) on \(target) in deployment \(deployment): the event has not run there, had no "
+                    + "scripts, or its agent does not upload logs (the stock agent does not).")
+        }
+        return try AWSJSON.makeEncoder().encode(Output(log: record.log, uploadTime: record.uploadTime))
+    }
+}
