@@ -81,6 +81,14 @@ struct SlipwayResponder: HTTPResponder {
                     operationName: operation, body: body, principal: principal,
                     agentVersion: request.headers[.agentVersion], now: clock)
                 return Response.awsJSON(output, requestID: requestID)
+            case EventLogs.targetPrefix:
+                let principal = try await authenticator.authenticate(
+                    request, body: body, service: CodeDeploy.signingName, now: clock())
+                try principal.authorizeCodeDeploy(
+                    operation: "GetDeploymentTarget", body: body, arns: ARNs(region: region, accountID: accountID))
+                log.operation = operation
+                let output = try await EventLogs.handle(operation: operation, body: body, store: store)
+                return Response.awsJSON(output, requestID: requestID)
             default:
                 throw AWSJSONError.unknownOperation(target)
             }
