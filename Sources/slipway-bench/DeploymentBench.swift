@@ -84,7 +84,10 @@ struct DeploymentBench: AsyncParsableCommand {
         let requestsPerHost = LifecycleEvent.inPlaceOrder(withLoadBalancer: false).count * 4
         var durations: [Double] = []
         var baselines: [Double] = []
+        var serverCPU: [Double] = []
+        var baselineCPU: [Double] = []
         for run in 0..<runs {
+            var cpuBefore = server.cpuSeconds ?? 0
             baselines.append(
                 try await timed {
                     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -100,10 +103,13 @@ struct DeploymentBench: AsyncParsableCommand {
                         try await group.waitForAll()
                     }
                 })
+            baselineCPU.append((server.cpuSeconds ?? 0) - cpuBefore)
+            cpuBefore = server.cpuSeconds ?? 0
             durations.append(
                 try await timed {
                     try await deploy(application: application, names: names, run: run, api: api, commands: commands)
                 })
+            serverCPU.append((server.cpuSeconds ?? 0) - cpuBefore)
         }
         let deployment = median(durations)
         let baseline = median(baselines)
@@ -113,6 +119,12 @@ struct DeploymentBench: AsyncParsableCommand {
                     "%5d host%@ (%@): %7.3f s CreateDeployment → Succeeded (baseline %.3f s for %d signed reads, %.2f×)",
                 size, size == 1 ? " " : "s", config, deployment, baseline, requestsPerHost * size,
                 deployment / baseline))
+        // CPU time is steadier than wall time on a shared machine: it does not count waiting for other processes.
+        print(
+            String(
+                format: "%@server CPU %.3f s per deployment (baseline %.3f s, %.2f×)",
+                String(repeating: " ", count: 13), median(serverCPU), median(baselineCPU),
+                median(serverCPU) / max(median(baselineCPU), 0.001)))
     }
 
     /// One deployment: agents for every host, CreateDeployment, then GetDeployment until it has ended.
@@ -186,4 +198,17 @@ private func timed(_ body: () async throws -> Void) async throws -> Double {
     try await body()
     let elapsed = start.duration(to: .now)
     return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+}
+
+extension ServerProcess {
+    /// The CPU time the server has used (user and system), from /proc (Linux).
+    fileprivate var cpuSeconds: Double? {
+        guard let text = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+            let end = text.lastIndex(of: ")")
+        else { return nil }
+        // Fields after the command name: state is field 3, utime and stime are fields 14 and 15.
+        let fields = text[text.index(after: end)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
 }

@@ -23,6 +23,8 @@ struct CommandAPI: Sendable {
     private let validator = ShapeValidator(schema: CodeDeployCommand.schema)
     /// The last poll record this server wrote or read for each host.
     private let recentPolls = RecentPolls()
+    /// The last signed specification of each deployment.
+    private let recentSignatures = RecentSignatures()
 
     init(
         store: any Store, deployments: DeploymentDriver, signer: SpecificationSigner, region: String,
@@ -225,9 +227,27 @@ struct CommandAPI: Sendable {
         guard let json else {
             throw Self.clientError("Deployment \(deploymentId) has no command for host \(host).")
         }
-        let envelope = CodeDeployCommand.Envelope(format: "PKCS7/JSON", payload: try signer.sign(json, now: now))
+        let envelope = CodeDeployCommand.Envelope(
+            format: "PKCS7/JSON", payload: try signed(json, deploymentId, now: now))
         return CodeDeployCommand.GetDeploymentSpecificationOutput(
             deploymentSpecification: CodeDeployCommand.DeploymentSpecification(genericEnvelope: envelope))
+    }
+
+    /// The signed `json` of deployment `deploymentId`: a signature made in the last minute for the same document is
+    /// handed out again, since every host of a deployment fetches the same specification for every event and
+    /// signing (with its PEM encoding) is most of the work of the request. Agents check the signer, not the age.
+    private func signed(_ json: Data, _ deploymentId: String, now: Date) throws -> String {
+        if let recent = recentSignatures.entries.withLock({ $0[deploymentId] }), recent.document == json,
+            (0..<60).contains(now.timeIntervalSince(recent.signedAt))
+        {
+            return recent.payload
+        }
+        let payload = try signer.sign(json, now: now)
+        recentSignatures.entries.withLock { entries in
+            if entries.count >= 256 { entries.removeAll() }
+            entries[deploymentId] = (json, now, payload)
+        }
+        return payload
     }
 
     // MARK: Helpers
@@ -284,4 +304,9 @@ extension JSONEncoder {
 /// The poll records a command API wrote or read, by host identifier.
 private final class RecentPolls: Sendable {
     let records = Mutex<[String: HostAgentRecord]>([:])
+}
+
+/// Signed specifications by deployment id: the document, when it was signed and the signed payload.
+private final class RecentSignatures: Sendable {
+    let entries = Mutex<[String: (document: Data, signedAt: Date, payload: String)]>([:])
 }
