@@ -53,7 +53,7 @@ struct CommandAPI: Sendable {
         if let violation = validator.violations(of: document, against: operation.inputShape).first {
             throw Self.clientError(violation.description)
         }
-        let encoder = AWSJSON.makeEncoder()
+        let encoder = AWSJSON.encoder
         switch operation {
         case .pollHostCommand:
             let input = try Self.decode(CodeDeployCommand.PollHostCommandInput.self, body)
@@ -285,7 +285,7 @@ struct CommandAPI: Sendable {
 
     private static func decode<Input: Decodable>(_ type: Input.Type, _ body: Data) throws -> Input {
         do {
-            return try AWSJSON.makeDecoder().decode(type, from: body.isEmpty ? Data("{}".utf8) : body)
+            return try AWSJSON.decoder.decode(type, from: body.isEmpty ? Data("{}".utf8) : body)
         } catch {
             throw AWSJSONError.serialization("The request body does not match the shape of \(type): \(error)")
         }
