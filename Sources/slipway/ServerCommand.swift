@@ -148,7 +148,7 @@ struct ServerCommand: AsyncParsableCommand {
 
                     \(dev.exportLines(endpoint: endpoint, region: region, tls: scheme == "https").map { "  " + $0 }.joined(separator: "\n"))
 
-                    Then try:
+                    \(runAgent ? Self.agentLines : "")Then try:
 
                       aws deploy create-application --application-name my-app
                       aws deploy list-applications
@@ -159,6 +159,16 @@ struct ServerCommand: AsyncParsableCommand {
         agentStop.stop()
         await agentTask.withLock { $0 }?.value
     }
+
+    /// What the banner says about the agent `--dev` runs.
+    static let agentLines = """
+        This machine is the on-premises instance 'local' (tag env=dev); its agent runs in this process. Deploy the
+        example model (Examples/ml-inference/README.md), or any directory with an appspec.yml:
+
+          slipway deploy DIR --application my-app --deployment-group dev --create-missing
+
+
+        """
 
     /// `--external-s3` values with the credentials from the environment.
     func externalEndpoints() throws -> [ServerConfiguration.ExternalS3Endpoint] {

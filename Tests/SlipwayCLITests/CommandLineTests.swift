@@ -23,6 +23,51 @@ struct CommandLineTests {
         #expect(run.stderr.contains("slipway agent register"), "\(run.stderr)")
     }
 
+    @Test("slipway local runs a directory bundle's events with a line per event and script; a failing hook exits 1")
+    func localDeployment() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-local-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let bundle = work.appendingPathComponent("bundle")
+        try FileManager.default.createDirectory(
+            at: bundle.appendingPathComponent("site"), withIntermediateDirectories: true)
+        try "hello".write(to: bundle.appendingPathComponent("site/index.html"), atomically: true, encoding: .utf8)
+        func write(exit code: Int) throws {
+            try """
+            version: 0.0
+            os: linux
+            files:
+              - source: site
+                destination: \(work.appendingPathComponent("www").path)
+            file_exists_behavior: OVERWRITE
+            hooks:
+              ApplicationStart:
+                - location: start.sh
+            """.write(to: bundle.appendingPathComponent("appspec.yml"), atomically: true, encoding: .utf8)
+            try "#!/bin/sh\necho \"start $LIFECYCLE_EVENT\"\nexit \(code)\n".write(
+                to: bundle.appendingPathComponent("start.sh"), atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes(
+                [.posixPermissions: 0o755], ofItemAtPath: bundle.appendingPathComponent("start.sh").path)
+        }
+        let arguments = [
+            SlipwayBinary.url.path, "local", "--bundle-location", bundle.path, "--type", "directory", "--root-dir",
+            work.appendingPathComponent("root").path, "--deployment-group", "local-test",
+        ]
+        try write(exit: 0)
+        let run = try runClient(arguments, environment: ProcessInfo.processInfo.environment)
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("ApplicationStop    skipped (no scripts)"))
+        #expect(run.stdout.contains("ApplicationStart   succeeded\n    start.sh"), "\(run.stdout)")
+        let installed = try String(
+            contentsOf: work.appendingPathComponent("www/index.html"), encoding: .utf8)
+        #expect(installed == "hello")
+
+        try write(exit: 7)
+        let failed = try runClient(arguments, environment: ProcessInfo.processInfo.environment)
+        #expect(failed.status == 1)
+        #expect(failed.stdout.contains("ApplicationStart   FAILED"), "\(failed.stdout)")
+        #expect(failed.stdout.contains("failed with exit code 7"), "\(failed.stdout)")
+    }
+
     @Test("slipway server without TLS material or --plain-http refuses to start and says what to give")
     func serverNeedsTransport() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-\(UUID().uuidString)")

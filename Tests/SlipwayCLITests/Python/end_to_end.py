@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -58,7 +59,8 @@ class Server:
                 exports[name] = value
             if line.startswith("aws deploy list-applications"):
                 break
-        self.process.stdout.close()
+        # Keep reading what the server may print later, so it never writes to a closed pipe.
+        threading.Thread(target=self.process.stdout.read, daemon=True).start()
         env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
         env.update(exports)
         env["AWS_PAGER"] = ""
