@@ -29,6 +29,9 @@ public struct CommandServiceError: Error, CustomStringConvertible, Sendable {
     public var status: Int?
 
     public var isThrottling: Bool { type == "ThrottlingException" || status == 429 }
+
+    /// No answer, a server error or throttling: worth asking again later.
+    public var isUnreachable: Bool { (status ?? 500) >= 500 || isThrottling }
 }
 
 /// The command API over HTTPS (or HTTP), signed with SigV4 as the stock agent signs it.

@@ -105,7 +105,9 @@ package struct AgentRunner<Service: CommandService>: Sendable {
         }
         var metadata: Logger.Metadata = ["command": "\(name)"]
         do {
-            let output = try await service.getDeploymentSpecification(executionID: executionID, hostIdentifier: host)
+            let output = try await retryingUnreachable {
+                try await service.getDeploymentSpecification(executionID: executionID, hostIdentifier: host)
+            }
             guard output.DeploymentSystem == "CodeDeploy",
                 let envelope = output.DeploymentSpecification?.GenericEnvelope
             else {
@@ -117,7 +119,9 @@ package struct AgentRunner<Service: CommandService>: Sendable {
             // The stock agent states no maximum, so a dead stock agent holds its host for 70 minutes. This one
             // heartbeats, so it states a window of three heartbeats: its host fails within minutes if it dies.
             let window = Int(heartbeatInterval.components.seconds) * 3
-            let status = try await service.acknowledge(commandID, isNoop: noop, maxDuration: max(window, 1))
+            let status = try await retryingUnreachable {
+                try await service.acknowledge(commandID, isNoop: noop, maxDuration: max(window, 1))
+            }
             switch status {
             case .succeeded?:
                 logger.info("the server says the command is done already", metadata: metadata)
@@ -155,11 +159,34 @@ package struct AgentRunner<Service: CommandService>: Sendable {
                 // The tracking file stays: the next start reports the command failed.
                 logger.error("could not report the command's result to the server", metadata: metadata)
             }
+        } catch let error as CommandServiceError where error.isUnreachable {
+            // The server is gone for longer than the retries (a restart, a network cut). Reporting a failure now
+            // would fail the host for the server's own outage: the server hands the command out again instead.
+            logger.warning(
+                "the server could not be reached before the command ran; it will be handed out again",
+                metadata: metadata.merging(["error": "\(error)"]) { $1 })
         } catch {
             logger.error("the command failed before it ran", metadata: metadata.merging(["error": "\(error)"]) { $1 })
             try? await service.complete(
                 commandID, status: .failed,
                 diagnostics: CommandOutcome.diagnostics(code: .unknownError, message: "\(error)"))
+        }
+    }
+
+    /// Runs a step of a command's start again while the server cannot be reached or answers with a server error, for
+    /// about a minute (a restarting server is back within seconds).
+    func retryingUnreachable<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        let deadline = ContinuousClock.now.advanced(by: .seconds(60))
+        var delay = Duration.milliseconds(500)
+        while true {
+            do {
+                return try await body()
+            } catch let error as CommandServiceError where error.isUnreachable {
+                guard ContinuousClock.now.advanced(by: delay) < deadline else { throw error }
+                logger.warning("the server did not answer; retrying", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(10))
+            }
         }
     }
 
