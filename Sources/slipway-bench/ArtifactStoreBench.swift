@@ -13,7 +13,7 @@ struct ArtifactStoreBench: AsyncParsableCommand {
             + "(goals: GET ≥ 80 % of the baseline, RSS growth < 64 MiB)."
     )
 
-    @Option(help: "Object size in MiB.")
+    @Option(name: .customLong("size-mib"), help: "Object size in MiB.")
     var sizeMiB = 1024
 
     @Option(help: "Measured GET runs per server; the median is reported.")

@@ -81,9 +81,9 @@ struct AgentCommand: AsyncParsableCommand {
     }
 }
 
-/// Mutable only in `init` and `deinit`.
 /// SIGTERM and SIGINT ask the agent to stop: it takes no new command and lets the running one finish (bounded by
 /// :kill_agent_max_wait_time_seconds:).
+/// (`@unchecked Sendable`: the sources are set in `init` and only cancelled in `deinit`.)
 final class SignalHandlers: @unchecked Sendable {
     private let sources: [any DispatchSourceSignal]
 

@@ -40,7 +40,16 @@ struct DevAgent {
         let profile = ClientProfile(
             endpoint: URL(string: endpoint)!, region: region, credentials: adminCredentials, caBundle: caFile.path)
         let client = try SignedClient(profile: profile)
-        defer { Task { await client.shutdown() } }
+        do {
+            try await register(client: client, profile: profile, onPremisesFile: onPremisesFile)
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+        await client.shutdown()
+    }
+
+    private func register(client: SignedClient, profile: ClientProfile, onPremisesFile: URL) async throws {
         let registration = HostRegistration(
             instanceName: Self.instanceName, tags: [("env", "dev")], configDirectory: configDirectory,
             rootDirectory: configDirectory.appendingPathComponent("deployment-root", isDirectory: true))

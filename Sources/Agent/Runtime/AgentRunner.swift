@@ -173,10 +173,12 @@ package struct AgentRunner<Service: CommandService>: Sendable {
         }
     }
 
-    /// Runs a step of a command's start again while the server cannot be reached or answers with a server error, for
-    /// about a minute (a restarting server is back within seconds).
-    func retryingUnreachable<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        let deadline = ContinuousClock.now.advanced(by: .seconds(60))
+    /// Runs a call to the server again while the server cannot be reached or answers with a server error or
+    /// throttling, for up to `limit` (a restarting server is back within seconds); other errors end it at once.
+    func retryingUnreachable<T: Sendable>(for limit: Duration = .seconds(60), _ body: () async throws -> T)
+        async throws -> T
+    {
+        let deadline = ContinuousClock.now.advanced(by: limit)
         var delay = Duration.milliseconds(500)
         while true {
             do {
@@ -185,32 +187,25 @@ package struct AgentRunner<Service: CommandService>: Sendable {
                 guard ContinuousClock.now.advanced(by: delay) < deadline else { throw error }
                 logger.warning("the server did not answer; retrying", metadata: ["error": "\(error)"])
                 try await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(10))
+                delay = min(delay * 2, .seconds(15))
             }
         }
     }
 
-    /// Reports a command's end, retrying while the server cannot be reached or answers with a server error (it may be
-    /// restarting): a result the server never hears would make it run the event again or time the host out. Gives
-    /// up after about five minutes, or at once when the server refuses the report itself.
+    /// Reports a command's end, for up to ``completionRetryLimit`` while the server cannot take it (it may be
+    /// restarting): a result the server never hears would make it run the event again or time the host out. Gives up
+    /// at once when the server refuses the report itself.
     func completeReliably(_ commandID: String, status: CodeDeployCommand.CommandStatus, diagnostics: String) async
         -> Bool
     {
-        let deadline = ContinuousClock.now.advanced(by: completionRetryLimit)
-        var delay = Duration.milliseconds(500)
-        while true {
-            do {
+        do {
+            try await retryingUnreachable(for: completionRetryLimit) {
                 try await service.complete(commandID, status: status, diagnostics: diagnostics)
-                return true
-            } catch let error as CommandServiceError where (error.status ?? 500) < 500 && !error.isThrottling {
-                logger.error("the server refused the command's result", metadata: ["error": "\(error)"])
-                return false
-            } catch {
-                guard ContinuousClock.now.advanced(by: delay) < deadline else { return false }
-                logger.warning("reporting the command's result failed; retrying", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(15))
             }
+            return true
+        } catch {
+            logger.error("the server did not take the command's result", metadata: ["error": "\(error)"])
+            return false
         }
     }
 
