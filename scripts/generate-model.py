@@ -167,6 +167,66 @@ class Generator:
         lines.append("    }\n")
         return "\n".join(lines)
 
+    # -- JSONWriters.swift ----------------------------------------------------------------------------------------
+
+    def json_writers_file(self):
+        out = [self.header(), "import Foundation\n"]
+        for name in self.structures:
+            members = self.shapes[name]["members"]
+            lines = [
+                "extension %s.%s: JSONWritable {" % (NAMESPACE, name),
+                "    public func writeJSON(to output: inout JSONOutput) {",
+            ]
+            if members:
+                lines.append("        var object = output.beginObject()")
+                for wire in sorted(members):
+                    lines.append('        output.member("%s", %s, in: &object)' % (wire, identifier(wire)))
+                lines.append("        output.endObject(object)")
+            else:
+                lines.append('        output.writeRaw("{}")')
+            lines.append("    }")
+            lines.append("}\n")
+            out.append("\n".join(lines))
+        for name in self.enums:
+            out.append(
+                "extension %s.%s: JSONWritable {\n"
+                "    public func writeJSON(to output: inout JSONOutput) { output.writeString(rawValue) }\n"
+                "}\n" % (NAMESPACE, name)
+            )
+        return "\n".join(out)
+
+    # -- JSONReaders.swift ----------------------------------------------------------------------------------------
+
+    def json_readers_file(self):
+        out = [self.header(), "import Foundation\n"]
+        for name in self.structures:
+            members = self.shapes[name]["members"]
+            lines = [
+                "extension %s.%s: JSONReadable {" % (NAMESPACE, name),
+                "    public init(json: JSONValue) throws(JSONTypeMismatch) {",
+            ]
+            if members:
+                lines.append("        let members = try JSONMembers(json, of: Self.self)")
+                lines.append("        self.init(")
+                arguments = ['            %s: try members.value("%s")' % (identifier(w).strip("`"), w) for w in sorted(members)]
+                lines.append(",\n".join(arguments))
+                lines.append("        )")
+            else:
+                lines.append("        _ = try JSONMembers(json, of: Self.self)")
+                lines.append("        self.init()")
+            lines.append("    }")
+            lines.append("}\n")
+            out.append("\n".join(lines))
+        for name in self.enums:
+            out.append(
+                "extension %s.%s: JSONReadable, JSONMapKey {\n"
+                "    public init(json: JSONValue) throws(JSONTypeMismatch) { self.init(rawValue: try String(json: json)) }\n"
+                "    public init(jsonKey: String) { self.init(rawValue: jsonKey) }\n"
+                "    public var jsonKey: String { rawValue }\n"
+                "}\n" % (NAMESPACE, name)
+            )
+        return "\n".join(out)
+
     # -- Enums.swift ----------------------------------------------------------------------------------------------
 
     def enums_file(self):
@@ -318,6 +378,8 @@ class Generator:
         return {
             "Shapes.swift": self.shapes_file(),
             "Enums.swift": self.enums_file(),
+            "JSONWriters.swift": self.json_writers_file(),
+            "JSONReaders.swift": self.json_readers_file(),
             "Errors.swift": self.errors_file(),
             "Operations.swift": self.operations_file(),
             "Schema.swift": self.schema_file(),

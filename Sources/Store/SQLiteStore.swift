@@ -90,21 +90,47 @@ public final class SQLiteStore: Store {
     }
 
     /// Runs `body` in a read-only transaction on one of the pool's reader connections.
+    ///
+    /// The transaction runs on the calling thread. GRDB's async `read` would hand it to a reader's dispatch queue
+    /// and back, two thread wake-ups that cost more than a key lookup itself; a store read is a short local CPU
+    /// task, which is what the cooperative pool is for, and a reader in WAL mode never waits for the writer.
     public func read<T: Sendable>(_ body: @Sendable (any StoreReader) throws -> T) async throws -> T {
         do {
-            return try await pool.read { db in try body(SQLiteReader(db: db)) }
+            return try readHere(body)
         } catch let error as DatabaseError {
             throw StoreError("reading the store database '\(path)' failed: \(Self.describe(error))")
         }
     }
 
     /// Runs `body` in a transaction on the writer connection; it is rolled back when `body` throws.
+    ///
+    /// Unlike a read, a write is handed to the writer's queue: waiting there for a long transaction (a deployment
+    /// of a thousand hosts is created in one) must not hold one of the few threads every request runs on.
     public func write<T: Sendable>(_ body: @Sendable (any StoreWriter) throws -> T) async throws -> T {
         do {
             return try await pool.write { db in try body(SQLiteWriter(db: db)) }
         } catch let error as DatabaseError {
             throw StoreError("writing the store database '\(path)' failed: \(Self.describe(error))")
         }
+    }
+
+    /// One record, read outside a transaction: a single SELECT sees one snapshot by itself, and the BEGIN and
+    /// COMMIT around it cost more than the lookup.
+    public func record(_ kind: RecordKind, scope: String, name: String) async throws -> StoredRecord? {
+        do {
+            return try recordHere(kind, scope: scope, name: name)
+        } catch let error as DatabaseError {
+            throw StoreError("reading the store database '\(path)' failed: \(Self.describe(error))")
+        }
+    }
+
+    // In an async function Swift picks GRDB's async overloads; these synchronous ones run on the calling thread.
+    private func recordHere(_ kind: RecordKind, scope: String, name: String) throws -> StoredRecord? {
+        try pool.unsafeRead { db in try SQLiteQueries(db: db).record(kind, scope: scope, name: name) }
+    }
+
+    private func readHere<T>(_ body: (any StoreReader) throws -> T) throws -> T {
+        try pool.read { db in try body(SQLiteReader(db: db)) }
     }
 
     /// A one-line account of an error from SQLite or from the file system.

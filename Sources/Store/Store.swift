@@ -91,6 +91,16 @@ public protocol Store: Sendable {
     /// Runs `body` in a write transaction; writes are serialised.
     @discardableResult
     func write<T: Sendable>(_ body: @Sendable (any StoreWriter) throws -> T) async throws -> T
+
+    /// One record, or nil: a read of a single statement, which needs no transaction to see one snapshot.
+    func record(_ kind: RecordKind, scope: String, name: String) async throws -> StoredRecord?
+}
+
+extension Store {
+    /// The record in a read transaction; a backend overrides this where a lone query costs less.
+    public func record(_ kind: RecordKind, scope: String, name: String) async throws -> StoredRecord? {
+        try await read { try $0.record(kind, scope: scope, name: name) }
+    }
 }
 
 /// A failure of the store itself (not of the caller's logic): the database could not be opened, is corrupt, or is

@@ -40,13 +40,19 @@ extension StoreWriter {
 public enum RecordCoding {
     /// The document `set` stores for `value`.
     public static func encode(_ value: some Encodable) throws -> Data {
-        // The shared coder: making one per record shows in profiles of a deployment's write transactions.
-        try AWSJSON.encoder.encode(value)
+        // The model's shapes write themselves; everything else goes through the shared coder (making one per
+        // record shows in profiles of a deployment's write transactions).
+        if let writable = value as? any JSONWritable { return JSONOutput.encode(writable) }
+        return try AWSJSON.encoder.encode(value)
     }
 
     /// The value of a stored document, as `get` reads it.
     public static func decode<Value: Decodable>(_ type: Value.Type, from record: StoredRecord) throws -> Value {
         do {
+            // The model's shapes are made from the document read in one pass; other records use `JSONDecoder`.
+            if let readable = type as? any JSONReadable.Type {
+                return try readable.init(json: JSONReader.value(from: record.document)) as! Value
+            }
             return try AWSJSON.decoder.decode(type, from: record.document)
         } catch {
             throw StoreError(

@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOHTTP1
 import SigV4
 import SlipwayModel
 
@@ -24,6 +25,11 @@ struct ControlPlaneBench: AsyncParsableCommand {
 
     @Option(help: "The slipway binary. (default: the one next to slipway-bench)")
     var slipway: String?
+
+    @Option(
+        name: .customLong("only"),
+        help: "Run only these scenarios after the baseline: get-application, batch-get-deployment-groups.")
+    var only: [String] = []
 
     func run() async throws {
         let binary = slipway.map { URL(fileURLWithPath: $0) } ?? executableDirectory.appendingPathComponent("slipway")
@@ -63,73 +69,78 @@ struct ControlPlaneBench: AsyncParsableCommand {
             #"{"applicationName":"bench","deploymentGroupNames":["# + groups.map { "\"\($0)\"" }.joined(separator: ",")
             + "]}"
 
-        let scenarios: [(name: String, request: @Sendable () async throws -> Bool)] = [
-            ("GET /healthz (baseline: no signature, no store)", { try await call.health() }),
+        let host = "127.0.0.1:\(server.port)"
+        let load = LoadGenerator(host: "127.0.0.1", port: server.port)
+        let scenarios: [(name: String, option: String, request: @Sendable () -> LoadRequest)] = [
             (
-                "GetApplication (signed)",
-                { try await call.send("GetApplication", #"{"applicationName":"bench"}"#) == 200 }
+                "GET /healthz (baseline: no signature, no store)", "healthz",
+                {
+                    LoadRequest(
+                        head: HTTPRequestHead(
+                            version: .http1_1, method: .GET, uri: "/healthz", headers: ["Host": host]),
+                        body: nil)
+                }
             ),
             (
-                "BatchGetDeploymentGroups, 10 groups (signed)",
-                { try await call.send("BatchGetDeploymentGroups", batchBody) == 200 }
+                "GetApplication (signed)", "get-application",
+                Self.signedRequest(
+                    signer: signer, host: host, operation: "GetApplication", #"{"applicationName":"bench"}"#)
+            ),
+            (
+                "BatchGetDeploymentGroups, 10 groups (signed)", "batch-get-deployment-groups",
+                Self.signedRequest(signer: signer, host: host, operation: "BatchGetDeploymentGroups", batchBody)
             ),
         ]
         print(
             "slipway-bench control-plane: \(connections) connections, \(runs) runs of \(seconds) s each, server pid \(server.process.processIdentifier)"
         )
         var baseline = 0.0
-        for scenario in scenarios {
-            _ = try await measure(connections: connections, seconds: 1, request: scenario.request)  // warm-up
+        for scenario in scenarios where baseline == 0 || only.isEmpty || only.contains(scenario.option) {
+            _ = try await load.run(connections: connections, seconds: 1, request: scenario.request)  // warm-up
+            let cpuBefore = server.cpuSeconds
             var results: [RunResult] = []
             for _ in 0..<runs {
-                results.append(try await measure(connections: connections, seconds: seconds, request: scenario.request))
+                results.append(
+                    try await load.run(connections: connections, seconds: seconds, request: scenario.request))
             }
+            let cpu = server.cpuSeconds.flatMap { after in cpuBefore.map { after - $0 } }
             let throughput = median(results.map(\.throughput))
             let p50 = median(results.map { $0.percentile(0.50) }) * 1000
             let p99 = median(results.map { $0.percentile(0.99) }) * 1000
             let errors = results.map(\.errors).reduce(0, +)
             if baseline == 0 { baseline = throughput }
+            let requests = results.map(\.requests).reduce(0, +)
+            let perRequest =
+                cpu.map { String(format: "  server CPU %.0f µs/request", $0 / Double(requests) * 1e6) } ?? ""
             let figures = String(
                 format: "%8.0f req/s (%.2f× baseline)  p50 %.2f ms  p99 %.2f ms  errors %d", throughput,
                 throughput / baseline, p50, p99, errors)
-            print(scenario.name.padding(toLength: 50, withPad: " ", startingAt: 0) + figures)
+            print(scenario.name.padding(toLength: 50, withPad: " ", startingAt: 0) + figures + perRequest)
         }
         if let rss = server.residentBytes { print("server RSS after the runs: \(rss / 1_048_576) MiB") }
     }
 
-    private func measure(
-        connections: Int, seconds: Double, request: @escaping @Sendable () async throws -> Bool
-    ) async throws -> RunResult {
-        let start = ContinuousClock.now
-        let end = start.advanced(by: .milliseconds(Int(seconds * 1000)))
-        let perWorker = try await withThrowingTaskGroup(of: (Int, Int, [Double]).self) { group in
-            for _ in 0..<connections {
-                group.addTask {
-                    var count = 0
-                    var errors = 0
-                    var latencies: [Double] = []
-                    latencies.reserveCapacity(50_000)
-                    while ContinuousClock.now < end {
-                        let before = ContinuousClock.now
-                        let ok = try await request()
-                        let elapsed = before.duration(to: .now)
-                        latencies.append(
-                            Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-                        count += 1
-                        if !ok { errors += 1 }
-                    }
-                    return (count, errors, latencies)
-                }
-            }
-            var all: [(Int, Int, [Double])] = []
-            for try await result in group { all.append(result) }
-            return all
+    /// A request builder that signs a CodeDeploy JSON request afresh each time it is called, as a client must.
+    private static func signedRequest(
+        signer: Signer, host: String, operation: String, _ json: String
+    ) -> @Sendable () -> LoadRequest {
+        let body = Data(json.utf8)
+        let payload = PayloadHash.of(body)
+        let bytes = ByteBuffer(bytes: body)
+        let target = "\(CodeDeploy.targetPrefix).\(operation)"
+        return {
+            let signed = signer.sign(
+                method: "POST", path: "/",
+                headers: [
+                    HTTPHeader("Host", host), HTTPHeader("Content-Type", AWSJSON.contentType),
+                    HTTPHeader("X-Amz-Target", target),
+                ],
+                payload: payload, date: Date())
+            var headers = HTTPHeaders(signed.headers.map { ($0.name, $0.value) })
+            headers.add(name: "Content-Length", value: String(bytes.readableBytes))
+            return LoadRequest(
+                head: HTTPRequestHead(version: .http1_1, method: .POST, uri: "/", headers: headers), body: bytes)
         }
-        let elapsed = start.duration(to: .now)
-        return RunResult(
-            requests: perWorker.map(\.0).reduce(0, +), errors: perWorker.map(\.1).reduce(0, +),
-            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
-            latencies: perWorker.flatMap(\.2))
     }
 }
 

@@ -199,16 +199,3 @@ private func timed(_ body: () async throws -> Void) async throws -> Double {
     let elapsed = start.duration(to: .now)
     return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 }
-
-extension ServerProcess {
-    /// The CPU time the server has used (user and system), from /proc (Linux).
-    fileprivate var cpuSeconds: Double? {
-        guard let text = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
-            let end = text.lastIndex(of: ")")
-        else { return nil }
-        // Fields after the command name: state is field 3, utime and stime are fields 14 and 15.
-        let fields = text[text.index(after: end)...].split(separator: " ")
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
-}

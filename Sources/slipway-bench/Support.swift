@@ -65,6 +65,17 @@ final class ServerProcess: @unchecked Sendable {
         return kilobytes * 1024
     }
 
+    /// The CPU time the server has used (user and system), from /proc (Linux).
+    var cpuSeconds: Double? {
+        guard let text = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+            let end = text.lastIndex(of: ")")
+        else { return nil }
+        // Fields after the command name: state is field 3, utime and stime are fields 14 and 15.
+        let fields = text[text.index(after: end)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
     func stop() {
         if process.isRunning {
             process.terminate()

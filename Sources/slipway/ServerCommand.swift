@@ -3,6 +3,8 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
+import NIOPosix
 import Server
 import SigV4
 import Store
@@ -69,6 +71,9 @@ struct ServerCommand: AsyncParsableCommand {
     var pollHold: Double = 50
 
     func run() async throws {
+        // Tasks run on the server's event loops instead of hopping to Swift's own thread pool and back for every
+        // request: the hop was two thread wake-ups per API call (see docs/benchmarks.md).
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         let dataDirectory = URL(
             fileURLWithPath: (dataDir.map { NSString(string: $0).expandingTildeInPath })
                 ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".slipway").path)

@@ -59,6 +59,9 @@ struct SQLiteConformanceTests {
     @Test("a read sees one snapshot")
     func snapshot() async throws { try await conformance.aReadSeesOneSnapshot() }
 
+    @Test("a lone record read matches a read transaction")
+    func loneRecord() async throws { try await conformance.aLoneRecordReadMatchesATransaction() }
+
     @Test("the reader of a read cannot write")
     func readOnly() async throws { try await conformance.theReaderOfAReadCannotWrite() }
 

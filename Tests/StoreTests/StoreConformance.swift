@@ -387,6 +387,21 @@ struct StoreConformance: Sendable {
         }
     }
 
+    /// The store's lone-record read gives what a read transaction gives, and nil for an absent record.
+    func aLoneRecordReadMatchesATransaction() async throws {
+        try await withStore { store in
+            _ = try await store.write { try $0.put(.setting, scope: "s", name: "n", document: Data("one".utf8)) }
+            _ = try await store.write { try $0.put(.setting, scope: "s", name: "n", document: Data("two".utf8)) }
+            let lone = try await store.record(.setting, scope: "s", name: "n")
+            let inTransaction = try await store.read { try $0.record(.setting, scope: "s", name: "n") }
+            #expect(lone == inTransaction)
+            #expect(lone?.document == Data("two".utf8))
+            #expect(lone?.version == 2)
+            #expect(try await store.record(.setting, scope: "s", name: "absent") == nil)
+            #expect(try await store.record(.setting, scope: "other", name: "n") == nil)
+        }
+    }
+
     /// The reader given to `read` cannot be used to write.
     func theReaderOfAReadCannotWrite() async throws {
         try await withStore { store in

@@ -86,6 +86,10 @@ struct InvalidatingStore: Store {
         try await base.read(body)
     }
 
+    func record(_ kind: RecordKind, scope: String, name: String) async throws -> StoredRecord? {
+        try await base.record(kind, scope: scope, name: name)
+    }
+
     @discardableResult
     func write<T: Sendable>(_ body: @Sendable (any StoreWriter) throws -> T) async throws -> T {
         let (result, touched) = try await base.write { tx in

@@ -12,8 +12,10 @@ enum ApplicationHandlers {
         api.on(.createApplication, create)
         api.on(.getApplication) { (input: CodeDeploy.GetApplicationInput, context) in
             let name = try input.applicationName.required(.applicationNameRequiredException, "application name")
-            let application = try await context.store.read { try $0.existingApplication(name) }
-            return CodeDeploy.GetApplicationOutput(application: application)
+            guard let application = try await context.store.record(.application, scope: "", name: name) else {
+                throw AWSJSONError.noApplication(name)
+            }
+            return StoredResult(member: "application", content: .one(application.document))
         }
         api.on(.updateApplication, rename)
         api.on(.deleteApplication, delete)
@@ -30,8 +32,8 @@ enum ApplicationHandlers {
                 throw AWSJSONError(.applicationNameRequiredException, "At least one application name is required.")
             }
             try Check.batch(names.count)
-            let found = try await context.store.read { tx in try names.map { try tx.existingApplication($0) } }
-            return CodeDeploy.BatchGetApplicationsOutput(applicationsInfo: found)
+            let found = try await context.store.read { tx in try names.map { try tx.existingApplicationDocument($0) } }
+            return StoredResult(member: "applicationsInfo", content: .list(found))
         }
     }
 

@@ -24,25 +24,25 @@ struct HandlerContext: Sendable {
 /// The CodeDeploy JSON API: decodes and validates a request against the generated model, then calls the typed
 /// handler registered for its operation. Handlers throw `AWSJSONError`s; anything else is a fault (500).
 struct CodeDeployAPI: Sendable {
-    typealias RawHandler = @Sendable (Data, HandlerContext) async throws -> Data
+    typealias RawHandler = @Sendable (JSONValue, HandlerContext) async throws -> Data
 
     private var handlers: [CodeDeploy.Operation: RawHandler] = [:]
     private let validator = ShapeValidator(schema: CodeDeploy.schema)
 
     /// Registers the handler of an operation that returns a result.
-    mutating func on<Input: AWSShape, Output: AWSShape>(
+    mutating func on<Input: AWSShape & JSONReadable, Output: JSONWritable>(
         _ operation: CodeDeploy.Operation,
         _ handler: @escaping @Sendable (Input, HandlerContext) async throws -> Output
     ) {
         precondition(operation.descriptor.inputType == Input.self, "\(operation) takes another input type")
-        handlers[operation] = { body, context in
-            let input = try Self.decode(Input.self, from: body)
-            return try AWSJSON.encoder.encode(try await handler(input, context))
+        handlers[operation] = { document, context in
+            let input = try Self.decode(Input.self, from: document)
+            return JSONOutput.encode(try await handler(input, context))
         }
     }
 
     /// Registers the handler of an operation whose result is empty.
-    mutating func on<Input: AWSShape>(
+    mutating func on<Input: AWSShape & JSONReadable>(
         _ operation: CodeDeploy.Operation,
         _ handler: @escaping @Sendable (Input, HandlerContext) async throws -> Void
     ) {
@@ -50,8 +50,8 @@ struct CodeDeployAPI: Sendable {
         if case .structure(let members)? = output?.kind {
             precondition(members.isEmpty, "\(operation) returns a result")
         }
-        handlers[operation] = { body, context in
-            try await handler(try Self.decode(Input.self, from: body), context)
+        handlers[operation] = { document, context in
+            try await handler(try Self.decode(Input.self, from: document), context)
             return Data("{}".utf8)
         }
     }
@@ -84,12 +84,13 @@ struct CodeDeployAPI: Sendable {
                 status: 501
             )
         }
-        return try await handler(body, context)
+        return try await handler(document, context)
     }
 
-    private static func decode<Input: Decodable>(_ type: Input.Type, from body: Data) throws -> Input {
+    /// The typed input, made from the document the validator has already read (not from the text again).
+    private static func decode<Input: JSONReadable>(_ type: Input.Type, from document: JSONValue) throws -> Input {
         do {
-            return try AWSJSON.decoder.decode(type, from: body.isEmpty ? Data("{}".utf8) : body)
+            return try Input(json: document)
         } catch {
             throw AWSJSONError.serialization("The request body does not match the shape of \(type): \(error)")
         }

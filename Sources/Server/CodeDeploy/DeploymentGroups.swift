@@ -16,10 +16,10 @@ enum DeploymentGroupHandlers {
             let name = try input.deploymentGroupName.required(
                 .deploymentGroupNameRequiredException, "deployment group name")
             let group = try await context.store.read { tx in
-                _ = try tx.existingApplication(application)
-                return try tx.existingDeploymentGroup(application: application, name: name)
+                _ = try tx.existingApplicationDocument(application)
+                return try tx.existingDeploymentGroupDocument(application: application, name: name)
             }
-            return CodeDeploy.GetDeploymentGroupOutput(deploymentGroupInfo: group)
+            return StoredResult(member: "deploymentGroupInfo", content: .one(group))
         }
         api.on(.updateDeploymentGroup, update)
         api.on(.deleteDeploymentGroup) { (input: CodeDeploy.DeleteDeploymentGroupInput, context) in
@@ -51,18 +51,18 @@ enum DeploymentGroupHandlers {
             }
             try Check.batch(names.count)
             return try await context.store.read { tx in
-                _ = try tx.existingApplication(application)
-                var found: [CodeDeploy.DeploymentGroupInfo] = []
+                _ = try tx.existingApplicationDocument(application)
+                var found: [Data] = []
                 var missing: [String] = []
                 for name in names {
-                    if let group = try tx.deploymentGroup(application: application, name: name) {
-                        found.append(group)
+                    if let group = try tx.record(.deploymentGroup, scope: application, name: name) {
+                        found.append(group.document)
                     } else {
                         missing.append(name)
                     }
                 }
-                return CodeDeploy.BatchGetDeploymentGroupsOutput(
-                    deploymentGroupsInfo: found,
+                return StoredResult(
+                    member: "deploymentGroupsInfo", content: .list(found),
                     errorMessage: missing.isEmpty
                         ? nil : "Deployment groups not found: \(missing.joined(separator: ", "))")
             }
@@ -368,10 +368,22 @@ extension StoreReader {
 
     func existingDeploymentGroup(application: String, name: String) throws -> CodeDeploy.DeploymentGroupInfo {
         guard let group = try deploymentGroup(application: application, name: name) else {
-            throw AWSJSONError(
-                .deploymentGroupDoesNotExistException,
-                "No Deployment Group found for name: \(name) in application \(application)")
+            throw Self.noDeploymentGroup(application: application, name: name)
         }
         return group
+    }
+
+    /// The stored `DeploymentGroupInfo` document of a group, or `DeploymentGroupDoesNotExistException`.
+    func existingDeploymentGroupDocument(application: String, name: String) throws -> Data {
+        guard let record = try record(.deploymentGroup, scope: application, name: name) else {
+            throw Self.noDeploymentGroup(application: application, name: name)
+        }
+        return record.document
+    }
+
+    private static func noDeploymentGroup(application: String, name: String) -> AWSJSONError {
+        AWSJSONError(
+            .deploymentGroupDoesNotExistException,
+            "No Deployment Group found for name: \(name) in application \(application)")
     }
 }

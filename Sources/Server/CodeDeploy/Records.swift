@@ -25,9 +25,7 @@ extension StoreReader {
 
     /// The application, or `ApplicationDoesNotExistException`.
     func existingApplication(_ name: String) throws -> CodeDeploy.ApplicationInfo {
-        guard let application = try application(name) else {
-            throw AWSJSONError(.applicationDoesNotExistException, "No application found for name: \(name)")
-        }
+        guard let application = try application(name) else { throw AWSJSONError.noApplication(name) }
         return application
     }
 
