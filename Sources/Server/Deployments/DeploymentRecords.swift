@@ -61,9 +61,17 @@ struct DeploymentRecord: Codable, Sendable {
 }
 
 /// One host of a deployment as stored, with its place in the deployment's scheduling order.
-struct StoredHost: Codable, Sendable {
+struct StoredHost: Codable, Sendable, JSONWritable {
     var index: Int
     var host: HostLifecycle
+
+    /// The synthesized `Encodable` form, written directly (see the Engine's `JSONWriters.swift`).
+    func writeJSON(to output: inout JSONOutput) {
+        var object = output.beginObject()
+        output.member("index", index, in: &object)
+        output.member("host", host, in: &object)
+        output.endObject(object)
+    }
 }
 
 /// A deployment with its engine state, as a transaction works on it.

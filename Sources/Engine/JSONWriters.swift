@@ -1,0 +1,168 @@
+import Foundation
+import SlipwayModel
+
+// A host is stored on every event of its lifecycle (three writes per command), and `JSONEncoder` made a fifth of
+// the server's work in a deployment of a hundred hosts. These writers give the documents the synthesized `Encodable`
+// conformances give, member for member, so that the synthesized `Decodable` reads them back: an enum case is an
+// object with one member named after the case, holding its associated values as `_0`, `_1` or by their labels.
+// `EngineJSONTests` checks every case against `JSONDecoder`.
+
+extension HostLifecycle: JSONWritable {
+    public func writeJSON(to output: inout JSONOutput) {
+        var object = output.beginObject()
+        output.member("target", target, in: &object)
+        output.member("events", events, in: &object)
+        output.member("lastUpdatedAt", lastUpdatedAt, in: &object)
+        output.member("failure", failure, in: &object)
+        output.member("phase", phase, in: &object)
+        output.endObject(object)
+    }
+}
+
+extension HostLifecycle.Phase: JSONWritable {
+    func writeJSON(to output: inout JSONOutput) {
+        var object = output.beginObject()
+        switch self {
+        case .pending:
+            output.member("pending", EmptyObject(), in: &object)
+        case .working(let step):
+            output.member("working", Unlabelled(step), in: &object)
+        case .finished(let status):
+            output.member("finished", Unlabelled(status), in: &object)
+        }
+        output.endObject(object)
+    }
+}
+
+extension HostLifecycle.Step: JSONWritable {
+    func writeJSON(to output: inout JSONOutput) {
+        var object = output.beginObject()
+        output.member("index", index, in: &object)
+        output.member("id", id, in: &object)
+        output.member("kind", kind, in: &object)
+        output.member("deadline", deadline, in: &object)
+        output.endObject(object)
+    }
+}
+
+extension HostLifecycle.Kind: JSONWritable {
+    func writeJSON(to output: inout JSONOutput) {
+        var object = output.beginObject()
+        switch self {
+        case .offered(let deliveredAt):
+            output.member("offered", Labelled("deliveredAt", deliveredAt), in: &object)
+        case .running(let acknowledgedAt, let limit):
+            output.member("running", Labelled("acknowledgedAt", acknowledgedAt, "limit", limit), in: &object)
+        case .traffic:
+            output.member("traffic", EmptyObject(), in: &object)
+        }
+        output.endObject(object)
+    }
+}
+
+extension LifecycleEventRecord: JSONWritable {
+    public func writeJSON(to output: inout JSONOutput) {
+        var object = output.beginObject()
+        output.member("event", event, in: &object)
+        output.member("status", status, in: &object)
+        output.member("startTime", startTime, in: &object)
+        output.member("endTime", endTime, in: &object)
+        output.member("diagnostics", diagnostics, in: &object)
+        output.member("commandId", commandId, in: &object)
+        output.member("isNoop", isNoop, in: &object)
+        output.endObject(object)
+    }
+}
+
+extension HostFailure: JSONWritable {
+    public func writeJSON(to output: inout JSONOutput) {
+        var object = output.beginObject()
+        switch self {
+        case .eventFailed(let event, let code):
+            output.member("eventFailed", Unlabelled(event, code), in: &object)
+        case .notPickedUp(let event, let delivered):
+            output.member("notPickedUp", Labelled("_0", event, "delivered", delivered), in: &object)
+        case .noReport(let event):
+            output.member("noReport", Unlabelled(event), in: &object)
+        case .trafficFailed(let event):
+            output.member("trafficFailed", Unlabelled(event), in: &object)
+        case .interrupted(let after):
+            output.member("interrupted", Labelled("after", after), in: &object)
+        }
+        output.endObject(object)
+    }
+}
+
+extension DeploymentTarget: JSONWritable {
+    public func writeJSON(to output: inout JSONOutput) {
+        var object = output.beginObject()
+        output.member("instanceName", instanceName, in: &object)
+        output.member("hostIdentifier", hostIdentifier, in: &object)
+        output.member("instanceHealth", instanceHealth.rawValue, in: &object)
+        output.member("revisionHealth", revisionHealth.rawValue, in: &object)
+        output.endObject(object)
+    }
+}
+
+extension HostCommandID: JSONWritable {
+    public func writeJSON(to output: inout JSONOutput) { output.writeString(rawValue) }
+}
+
+/// The payload of a case without associated values: `{}`.
+private struct EmptyObject: JSONWritable {
+    func writeJSON(to output: inout JSONOutput) { output.writeRaw("{}") }
+}
+
+/// The payload of a case with unlabelled associated values: `{"_0": …, "_1": …}`.
+private struct Unlabelled<First: JSONWritable, Second: JSONWritable>: JSONWritable {
+    let first: First
+    let second: Second?
+
+    init(_ first: First, _ second: Second) {
+        self.first = first
+        self.second = second
+    }
+
+    func writeJSON(to output: inout JSONOutput) {
+        var object = output.beginObject()
+        output.member("_0", first, in: &object)
+        output.member("_1", second, in: &object)
+        output.endObject(object)
+    }
+}
+
+extension Unlabelled where Second == Bool {
+    init(_ first: First) {
+        self.first = first
+        self.second = nil
+    }
+}
+
+/// The payload of a case with labelled associated values; an absent optional is left out, as `encodeIfPresent`
+/// leaves it out.
+private struct Labelled<First: JSONWritable, Second: JSONWritable>: JSONWritable {
+    let firstLabel: StaticString
+    let first: First?
+    let secondLabel: StaticString
+    let second: Second?
+
+    init(_ firstLabel: StaticString, _ first: First?, _ secondLabel: StaticString, _ second: Second?) {
+        self.firstLabel = firstLabel
+        self.first = first
+        self.secondLabel = secondLabel
+        self.second = second
+    }
+
+    func writeJSON(to output: inout JSONOutput) {
+        var object = output.beginObject()
+        output.member(firstLabel, first, in: &object)
+        if second != nil { output.member(secondLabel, second, in: &object) }
+        output.endObject(object)
+    }
+}
+
+extension Labelled where Second == Bool {
+    init(_ firstLabel: StaticString, _ first: First?) {
+        self.init(firstLabel, first, "", nil)
+    }
+}
