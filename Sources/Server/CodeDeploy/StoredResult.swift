@@ -44,7 +44,9 @@ struct StoredResult: JSONWritable {
 extension StoreReader {
     /// The stored `ApplicationInfo` document of an application, or `ApplicationDoesNotExistException`.
     func existingApplicationDocument(_ name: String) throws -> Data {
-        guard let record = try record(.application, scope: "", name: name) else { throw AWSJSONError.noApplication(name) }
+        guard let record = try record(.application, scope: "", name: name) else {
+            throw AWSJSONError.noApplication(name)
+        }
         return record.document
     }
 }
