@@ -79,21 +79,19 @@ extension Double: JSONReadable {
 }
 
 extension Int: JSONReadable {
-    public init(json: JSONValue) throws(JSONTypeMismatch) {
-        guard case .number(let number) = json, let value = Int(exactly: number) else {
-            throw JSONTypeMismatch(expected: "a whole number", found: json)
-        }
-        self = value
-    }
+    public init(json: JSONValue) throws(JSONTypeMismatch) { self = try wholeNumber(json) }
 }
 
 extension Int64: JSONReadable {
-    public init(json: JSONValue) throws(JSONTypeMismatch) {
-        guard case .number(let number) = json, let value = Int64(exactly: number) else {
-            throw JSONTypeMismatch(expected: "a whole number", found: json)
-        }
-        self = value
+    public init(json: JSONValue) throws(JSONTypeMismatch) { self = try wholeNumber(json) }
+}
+
+/// A number that is whole and fits `Integer`.
+private func wholeNumber<Integer: BinaryInteger>(_ json: JSONValue) throws(JSONTypeMismatch) -> Integer {
+    guard case .number(let number) = json, let value = Integer(exactly: number) else {
+        throw JSONTypeMismatch(expected: "a whole number", found: json)
     }
+    return value
 }
 
 extension Date: JSONReadable {
