@@ -201,6 +201,12 @@ def lifecycle():
     assert validate["status"] == "Failed" and validate["diagnostics"]["errorCode"] == "ScriptFailed", validate
     assert "broke" in validate["diagnostics"]["logTail"], validate
     assert failed_targets["web-2"]["status"] == "Skipped" and failed_targets["web-3"]["status"] == "Skipped"
+    # Target filters are a map of lists on the wire; both clients send it as a JSON object.
+    only_failed = codedeploy.list_deployment_targets(deploymentId=broken, targetFilters={"TargetStatus": ["Failed"]})
+    assert only_failed["targetIds"] == ["web-1"], only_failed
+    skipped = aws("deploy", "list-deployment-targets", "--deployment-id", broken,
+                  "--target-filters", '{"TargetStatus": ["Skipped"]}')["targetIds"]
+    assert sorted(skipped) == ["web-2", "web-3"], skipped
 
     rolled = codedeploy.get_deployment(deploymentId=rollback)["deploymentInfo"]
     assert rolled["creator"] == "codeDeployRollback", rolled
