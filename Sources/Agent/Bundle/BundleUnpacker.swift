@@ -40,19 +40,11 @@ public struct BundleUnpacker: Sendable {
         let cancellation = CancellationFlag()
         let limits = limits
         return try await withTaskCancellationHandler {
-            try await Self.onThread {
+            try await runOnOwnThread {
                 try Self.unpack(archive, type: type, into: directory, limits: limits, cancellation: cancellation)
             }
         } onCancel: {
             cancellation.cancel()
-        }
-    }
-
-    /// Runs blocking file work on its own thread rather than on the cooperative pool, which has one thread per core.
-    private static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread { continuation.resume(with: Result { try body() }) }
-            thread.start()
         }
     }
 
@@ -124,5 +116,15 @@ public struct BundleUnpacker: Sendable {
         defer { pipe.closeAndWait() }  // before the descriptor is closed
         var reader = TarReader(pipe: pipe, writer: writer, drainAfterEnd: gzip)
         try reader.run()
+    }
+}
+
+/// Runs blocking file work on a thread of its own rather than on the threads tasks run on: one per core in the
+/// cooperative pool (or the server's event loops, for the agent inside `slipway server --dev`), which the agent's
+/// heartbeats and polls need while a large bundle is unpacked or installed.
+func runOnOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.start()
     }
 }

@@ -102,7 +102,8 @@ public struct CommandExecutor: Sendable {
                 try await downloadBundle(spec)
                 return .success()
             case LifecycleEvent.install.rawValue:
-                try install(spec)
+                let executor = self
+                try await runOnOwnThread { try executor.install(spec) }
                 return .success()
             default:
                 return try await runHooks(command, spec: spec)
