@@ -109,9 +109,10 @@ public struct Verifier: Sendable {
 
     private func checkTime(_ authorization: Authorization, now: Date) throws(SigV4Error) {
         let signedAt = authorization.date
-        let nowStamp = AmzDate.timestamp(from: now)
-        let earliest = AmzDate.timestamp(from: now.addingTimeInterval(-maxSkew))
-        let latest = AmzDate.timestamp(from: now.addingTimeInterval(maxSkew))
+        // Formatted only for a refusal's message: a request in time needs none of them.
+        var nowStamp: String { AmzDate.timestamp(from: now) }
+        var earliest: String { AmzDate.timestamp(from: now.addingTimeInterval(-maxSkew)) }
+        var latest: String { AmzDate.timestamp(from: now.addingTimeInterval(maxSkew)) }
         switch authorization.location {
         case .header:
             let minutes = Int(maxSkew / 60)
