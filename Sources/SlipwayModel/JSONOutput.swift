@@ -70,11 +70,6 @@ public struct JSONOutput {
 
     // MARK: Scalars
 
-    /// Appends text that is already JSON (a document the caller wrote before), as it is.
-    public mutating func writeJSONText(_ text: some Sequence<UInt8>) {
-        bytes.append(contentsOf: text)
-    }
-
     public mutating func writeRaw(_ text: StaticString) {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }

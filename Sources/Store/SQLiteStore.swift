@@ -92,8 +92,8 @@ public final class SQLiteStore: Store {
     /// Runs `body` in a read-only transaction on one of the pool's reader connections.
     ///
     /// The transaction runs on the calling thread. GRDB's async `read` would hand it to a reader's dispatch queue
-    /// and back, two thread wake-ups that cost more than a key lookup itself; a store read is a short local CPU
-    /// task, which is what the cooperative pool is for, and a reader in WAL mode never waits for the writer.
+    /// and back, two thread wake-ups that cost more than a key lookup itself; a store read is short local CPU work
+    /// like the rest of a request's, and a reader in WAL mode never waits for the writer.
     public func read<T: Sendable>(_ body: @Sendable (any StoreReader) throws -> T) async throws -> T {
         do {
             return try readHere(body)

@@ -189,10 +189,4 @@ struct APICall: Sendable {
         let answer = try await response.body.collect(upTo: 1 << 20)
         return (response.status.code, Data(answer.readableBytesView))
     }
-
-    func health() async throws -> Bool {
-        let response = try await client.execute(HTTPClientRequest(url: endpoint + "/healthz"), timeout: .seconds(10))
-        _ = try await response.body.collect(upTo: 1024)
-        return response.status == .ok
-    }
 }

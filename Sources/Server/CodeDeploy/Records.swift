@@ -63,3 +63,20 @@ extension StoreWriter {
         try set(stored, .resourceTags, name: new)
     }
 }
+
+extension StoreReader {
+    /// The stored `ApplicationInfo` document of an application, or `ApplicationDoesNotExistException`.
+    func existingApplicationDocument(_ name: String) throws -> Data {
+        guard let record = try record(.application, scope: "", name: name) else {
+            throw AWSJSONError.noApplication(name)
+        }
+        return record.document
+    }
+}
+
+extension AWSJSONError {
+    /// `ApplicationDoesNotExistException` for `name`.
+    static func noApplication(_ name: String) -> AWSJSONError {
+        AWSJSONError(.applicationDoesNotExistException, "No application found for name: \(name)")
+    }
+}

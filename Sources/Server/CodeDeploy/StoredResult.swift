@@ -1,6 +1,5 @@
 import Foundation
 import SlipwayModel
-import Store
 
 /// A read's result made of shapes exactly as the store holds them: each stored document is written into the
 /// response byte for byte, and is never decoded.
@@ -38,22 +37,5 @@ struct StoredResult: JSONWritable {
         }
         output.member("errorMessage", errorMessage, in: &object)
         output.endObject(object)
-    }
-}
-
-extension StoreReader {
-    /// The stored `ApplicationInfo` document of an application, or `ApplicationDoesNotExistException`.
-    func existingApplicationDocument(_ name: String) throws -> Data {
-        guard let record = try record(.application, scope: "", name: name) else {
-            throw AWSJSONError.noApplication(name)
-        }
-        return record.document
-    }
-}
-
-extension AWSJSONError {
-    /// `ApplicationDoesNotExistException` for `name`.
-    static func noApplication(_ name: String) -> AWSJSONError {
-        AWSJSONError(.applicationDoesNotExistException, "No application found for name: \(name)")
     }
 }
