@@ -166,3 +166,65 @@ extension Labelled where Second == Bool {
         self.init(firstLabel, first, "", nil)
     }
 }
+
+// A deployment's progress is stored with its record on every event of every host.
+
+extension Deployment.Progress: JSONWritable {
+    public func writeJSON(to output: inout JSONOutput) {
+        var object = output.beginObject()
+        output.member("createTime", createTime, in: &object)
+        output.member("startTime", startTime, in: &object)
+        output.member("completeTime", completeTime, in: &object)
+        output.member("minimumHealthyHostCount", minimumHealthyHostCount, in: &object)
+        output.member("rollbackRequest", rollbackRequest, in: &object)
+        output.member("rollbackDeploymentId", rollbackDeploymentId, in: &object)
+        output.member("rollbackMessage", rollbackMessage, in: &object)
+        output.member("phase", phase, in: &object)
+        output.endObject(object)
+    }
+}
+
+extension Deployment.Phase: JSONWritable {
+    func writeJSON(to output: inout JSONOutput) {
+        var object = output.beginObject()
+        switch self {
+        case .created: output.member("created", EmptyObject(), in: &object)
+        case .queued: output.member("queued", EmptyObject(), in: &object)
+        case .running: output.member("running", EmptyObject(), in: &object)
+        case .stopping(let request): output.member("stopping", Unlabelled(request), in: &object)
+        case .finished(let outcome): output.member("finished", Unlabelled(outcome), in: &object)
+        }
+        output.endObject(object)
+    }
+}
+
+extension Deployment.StopRequest: JSONWritable {
+    func writeJSON(to output: inout JSONOutput) {
+        var object = output.beginObject()
+        output.member("requestedAt", requestedAt, in: &object)
+        output.member("rollBack", rollBack, in: &object)
+        output.endObject(object)
+    }
+}
+
+extension DeploymentOutcome: JSONWritable {
+    public func writeJSON(to output: inout JSONOutput) {
+        var object = output.beginObject()
+        switch self {
+        case .succeeded: output.member("succeeded", EmptyObject(), in: &object)
+        case .failed(let error): output.member("failed", Unlabelled(error), in: &object)
+        case .stopped(let error): output.member("stopped", Unlabelled(error), in: &object)
+        }
+        output.endObject(object)
+    }
+}
+
+extension RollbackRequest: JSONWritable {
+    public func writeJSON(to output: inout JSONOutput) {
+        var object = output.beginObject()
+        output.member("triggeringDeploymentId", triggeringDeploymentId, in: &object)
+        output.member("reason", reason, in: &object)
+        output.member("message", message, in: &object)
+        output.endObject(object)
+    }
+}

@@ -45,6 +45,14 @@ public struct JSONMembers {
         self.members = members
     }
 
+    /// The member `name`, which must be present (for records whose `Codable` form requires it).
+    public func required<Value: JSONReadable>(_ name: String) throws(JSONTypeMismatch) -> Value {
+        guard let value: Value = try value(name) else {
+            throw JSONTypeMismatch(expected: "a value", found: .null).inside(name)
+        }
+        return value
+    }
+
     /// The member `name`: nil when absent or `null`.
     public func value<Value: JSONReadable>(_ name: String) throws(JSONTypeMismatch) -> Value? {
         guard let json = members[name] else { return nil }

@@ -158,11 +158,26 @@ struct ControlPlaneBench: AsyncParsableCommand {
     }
 }
 
-/// Signs and sends CodeDeploy JSON requests.
+/// Signs and sends CodeDeploy JSON requests, through AsyncHTTPClient or through a ``ConnectionPool``.
 struct APICall: Sendable {
-    let client: HTTPClient
+    let transport: Transport
     let endpoint: String
     let signer: Signer
+
+    enum Transport: Sendable {
+        case client(HTTPClient)
+        case pool(ConnectionPool)
+    }
+
+    init(client: HTTPClient, endpoint: String, signer: Signer) {
+        self.init(transport: .client(client), endpoint: endpoint, signer: signer)
+    }
+
+    init(transport: Transport, endpoint: String, signer: Signer) {
+        self.transport = transport
+        self.endpoint = endpoint
+        self.signer = signer
+    }
 
     func send(_ operation: String, _ json: String) async throws -> UInt {
         try await call("\(CodeDeploy.targetPrefix).\(operation)", json).status
@@ -179,14 +194,23 @@ struct APICall: Sendable {
                 HTTPHeader("x-amz-target", target),
             ],
             payload: .of(body), date: Date())
-        var request = HTTPClientRequest(url: endpoint + "/")
-        request.method = .POST
-        for header in signed.headers where header.name.lowercased() != "host" {
-            request.headers.add(name: header.name, value: header.value)
+        switch transport {
+        case .client(let client):
+            var request = HTTPClientRequest(url: endpoint + "/")
+            request.method = .POST
+            for header in signed.headers where header.name.lowercased() != "host" {
+                request.headers.add(name: header.name, value: header.value)
+            }
+            request.body = .bytes(ByteBuffer(bytes: body))
+            let response = try await client.execute(request, timeout: .seconds(90))
+            let answer = try await response.body.collect(upTo: 1 << 20)
+            return (response.status.code, Data(answer.readableBytesView))
+        case .pool(let pool):
+            var headers = HTTPHeaders(signed.headers.map { ($0.name, $0.value) })
+            headers.add(name: "Content-Length", value: String(body.count))
+            let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/", headers: headers)
+            let answer = try await pool.send(head, body: ByteBuffer(bytes: body))
+            return (answer.status, Data(answer.body.readableBytesView))
         }
-        request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await client.execute(request, timeout: .seconds(90))
-        let answer = try await response.body.collect(upTo: 1 << 20)
-        return (response.status.code, Data(answer.readableBytesView))
     }
 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import AsyncHTTPClient
 import Foundation
 import SigV4
 import SlipwayModel
@@ -35,15 +34,12 @@ struct DeploymentBench: AsyncParsableCommand {
         let key = try server.adminKey(binary: binary)
         let endpoint = "http://127.0.0.1:\(server.port)"
         let credentials = Credentials(accessKeyId: key.id, secretAccessKey: key.secret)
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool = .init(
-            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let pool = try await ConnectionPool(host: "127.0.0.1", port: server.port, connections: connections)
         let api = APICall(
-            client: client, endpoint: endpoint,
+            transport: .pool(pool), endpoint: endpoint,
             signer: Signer(credentials: credentials, region: "us-east-1", service: CodeDeploy.signingName))
         let commands = APICall(
-            client: client, endpoint: endpoint,
+            transport: .pool(pool), endpoint: endpoint,
             signer: Signer(credentials: credentials, region: "us-east-1", service: CodeDeployCommand.signingName))
         do {
             print("slipway-bench deployment: \(runs) runs per fleet size, \(connections) agent connections")
@@ -52,10 +48,10 @@ struct DeploymentBench: AsyncParsableCommand {
             }
             if let rss = server.residentBytes { print("server RSS after the runs: \(rss / 1_048_576) MiB") }
         } catch {
-            try await client.shutdown()
+            await pool.close()
             throw error
         }
-        try await client.shutdown()
+        await pool.close()
     }
 
     private func measure(size: Int, api: APICall, commands: APICall, server: ServerProcess) async throws {

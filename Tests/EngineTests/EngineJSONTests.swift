@@ -77,3 +77,57 @@ struct EngineJSONTests {
         }
     }
 }
+
+/// A deployment's progress is written on every event with the hand-written writers and read with the synthesized
+/// `Decodable` when the cache has lost it, so every phase must survive the trip.
+@Suite("Deployment progress JSON")
+struct ProgressJSONTests {
+    /// The progress of deployments in every phase: created, queued, running, stopping, and finished in each way,
+    /// with a rollback asked for.
+    static func progresses() -> [Deployment.Progress] {
+        var clock = ManualClock()
+        var list: [Deployment.Progress] = []
+        var queued = Deployment(snapshot: snapshot(["web-1"]), now: clock.now)
+        list.append(queued.progress)
+        _ = queued.queue(now: clock.now)
+        list.append(queued.progress)
+
+        let rollback = CodeDeploy.AutoRollbackConfiguration(
+            enabled: true, events: [.deploymentFailure, .deploymentStopOnRequest])
+        var stopping = Deployment(snapshot: snapshot(["web-1"], autoRollback: rollback), now: clock.now)
+        _ = stopping.start(now: clock.now)
+        list.append(stopping.progress)
+        clock.advance(by: 1.25)
+        let first = stopping.host(named: "web-1")!.currentCommand!
+        _ = stopping.commandDelivered(first, now: clock.now)
+        _ = stopping.commandAcknowledged(first, CommandAcknowledgement(), now: clock.now)
+        _ = stopping.stop(autoRollbackEnabled: true, now: clock.now)
+        list.append(stopping.progress)
+        _ = stopping.commandCompleted(first, .success, now: clock.now)
+        list.append(stopping.progress)
+
+        var failed = Deployment(snapshot: snapshot(["web-1"], autoRollback: rollback), now: clock.now)
+        _ = failed.start(now: clock.now)
+        _ = failed.runHost("web-1", failAt: .applicationStop, now: clock.now)
+        failed.recordRollback(deploymentId: "d-ROLLBACK1", message: "Rolling back \"d-TEST00001\".")
+        list.append(failed.progress)
+
+        var succeeded = FleetRun(snapshot(hostNames(3), minimumHealthy: .allAtOnce))
+        _ = succeeded.run()
+        list.append(succeeded.deployment.progress)
+        return list
+    }
+
+    @Test("every phase reads back equal and is the document JSONEncoder writes")
+    func roundTrip() throws {
+        let progresses = Self.progresses()
+        for progress in progresses {
+            let written = JSONOutput.encode(progress)
+            #expect(try AWSJSON.makeDecoder().decode(Deployment.Progress.self, from: written) == progress)
+            #expect(try JSONReader.value(from: written) == JSONReader.value(from: AWSJSON.makeEncoder().encode(progress)))
+        }
+        // The cases above reach every phase.
+        let phases = Set(progresses.map { String(describing: $0.phase).prefix(while: { $0 != "(" }) })
+        #expect(phases == ["created", "queued", "running", "stopping", "finished"])
+    }
+}

@@ -46,38 +46,37 @@ struct CommandAPI: Sendable {
         }
         let document: JSONValue
         do {
-            document = body.isEmpty ? .object([:]) : try JSONValue(parsing: body)
+            document = body.isEmpty ? .object([:]) : try JSONReader.value(from: body)
         } catch {
             throw AWSJSONError.serialization("The request body is not valid JSON.")
         }
         if let violation = validator.violations(of: document, against: operation.inputShape).first {
             throw Self.clientError(violation.description)
         }
-        let encoder = AWSJSON.encoder
         switch operation {
         case .pollHostCommand:
-            let input = try Self.decode(CodeDeployCommand.PollHostCommandInput.self, body)
+            let input = try Self.decode(CodeDeployCommand.PollHostCommandInput.self, document)
             let host = input.HostIdentifier ?? ""
             try Self.authorize(principal, host: host)
             try await recordPoll(host: host, agentVersion: agentVersion, now: now())
-            return try encoder.encode(try await poll(host: host, now: now))
+            return JSONOutput.encode(try await poll(host: host, now: now))
         case .getDeploymentSpecification:
-            let input = try Self.decode(CodeDeployCommand.GetDeploymentSpecificationInput.self, body)
+            let input = try Self.decode(CodeDeployCommand.GetDeploymentSpecificationInput.self, document)
             let host = input.HostIdentifier ?? ""
             try Self.authorize(principal, host: host)
-            return try encoder.encode(
+            return JSONOutput.encode(
                 try await specification(executionId: input.DeploymentExecutionId ?? "", host: host, now: now()))
         case .putHostCommandAcknowledgement:
-            let input = try Self.decode(CodeDeployCommand.PutHostCommandAcknowledgementInput.self, body)
+            let input = try Self.decode(CodeDeployCommand.PutHostCommandAcknowledgementInput.self, document)
             let id = try await command(input.HostCommandIdentifier, principal: principal)
             let status = try await deployments.apply(
                 .acknowledged(id, CommandAcknowledgement(diagnostics: input.Diagnostics)), to: id.deploymentId,
                 now: now()
             ) { $0.machine.commandStatus(id) }
-            return try encoder.encode(
+            return JSONOutput.encode(
                 CodeDeployCommand.PutHostCommandAcknowledgementOutput(commandStatus: status ?? .failed))
         case .putHostCommandComplete:
-            let input = try Self.decode(CodeDeployCommand.PutHostCommandCompleteInput.self, body)
+            let input = try Self.decode(CodeDeployCommand.PutHostCommandCompleteInput.self, document)
             let id = try await command(input.HostCommandIdentifier, principal: principal)
             guard let report = CommandReport(status: input.CommandStatus, diagnostics: input.Diagnostics) else {
                 throw Self.clientError("CommandStatus must be Succeeded or Failed to complete a command.")
@@ -85,7 +84,7 @@ struct CommandAPI: Sendable {
             try await deployments.apply(.completed(id, report), to: id.deploymentId, now: now()) { _ in () }
             return Data("{}".utf8)
         case .putHostCommandLog:
-            let input = try Self.decode(CodeDeployCommand.PutHostCommandLogInput.self, body)
+            let input = try Self.decode(CodeDeployCommand.PutHostCommandLogInput.self, document)
             let id = try await command(input.HostCommandIdentifier, principal: principal)
             let record = LifecycleEventLogRecord(log: input.Log ?? "", uploadTime: now())
             try await store.write { tx in
@@ -94,12 +93,12 @@ struct CommandAPI: Sendable {
             }
             return Data("{}".utf8)
         case .postHostCommandUpdate:
-            let input = try Self.decode(CodeDeployCommand.PostHostCommandUpdateInput.self, body)
+            let input = try Self.decode(CodeDeployCommand.PostHostCommandUpdateInput.self, document)
             let id = try await command(input.HostCommandIdentifier, principal: principal)
             let status = try await deployments.apply(
                 .heartbeat(id, estimatedCompletion: input.EstimatedCompletionTime), to: id.deploymentId, now: now()
             ) { $0.machine.commandStatus(id) }
-            return try encoder.encode(CodeDeployCommand.PostHostCommandUpdateOutput(commandStatus: status ?? .failed))
+            return JSONOutput.encode(CodeDeployCommand.PostHostCommandUpdateOutput(commandStatus: status ?? .failed))
         }
     }
 
@@ -221,7 +220,7 @@ struct CommandAPI: Sendable {
                 guard try tx.deploymentInstance(deploymentId, hostIdentifier: host) != nil,
                     let record = try tx.deployment(deploymentId)
                 else { return nil }
-                return try JSONEncoder.sortedKeys.encode(record.specification)
+                return try record.specificationText()
             }
         }
         guard let json else {
@@ -283,9 +282,10 @@ struct CommandAPI: Sendable {
         AWSJSONError(type: CodeDeployCommand.ErrorCode.clientException.rawValue, message: message)
     }
 
-    private static func decode<Input: Decodable>(_ type: Input.Type, _ body: Data) throws -> Input {
+    /// The typed input, made from the document the validator has already read.
+    private static func decode<Input: JSONReadable>(_ type: Input.Type, _ document: JSONValue) throws -> Input {
         do {
-            return try AWSJSON.decoder.decode(type, from: body.isEmpty ? Data("{}".utf8) : body)
+            return try Input(json: document)
         } catch {
             throw AWSJSONError.serialization("The request body does not match the shape of \(type): \(error)")
         }

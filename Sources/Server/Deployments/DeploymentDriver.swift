@@ -229,6 +229,7 @@ struct DriverTransaction {
         deployment.record.info = deployment.machine.deploymentInfo(deployment.record.info)
         deployment.record.progress = deployment.machine.progress
         deployment.record.stateToken = UUID().uuidString
+        try deployment.record.keepSpecificationText()
         let document = try RecordCoding.encode(deployment.record)
         try tx.put(.deployment, scope: "", name: id, document: document)
         deployment.document = document

@@ -38,18 +38,63 @@ struct LifecycleEventLogRecord: Codable, Sendable {
 
 /// A deployment as the API shows it, with the engine's progress; its snapshot and hosts are stored apart (see
 /// ``Deployment/Progress``).
-struct DeploymentRecord: Codable, Sendable {
+///
+/// It is rewritten on every event of every host, so it writes itself (``writeJSON(to:)``) in the form the
+/// synthesized `Codable` conformance reads.
+struct DeploymentRecord: Codable, Sendable, JSONWritable {
     /// `DeploymentInfo` as of the last event: status, times, overview and rollback links included.
     var info: CodeDeploy.DeploymentInfo
     var progress: Deployment.Progress
     var deploymentGroupId: String
     /// The document agents fetch with `GetDeploymentSpecification`.
-    var specification: DeploymentSpecificationDocument
+    var specification: DeploymentSpecificationDocument {
+        didSet { specificationJSON = nil }
+    }
     /// Drawn anew on every save: names the stored state, so a cached decoding of it is used only for that state
     /// (a transaction that rolls back leaves a token that no stored record has).
     var stateToken: String = UUID().uuidString
+    /// `specification` as signed JSON (sorted keys), once made: it does not change after creation, and it is both
+    /// what agents fetch and the member of every rewrite of the record.
+    private(set) var specificationJSON: Data?
+
+    private enum CodingKeys: String, CodingKey {
+        case info, progress, deploymentGroupId, specification, stateToken
+    }
+
+    init(
+        info: CodeDeploy.DeploymentInfo, progress: Deployment.Progress, deploymentGroupId: String,
+        specification: DeploymentSpecificationDocument
+    ) {
+        self.info = info
+        self.progress = progress
+        self.deploymentGroupId = deploymentGroupId
+        self.specification = specification
+    }
 
     var id: String { info.deploymentId ?? "" }
+
+    /// The specification as agents fetch it.
+    func specificationText() throws -> Data {
+        try specificationJSON ?? JSONEncoder.sortedKeys.encode(specification)
+    }
+
+    /// Keeps ``specificationText()`` with the record, for its later rewrites.
+    mutating func keepSpecificationText() throws {
+        if specificationJSON == nil { specificationJSON = try specificationText() }
+    }
+
+    func writeJSON(to output: inout JSONOutput) {
+        var object = output.beginObject()
+        output.member("info", info, in: &object)
+        output.member("progress", progress, in: &object)
+        output.member("deploymentGroupId", deploymentGroupId, in: &object)
+        // Kept by `keepSpecificationText()` before a save; encoding a struct of strings does not fail.
+        if let json = try? specificationText() {
+            output.member("specification", rawJSON: json, in: &object)
+        }
+        output.member("stateToken", stateToken, in: &object)
+        output.endObject(object)
+    }
 
     /// Whether the deployment has ended.
     var isFinished: Bool {
@@ -152,7 +197,7 @@ final class DeploymentCache: Sendable {
         let targets = deployment.machine.snapshot.targets
         return DeploymentFacts(
             deploymentGroupId: deployment.record.deploymentGroupId,
-            specificationJSON: try JSONEncoder.sortedKeys.encode(deployment.record.specification),
+            specificationJSON: try deployment.record.specificationText(),
             hostIdentifiers: Dictionary(targets.map { ($0.instanceName, $0.hostIdentifier) }) { first, _ in first },
             instances: Dictionary(targets.map { ($0.hostIdentifier, $0.instanceName) }) { first, _ in first })
     }
@@ -164,28 +209,100 @@ struct GroupQueue: Codable, Sendable {
     var waiting: [String]
 }
 
+// The records below are written (and most read) on every command a host runs; like the model's shapes they read
+// and write themselves, in the form their synthesized `Codable` conformances read and write.
+
 /// A command waiting for its host to poll.
-struct OfferedCommandRecord: Codable, Sendable {
+struct OfferedCommandRecord: Codable, Sendable, JSONReadable, JSONWritable {
     var deploymentId: String
     var commandName: String
     var offeredAt: Date
+
+    init(deploymentId: String, commandName: String, offeredAt: Date) {
+        self.deploymentId = deploymentId
+        self.commandName = commandName
+        self.offeredAt = offeredAt
+    }
+
+    init(json: JSONValue) throws(JSONTypeMismatch) {
+        let members = try JSONMembers(json, of: Self.self)
+        self.init(
+            deploymentId: try members.required("deploymentId"), commandName: try members.required("commandName"),
+            offeredAt: try members.required("offeredAt"))
+    }
+
+    func writeJSON(to output: inout JSONOutput) {
+        var object = output.beginObject()
+        output.member("deploymentId", deploymentId, in: &object)
+        output.member("commandName", commandName, in: &object)
+        output.member("offeredAt", offeredAt, in: &object)
+        output.endObject(object)
+    }
 }
 
 /// The command a host holds.
-struct HostBusyRecord: Codable, Sendable {
+struct HostBusyRecord: Codable, Sendable, JSONReadable, JSONWritable {
     var commandId: String
     var since: Date
+
+    init(commandId: String, since: Date) {
+        self.commandId = commandId
+        self.since = since
+    }
+
+    init(json: JSONValue) throws(JSONTypeMismatch) {
+        let members = try JSONMembers(json, of: Self.self)
+        self.init(commandId: try members.required("commandId"), since: try members.required("since"))
+    }
+
+    func writeJSON(to output: inout JSONOutput) {
+        var object = output.beginObject()
+        output.member("commandId", commandId, in: &object)
+        output.member("since", since, in: &object)
+        output.endObject(object)
+    }
 }
 
 /// The last poll of a host's agent.
-struct HostAgentRecord: Codable, Sendable {
+struct HostAgentRecord: Codable, Sendable, JSONReadable, JSONWritable {
     var agentVersion: String?
     var lastPollTime: Date
+
+    init(agentVersion: String?, lastPollTime: Date) {
+        self.agentVersion = agentVersion
+        self.lastPollTime = lastPollTime
+    }
+
+    init(json: JSONValue) throws(JSONTypeMismatch) {
+        let members = try JSONMembers(json, of: Self.self)
+        self.init(agentVersion: try members.value("agentVersion"), lastPollTime: try members.required("lastPollTime"))
+    }
+
+    func writeJSON(to output: inout JSONOutput) {
+        var object = output.beginObject()
+        output.member("agentVersion", agentVersion, in: &object)
+        output.member("lastPollTime", lastPollTime, in: &object)
+        output.endObject(object)
+    }
 }
 
 /// A deployment not yet ended.
-struct LiveDeploymentRecord: Codable, Sendable {
+struct LiveDeploymentRecord: Codable, Sendable, JSONReadable, JSONWritable {
     var nextDeadline: Date?
+
+    init(nextDeadline: Date?) {
+        self.nextDeadline = nextDeadline
+    }
+
+    init(json: JSONValue) throws(JSONTypeMismatch) {
+        self.init(nextDeadline: try JSONMembers(json, of: Self.self).value("nextDeadline"))
+    }
+
+    func writeJSON(to output: inout JSONOutput) {
+        var object = output.beginObject()
+        output.member("nextDeadline", nextDeadline, in: &object)
+        output.endObject(object)
+    }
 }
 
 /// An instance's history in one deployment group: the basis of instance and revision health.
