@@ -12,15 +12,24 @@ public protocol JSONWritable {
 }
 
 /// JSON text being written, as UTF-8 bytes.
+///
+/// Its methods are inlinable so that the writers of other modules (the engine's, the server's records) are
+/// specialised for their member types: called as generic functions across a module boundary, each member cost a
+/// lookup of its `Optional` type's metadata, the larger part of writing a host's record.
 public struct JSONOutput {
-    public private(set) var bytes: [UInt8] = []
+    @usableFromInline var storage: [UInt8] = []
 
-    public init(capacity: Int = 512) { bytes.reserveCapacity(capacity) }
+    /// The text written so far, as UTF-8.
+    public var bytes: [UInt8] { storage }
+
+    @inlinable
+    public init(capacity: Int = 512) { storage.reserveCapacity(capacity) }
 
     /// The text written so far.
-    public var data: Data { Data(bytes) }
+    public var data: Data { Data(storage) }
 
     /// Writes `value` as a JSON document.
+    @inlinable
     public static func encode(_ value: some JSONWritable) -> Data {
         var output = JSONOutput()
         value.writeJSON(to: &output)
@@ -30,12 +39,14 @@ public struct JSONOutput {
     // MARK: Objects
 
     /// Opens an object; pass the returned state to ``member(_:_:in:)`` and ``endObject(_:)``.
+    @inlinable
     public mutating func beginObject() -> ObjectState {
-        bytes.append(UInt8(ascii: "{"))
+        storage.append(UInt8(ascii: "{"))
         return ObjectState()
     }
 
     /// Writes the member `name` (a literal needing no escapes: the model's member names) when `value` is present.
+    @inlinable
     public mutating func member<Value: JSONWritable>(
         _ name: StaticString, _ value: Value?, in object: inout ObjectState
     ) {
@@ -45,111 +56,120 @@ public struct JSONOutput {
     }
 
     /// Writes the member `name` whose value is already JSON text.
+    @inlinable
     public mutating func member(_ name: StaticString, rawJSON: some Sequence<UInt8>, in object: inout ObjectState) {
         writeName(name, in: &object)
-        bytes.append(contentsOf: rawJSON)
+        storage.append(contentsOf: rawJSON)
     }
 
+    @inlinable
     public mutating func endObject(_ object: ObjectState) {
-        bytes.append(UInt8(ascii: "}"))
+        storage.append(UInt8(ascii: "}"))
     }
 
-    private mutating func writeName(_ name: StaticString, in object: inout ObjectState) {
-        if object.hasMembers { bytes.append(UInt8(ascii: ",")) }
+    @inlinable @usableFromInline
+    mutating func writeName(_ name: StaticString, in object: inout ObjectState) {
+        if object.hasMembers { storage.append(UInt8(ascii: ",")) }
         object.hasMembers = true
-        bytes.append(UInt8(ascii: "\""))
-        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
+        storage.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { storage.append(contentsOf: $0) }
+        storage.append(UInt8(ascii: "\""))
+        storage.append(UInt8(ascii: ":"))
     }
 
     /// Whether an open object has a member yet (a comma goes before the next one).
     public struct ObjectState {
-        fileprivate var hasMembers = false
+        @usableFromInline var hasMembers = false
+
+        @inlinable init() {}
     }
 
     // MARK: Scalars
 
+    @inlinable
     public mutating func writeRaw(_ text: StaticString) {
-        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        text.withUTF8Buffer { storage.append(contentsOf: $0) }
     }
 
     /// Writes a string with JSON's escapes: quote, backslash and control characters; `/` and non-ASCII as they are.
+    @inlinable
     public mutating func writeString(_ string: String) {
-        bytes.append(UInt8(ascii: "\""))
+        storage.append(UInt8(ascii: "\""))
         var string = string
         string.withUTF8 { utf8 in
             var start = 0
             for index in 0..<utf8.count {
                 let byte = utf8[index]
                 guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index]))
+                storage.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index]))
                 start = index + 1
-                bytes.append(UInt8(ascii: "\\"))
+                storage.append(UInt8(ascii: "\\"))
                 switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(byte)
-                case 0x0A: bytes.append(UInt8(ascii: "n"))
-                case 0x0D: bytes.append(UInt8(ascii: "r"))
-                case 0x09: bytes.append(UInt8(ascii: "t"))
-                case 0x08: bytes.append(UInt8(ascii: "b"))
-                case 0x0C: bytes.append(UInt8(ascii: "f"))
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): storage.append(byte)
+                case 0x0A: storage.append(UInt8(ascii: "n"))
+                case 0x0D: storage.append(UInt8(ascii: "r"))
+                case 0x09: storage.append(UInt8(ascii: "t"))
+                case 0x08: storage.append(UInt8(ascii: "b"))
+                case 0x0C: storage.append(UInt8(ascii: "f"))
                 default:
                     let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                    bytes.append(contentsOf: [UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+                    storage.append(contentsOf: [UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
                 }
             }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
+            storage.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
         }
-        bytes.append(UInt8(ascii: "\""))
+        storage.append(UInt8(ascii: "\""))
     }
 
+    @inlinable
     public mutating func writeInteger<Integer: BinaryInteger>(_ value: Integer) {
-        bytes.append(contentsOf: String(value).utf8)
+        storage.append(contentsOf: String(value).utf8)
     }
 
     /// Writes a finite number as Swift's shortest round-tripping form; JSON has no form for NaN or infinity, which
     /// are written as `null`.
+    @inlinable
     public mutating func writeDouble(_ value: Double) {
         guard value.isFinite else { return writeRaw("null") }
         if value == value.rounded(.towardZero), abs(value) < 1e15 {
             writeInteger(Int64(value))
         } else {
-            bytes.append(contentsOf: value.description.utf8)
+            storage.append(contentsOf: value.description.utf8)
         }
     }
 }
 
 extension String: JSONWritable {
-    public func writeJSON(to output: inout JSONOutput) { output.writeString(self) }
+    @inlinable public func writeJSON(to output: inout JSONOutput) { output.writeString(self) }
 }
 
 extension Bool: JSONWritable {
-    public func writeJSON(to output: inout JSONOutput) { output.writeRaw(self ? "true" : "false") }
+    @inlinable public func writeJSON(to output: inout JSONOutput) { output.writeRaw(self ? "true" : "false") }
 }
 
 extension Int: JSONWritable {
-    public func writeJSON(to output: inout JSONOutput) { output.writeInteger(self) }
+    @inlinable public func writeJSON(to output: inout JSONOutput) { output.writeInteger(self) }
 }
 
 extension Int64: JSONWritable {
-    public func writeJSON(to output: inout JSONOutput) { output.writeInteger(self) }
+    @inlinable public func writeJSON(to output: inout JSONOutput) { output.writeInteger(self) }
 }
 
 extension Double: JSONWritable {
-    public func writeJSON(to output: inout JSONOutput) { output.writeDouble(self) }
+    @inlinable public func writeJSON(to output: inout JSONOutput) { output.writeDouble(self) }
 }
 
 extension Date: JSONWritable {
     /// Epoch seconds to the millisecond, as ``AWSJSON/epochSeconds(_:)``.
-    public func writeJSON(to output: inout JSONOutput) { output.writeDouble(AWSJSON.epochSeconds(self)) }
+    @inlinable public func writeJSON(to output: inout JSONOutput) { output.writeDouble(AWSJSON.epochSeconds(self)) }
 }
 
 extension Data: JSONWritable {
-    public func writeJSON(to output: inout JSONOutput) { output.writeString(base64EncodedString()) }
+    @inlinable public func writeJSON(to output: inout JSONOutput) { output.writeString(base64EncodedString()) }
 }
 
 extension Array: JSONWritable where Element: JSONWritable {
-    public func writeJSON(to output: inout JSONOutput) {
+    @inlinable public func writeJSON(to output: inout JSONOutput) {
         output.writeRaw("[")
         for (index, element) in enumerated() {
             if index > 0 { output.writeRaw(",") }
@@ -161,7 +181,7 @@ extension Array: JSONWritable where Element: JSONWritable {
 
 extension Dictionary: JSONWritable where Key: JSONMapKey, Value: JSONWritable {
     /// Members in key order, so that the same map always gives the same text.
-    public func writeJSON(to output: inout JSONOutput) {
+    @inlinable public func writeJSON(to output: inout JSONOutput) {
         output.writeRaw("{")
         for (index, (key, value)) in sorted(by: { $0.key.jsonKey < $1.key.jsonKey }).enumerated() {
             if index > 0 { output.writeRaw(",") }
@@ -174,5 +194,5 @@ extension Dictionary: JSONWritable where Key: JSONMapKey, Value: JSONWritable {
 }
 
 extension LifecycleEvent: JSONWritable {
-    public func writeJSON(to output: inout JSONOutput) { output.writeString(rawValue) }
+    @inlinable public func writeJSON(to output: inout JSONOutput) { output.writeString(rawValue) }
 }

@@ -53,6 +53,9 @@ struct SQLiteConformanceTests {
     @Test("concurrent read-modify-write transactions lose no update")
     func concurrentWrites() async throws { try await conformance.concurrentWritesLoseNoUpdate() }
 
+    @Test("writes waiting together keep only their own outcome")
+    func waitingWrites() async throws { try await conformance.writesWaitingTogetherKeepOnlyTheirOwnOutcome() }
+
     @Test("readers see committed data only")
     func isolationOfReaders() async throws { try await conformance.readersSeeCommittedDataOnly() }
 

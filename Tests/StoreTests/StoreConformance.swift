@@ -319,6 +319,60 @@ struct StoreConformance: Sendable {
         }
     }
 
+    /// Writes that wait behind a long one (a backend may commit them together) keep the changes of exactly those
+    /// that returned, and each sees what the ones before it wrote, as if every write had committed alone.
+    func writesWaitingTogetherKeepOnlyTheirOwnOutcome() async throws {
+        try await withStore { store in
+            _ = try await store.write { try $0.put(.setting, scope: "", name: "counter", document: Data("0".utf8)) }
+            let holding = Gate()
+            let release = Gate()
+            let long = Task {
+                try await store.write { writer in
+                    holding.open()
+                    release.wait()
+                    try writer.put(.setting, scope: "", name: "long", document: Data("done".utf8))
+                }
+            }
+            await holding.waitAsync()
+            let outcomes = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+                for index in 0..<30 {
+                    group.addTask {
+                        do {
+                            try await store.write { writer in
+                                let stored = try writer.record(.setting, scope: "", name: "counter")
+                                let value = Int(String(decoding: stored?.document ?? Data(), as: UTF8.self)) ?? -1_000
+                                try writer.put(.setting, scope: "", name: "counter", document: Data("\(value + 1)".utf8))
+                                try writer.put(.setting, scope: "", name: "write-\(index)", document: Data("x".utf8))
+                                if index % 3 == 0 { throw Abort("write \(index) changed its mind") }
+                            }
+                            return (index, true)
+                        } catch let error as Abort {
+                            #expect(error == Abort("write \(index) changed its mind"))
+                            return (index, false)
+                        }
+                    }
+                }
+                // Give the writes time to queue behind the long one, then let it finish.
+                try await Task.sleep(for: .milliseconds(200))
+                release.open()
+                var outcomes: [Int: Bool] = [:]
+                for try await (index, kept) in group { outcomes[index] = kept }
+                return outcomes
+            }
+            try await long.value
+            let (counter, names) = try await store.read { reader in
+                (
+                    try reader.record(.setting, scope: "", name: "counter"),
+                    try reader.records(.setting, scope: "", after: "write-", limit: .max).map(\.name)
+                )
+            }
+            let kept = outcomes.filter(\.value).map(\.key)
+            #expect(kept.count == 20)
+            #expect(Set(names) == Set(kept.map { "write-\($0)" }))
+            #expect(counter?.document == Data("\(kept.count)".utf8))
+        }
+    }
+
     /// A reader running while a write transaction is open sees the data as it was before the write, and sees the
     /// write once it commits.
     func readersSeeCommittedDataOnly() async throws {
