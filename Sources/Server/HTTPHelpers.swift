@@ -13,11 +13,13 @@ extension HTTPField.Name {
     static let agentVersion = Self(CodeDeployCommand.agentVersionHeader)!
 }
 
-/// Request ids in the form AWS uses (a UUID), returned as `x-amzn-RequestId` and logged with every line.
-enum RequestIDs {
+/// Unique ids in the form of AWS request ids (a UUID): the `x-amzn-RequestId` of every request, logged with every
+/// line, and the state token of every deployment save.
+enum UniqueIDs {
     /// 16 random hex digits drawn at start, then a counter: unique within the server's life and, as far as 64
-    /// random bits go, across restarts; in the 8-4-4-4-12 form of AWS's request ids. A UUID per request cost a
-    /// system call for its randomness and two strings.
+    /// random bits go, across restarts; in the 8-4-4-4-12 form of AWS's request ids. Request ids and the state
+    /// token of every deployment save are drawn here: a `UUID()` opens `/dev/urandom` on Linux, a system call per
+    /// id that showed in profiles.
     private static let template: [UInt8] = {
         var random = SystemRandomNumberGenerator()
         var bytes = (0..<36).map { _ in hexDigits[Int(random.next() % 16)] }

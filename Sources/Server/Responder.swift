@@ -44,7 +44,7 @@ struct SlipwayResponder: HTTPResponder {
             return Response(
                 status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
         }
-        let requestID = RequestIDs.make()
+        let requestID = UniqueIDs.make()
         // Log metadata is attached only when a line is written: setting it re-renders the handler's metadata
         // each time, which cost more than the rest of a cached read's bookkeeping.
         var log = RequestLog(base: context.logger, requestID: requestID)

@@ -215,7 +215,10 @@ public struct AuthorizationHeader: Sendable, Hashable {
     private static let schemePrefix = Array((Canonical.algorithm + " ").utf8)
 
     static func credential(_ text: String, viaQuery: Bool) throws(SigV4Error) -> (String, CredentialScope) {
-        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        // Split on bytes, as the header is: `String.split` walks grapheme clusters.
+        let parts = text.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map {
+            Substring($0)
+        }
         guard parts.count == 5, !parts[0].isEmpty, !parts[2].isEmpty, !parts[3].isEmpty else {
             throw SigV4Error(
                 .malformedAuthorization,
@@ -241,7 +244,9 @@ public struct AuthorizationHeader: Sendable, Hashable {
     }
 
     static func signedHeaderList(_ text: String, viaQuery: Bool) throws(SigV4Error) -> [String] {
-        let names = text.split(separator: ";", omittingEmptySubsequences: false).map(String.init)
+        let names = text.utf8.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: false).map {
+            String(Substring($0))
+        }
         guard !text.isEmpty, !names.contains(where: \.isEmpty) else {
             throw SigV4Error(
                 .malformedAuthorization,

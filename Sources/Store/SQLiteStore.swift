@@ -26,11 +26,12 @@ public final class SQLiteStore: Store {
         try self.init(path: path, appendingMigrations: [])
     }
 
-    /// Opens the database at `path` with extra migrations, which do nothing, registered after the known ones.
+    /// Opens the database at `path` with extra migrations, which do nothing, registered after the known ones, or
+    /// migrated only up to the migration `lastMigration`.
     ///
-    /// Tests use it to play a newer Slipway: a database opened this way has migrations the plain
-    /// ``init(path:)`` does not know.
-    package init(path: String, appendingMigrations extraMigrations: [String]) throws {
+    /// Tests use it to play a newer Slipway (a database opened this way has migrations the plain ``init(path:)``
+    /// does not know) or an older one.
+    package init(path: String, appendingMigrations extraMigrations: [String], upTo lastMigration: String? = nil) throws {
         self.path = path
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         do {
@@ -74,7 +75,11 @@ public final class SQLiteStore: Store {
                         + "version does not know (\(unknown.joined(separator: ", "))); run a newer Slipway on it"
                 )
             }
-            try migrator.migrate(pool)
+            if let lastMigration {
+                try migrator.migrate(pool, upTo: lastMigration)
+            } else {
+                try migrator.migrate(pool)
+            }
         } catch let error as StoreError {
             throw error
         } catch {
@@ -302,6 +307,29 @@ private enum Schema {
                         version INTEGER NOT NULL,
                         PRIMARY KEY (kind, scope, name)
                     ) WITHOUT ROWID
+                    """
+            )
+        }
+        // A WITHOUT ROWID table keeps each row in its primary key's b-tree, where a row longer than about a
+        // quarter of a page spills into overflow pages; a deployment's hosts and record (about 2 KB each) are
+        // rewritten on every command, and each write then changed two or three pages. A rowid table holds such a
+        // row in its leaf page, and the unique index on the key is not touched when only the document changes.
+        migrator.registerMigration("v2: records in a rowid table") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE records_v2 (
+                        id INTEGER PRIMARY KEY,
+                        kind TEXT NOT NULL,
+                        scope TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        document BLOB NOT NULL,
+                        version INTEGER NOT NULL,
+                        UNIQUE (kind, scope, name)
+                    );
+                    INSERT INTO records_v2 (kind, scope, name, document, version)
+                        SELECT kind, scope, name, document, version FROM records ORDER BY kind, scope, name;
+                    DROP TABLE records;
+                    ALTER TABLE records_v2 RENAME TO records;
                     """
             )
         }

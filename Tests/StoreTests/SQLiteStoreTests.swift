@@ -106,6 +106,43 @@ struct SQLiteStoreTests {
         #expect(error?.description.contains("v2: from the future") == true)
     }
 
+    @Test("a database of the first schema keeps every record, document and version through the migrations")
+    func migratesTheFirstSchema() async throws {
+        let root = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let path = root.appendingPathComponent("store.sqlite").path
+        let large = Data(String(repeating: "a host's lifecycle ", count: 200).utf8)  // beyond a quarter of a page
+        do {
+            let old = try SQLiteStore(path: path, appendingMigrations: [], upTo: "v1: records")
+            try await old.write { writer in
+                try writer.put(.application, scope: "", name: "d-1", document: large)
+                try writer.put(.application, scope: "", name: "d-1", document: large + Data("!".utf8))
+                for name in ["b", "a", "c"] {
+                    try writer.put(.instance, scope: "", name: name, document: Data(name.utf8))
+                }
+                try writer.put(.instance, scope: "other", name: "a", document: Data("elsewhere".utf8))
+            }
+            try old.close()
+        }
+        let store = try SQLiteStore(path: path)
+        let (deployment, instances, other) = try await store.read { reader in
+            (
+                try reader.record(.application, scope: "", name: "d-1"),
+                try reader.records(.instance, scope: "", after: nil, limit: .max),
+                try reader.count(.instance, scope: "other")
+            )
+        }
+        #expect(deployment?.document == large + Data("!".utf8))
+        #expect(deployment?.version == 2)
+        #expect(instances.map(\.name) == ["a", "b", "c"])
+        #expect(instances.map(\.version) == [1, 1, 1])
+        #expect(other == 1)
+        // Keys stay unique and versions go on from where they were.
+        let version = try await store.write { try $0.put(.application, scope: "", name: "d-1", document: large) }
+        #expect(version == 3)
+        #expect(try await store.write { try $0.insert(.instance, scope: "", name: "a", document: Data()) } == false)
+    }
+
     @Test("a path whose directory cannot be created fails with a StoreError")
     func uncreatableDirectory() throws {
         let root = temporaryDirectory()

@@ -8,7 +8,9 @@ import ServiceLifecycle
 /// written between the look and the wait is missed.
 actor HostWakeups {
     private var sequences: [String: UInt64] = [:]
-    private var waiters: [String: [UUID: CheckedContinuation<Void, Never>]] = [:]
+    /// Held polls by host, by a number drawn from ``lastWaiter``.
+    private var waiters: [String: [UInt64: CheckedContinuation<Void, Never>]] = [:]
+    private var lastWaiter: UInt64 = 0
 
     /// The host's current sequence number; read it before looking in the store.
     func sequence(of host: String) -> UInt64 { sequences[host, default: 0] }
@@ -29,7 +31,8 @@ actor HostWakeups {
     func wait(for host: String, since sequence: UInt64, timeout: Duration) async -> Bool {
         guard sequences[host, default: 0] == sequence else { return true }
         guard !Task.isCancelled, !Task.isShuttingDownGracefully else { return false }
-        let id = UUID()
+        lastWaiter += 1
+        let id = lastWaiter
         let timer = Task { [weak self] in
             try? await Task.sleep(for: timeout)
             await self?.expire(host: host, id: id)
@@ -43,13 +46,13 @@ actor HostWakeups {
         return sequences[host, default: 0] != sequence
     }
 
-    private func suspend(host: String, id: UUID) async {
+    private func suspend(host: String, id: UInt64) async {
         await withCheckedContinuation { continuation in
             waiters[host, default: [:]][id] = continuation
         }
     }
 
-    private func expire(host: String, id: UUID) {
+    private func expire(host: String, id: UInt64) {
         guard let continuation = waiters[host]?.removeValue(forKey: id) else { return }
         if waiters[host]?.isEmpty == true { waiters[host] = nil }
         continuation.resume()

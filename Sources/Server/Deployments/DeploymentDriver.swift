@@ -228,7 +228,7 @@ struct DriverTransaction {
         guard var deployment = touched.removeValue(forKey: id) else { return }
         deployment.record.info = deployment.machine.deploymentInfo(deployment.record.info)
         deployment.record.progress = deployment.machine.progress
-        deployment.record.stateToken = UUID().uuidString
+        deployment.record.stateToken = UniqueIDs.make()
         try deployment.record.keepSpecificationText()
         let document = try RecordCoding.encode(deployment.record)
         try tx.put(.deployment, scope: "", name: id, document: document)

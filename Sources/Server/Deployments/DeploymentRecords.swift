@@ -52,7 +52,7 @@ struct DeploymentRecord: Codable, Sendable, JSONWritable {
     }
     /// Drawn anew on every save: names the stored state, so a cached decoding of it is used only for that state
     /// (a transaction that rolls back leaves a token that no stored record has).
-    var stateToken: String = UUID().uuidString
+    var stateToken: String = UniqueIDs.make()
     /// `specification` as signed JSON (sorted keys), once made: it does not change after creation, and it is both
     /// what agents fetch and the member of every rewrite of the record.
     private(set) var specificationJSON: Data?
