@@ -35,7 +35,6 @@ struct RecordJSONTests {
             #expect(decoded.progress == record.progress)
             #expect(decoded.deploymentGroupId == record.deploymentGroupId)
             #expect(decoded.specification == record.specification)
-            #expect(decoded.stateToken == record.stateToken)
             #expect(try decoded.specificationText() == record.specificationText())
         }
     }

@@ -223,16 +223,21 @@ struct DriverTransaction {
         return deployment
     }
 
-    /// Stores the record with its refreshed `DeploymentInfo`, and the hosts that changed since they were loaded.
+    /// Stores the record when its `DeploymentInfo` or progress changed (most events change one host only), the
+    /// hosts that changed since they were loaded, and a new state token.
     private mutating func save(_ id: String) throws {
         guard var deployment = touched.removeValue(forKey: id) else { return }
-        deployment.record.info = deployment.machine.deploymentInfo(deployment.record.info)
-        deployment.record.progress = deployment.machine.progress
-        deployment.record.stateToken = UniqueIDs.make()
-        try deployment.record.keepSpecificationText()
-        let document = try RecordCoding.encode(deployment.record)
-        try tx.put(.deployment, scope: "", name: id, document: document)
-        deployment.document = document
+        let info = deployment.machine.deploymentInfo(deployment.record.info)
+        let progress = deployment.machine.progress
+        if deployment.token == nil || info != deployment.record.info || progress != deployment.record.progress {
+            deployment.record.info = info
+            deployment.record.progress = progress
+            try deployment.record.keepSpecificationText()
+            try tx.put(.deployment, scope: "", name: id, document: RecordCoding.encode(deployment.record))
+        }
+        let token = UniqueIDs.make()
+        try tx.put(.deploymentState, scope: "", name: id, document: Data(token.utf8))
+        deployment.token = token
         for index in deployment.machine.unsavedHostPositions {
             let host = deployment.machine.hosts[index]
             try tx.set(StoredHost(index: index, host: host), .deploymentHost, scope: id, name: host.instanceName)

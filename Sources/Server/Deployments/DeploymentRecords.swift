@@ -5,8 +5,11 @@ import Store
 import Synchronization
 
 extension RecordKind {
-    /// Deployments by id (scope ""): a ``DeploymentRecord``, rewritten on every event.
+    /// Deployments by id (scope ""): a ``DeploymentRecord``, rewritten when an event changes what it shows.
     static let deployment = RecordKind(rawValue: "deployment")
+    /// The state token of a deployment (scope "", name: id), drawn anew on every save of its record or hosts: it
+    /// names the stored state, so that ``DeploymentCache`` uses a decoded deployment only for that state.
+    static let deploymentState = RecordKind(rawValue: "deploymentState")
     /// The engine snapshot of a deployment (scope "", name: id), written once.
     static let deploymentSnapshot = RecordKind(rawValue: "deploymentSnapshot")
     /// The hosts of a deployment (scope: deployment id, name: instance name): a ``StoredHost``.
@@ -50,15 +53,12 @@ struct DeploymentRecord: Codable, Sendable, JSONWritable {
     var specification: DeploymentSpecificationDocument {
         didSet { specificationJSON = nil }
     }
-    /// Drawn anew on every save: names the stored state, so a cached decoding of it is used only for that state
-    /// (a transaction that rolls back leaves a token that no stored record has).
-    var stateToken: String = UniqueIDs.make()
     /// `specification` as signed JSON (sorted keys), once made: it does not change after creation, and it is both
     /// what agents fetch and the member of every rewrite of the record.
     private(set) var specificationJSON: Data?
 
     private enum CodingKeys: String, CodingKey {
-        case info, progress, deploymentGroupId, specification, stateToken
+        case info, progress, deploymentGroupId, specification
     }
 
     init(
@@ -92,7 +92,6 @@ struct DeploymentRecord: Codable, Sendable, JSONWritable {
         if let json = try? specificationText() {
             output.member("specification", rawJSON: json, in: &object)
         }
-        output.member("stateToken", stateToken, in: &object)
         output.endObject(object)
     }
 
@@ -123,8 +122,8 @@ struct StoredHost: Codable, Sendable, JSONWritable {
 struct LoadedDeployment: Sendable {
     var record: DeploymentRecord
     var machine: Deployment
-    /// The stored document of `record`, when this is the stored state.
-    var document: Data? = nil
+    /// The state token stored with this state (``RecordKind/deploymentState``), when this is the stored state.
+    var token: String? = nil
 
     var id: String { machine.deploymentId }
 }
@@ -140,12 +139,11 @@ struct DeploymentFacts: Sendable {
     var instances: [String: String]
 }
 
-/// Decoded deployments by id, with the stored document of their record: an event on a deployment of a thousand
-/// hosts then reads one small document and compares its bytes instead of decoding it or any host. The store stays
-/// the source of truth: an entry is used only while its document is the stored one, and every save draws a new
-/// state token into the document, so equal documents are the same state. Transactions install entries as they
-/// save, before they commit; one that rolls back leaves an entry whose document no stored record has, which is
-/// never used.
+/// Decoded deployments by id, with their stored state token: an event on a deployment of a thousand hosts then
+/// reads one small record and compares it instead of decoding the deployment or any host. The store stays the
+/// source of truth: an entry is used only while its token is the stored one, and every save draws a new token.
+/// Transactions install entries as they save, before they commit; one that rolls back leaves an entry whose token
+/// no stored record has, which is never used.
 final class DeploymentCache: Sendable {
     private let entries = Mutex<[String: LoadedDeployment]>([:])
     private let facts = Mutex<[String: DeploymentFacts]>([:])
@@ -156,19 +154,19 @@ final class DeploymentCache: Sendable {
         self.capacity = capacity
     }
 
-    /// The cached deployment `id` if `document` is its stored record. `taking` removes the entry, for a transaction
-    /// about to change the deployment: it then holds the only copy and changes it in place instead of copying every
-    /// host. It installs the deployment again when it saves (or leaves it unchanged); if it rolls back instead, the
-    /// deployment is decoded from the store next time.
-    func deployment(_ id: String, document: Data, taking: Bool = false) -> LoadedDeployment? {
+    /// The cached deployment `id` if `token` is its stored state token. `taking` removes the entry, for a
+    /// transaction about to change the deployment: it then holds the only copy and changes it in place instead of
+    /// copying every host. It installs the deployment again when it saves (or leaves it unchanged); if it rolls back
+    /// instead, the deployment is decoded from the store next time.
+    func deployment(_ id: String, token: String, taking: Bool = false) -> LoadedDeployment? {
         entries.withLock { entries in
-            guard let entry = entries[id], entry.document == document else { return nil }
+            guard let entry = entries[id], entry.token == token else { return nil }
             if taking { entries[id] = nil }
             return entry
         }
     }
 
-    /// Keeps `deployment`, whose `document` is set to the record as stored by the current transaction.
+    /// Keeps `deployment`, whose `token` is the one the current transaction stored.
     func install(_ deployment: LoadedDeployment) {
         if facts.withLock({ $0[deployment.id] == nil }), let new = try? Self.facts(of: deployment) {
             facts.withLock { facts in
@@ -177,7 +175,7 @@ final class DeploymentCache: Sendable {
             }
         }
         entries.withLock { entries in
-            if deployment.machine.isFinished || deployment.document == nil {
+            if deployment.machine.isFinished || deployment.token == nil {
                 entries[deployment.id] = nil
             } else {
                 if entries.count >= capacity, entries[deployment.id] == nil, let victim = entries.keys.first {
@@ -343,13 +341,14 @@ extension StoreReader {
 
     /// A deployment with its engine state: from the cache when it holds the stored state.
     func loadDeployment(_ id: String, cache: DeploymentCache, taking: Bool = false) throws -> LoadedDeployment? {
+        let token = try record(.deploymentState, scope: "", name: id).map { String(decoding: $0.document, as: UTF8.self) }
+        if let token, let cached = cache.deployment(id, token: token, taking: taking) { return cached }
         guard let stored = try record(.deployment, scope: "", name: id) else { return nil }
-        if let cached = cache.deployment(id, document: stored.document, taking: taking) { return cached }
         let record = try RecordCoding.decode(DeploymentRecord.self, from: stored)
         guard let snapshot = try get(DeploymentSnapshot.self, .deploymentSnapshot, name: id) else {
             throw StoreError("the deployment \(id) has no stored snapshot")
         }
         let machine = Deployment(snapshot: snapshot, progress: record.progress, hosts: try deploymentHosts(id))
-        return LoadedDeployment(record: record, machine: machine, document: stored.document)
+        return LoadedDeployment(record: record, machine: machine, token: token)
     }
 }
