@@ -194,34 +194,48 @@ enum Canonical {
     static func foldWhitespace(_ value: String) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(value.utf8.count)
+        appendFolded(value, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `value` trimmed and with its whitespace runs folded, as ``foldWhitespace(_:)`` returns it.
+    private static func appendFolded(_ value: String, to out: inout [UInt8]) {
         var pendingSpace = false
+        var wroteAny = false
         for byte in value.utf8 {
             switch byte {
             case 0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D:
-                pendingSpace = !out.isEmpty
+                pendingSpace = wroteAny
             default:
                 if pendingSpace { out.append(0x20) }
                 pendingSpace = false
+                wroteAny = true
                 out.append(byte)
             }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// `name:value` lines for `signedNames` (lowercase, in the order given), repeated headers joined by commas.
     /// Returns the names that were signed but are absent from `headers` as the second element.
+    ///
+    /// Written into one byte buffer: every signed request, made or verified, builds this block.
     static func headerBlock(_ headers: [HTTPHeader], signedNames: [String]) -> (block: String, missing: [String]) {
-        var lines = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
         var missing: [String] = []
         for name in signedNames {
-            let values = headers.values(named: name)
-            if values.isEmpty { missing.append(name) }
-            lines += name
-            lines += ":"
-            lines += values.map(foldWhitespace).joined(separator: ",")
-            lines += "\n"
+            out.append(contentsOf: name.utf8)
+            out.append(UInt8(ascii: ":"))
+            var found = false
+            for header in headers where Bytes.equalsIgnoringASCIICase(header.name, name) {
+                if found { out.append(UInt8(ascii: ",")) }
+                found = true
+                appendFolded(header.value, to: &out)
+            }
+            if !found { missing.append(name) }
+            out.append(UInt8(ascii: "\n"))
         }
-        return (lines, missing)
+        return (String(decoding: out, as: UTF8.self), missing)
     }
 
     /// The sorted, lowercase, de-duplicated names a signer signs from `headers`.

@@ -265,12 +265,19 @@ private final class QueuedWrite<T: Sendable>: PendingWrite, @unchecked Sendable 
         self.body = nil  // the caller's closure must not outlive its call
         do {
             if inSavepoint {
-                var value: T?
-                try db.inSavepoint {
-                    value = try body(SQLiteWriter(db: db))
-                    return .commit
+                // Prepared once per connection (`Database.inSavepoint` compiles its statements on every call).
+                try db.cachedStatement(sql: "SAVEPOINT slipway_write").execute()
+                do {
+                    outcome = .success(try body(SQLiteWriter(db: db)))
+                    try db.cachedStatement(sql: "RELEASE SAVEPOINT slipway_write").execute()
+                } catch {
+                    // Undo this body's changes only; the batch's transaction goes on (unless SQLite ended it).
+                    if db.isInsideTransaction {
+                        try? db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT slipway_write").execute()
+                        try? db.cachedStatement(sql: "RELEASE SAVEPOINT slipway_write").execute()
+                    }
+                    throw error
                 }
-                outcome = .success(value!)
             } else {
                 outcome = .success(try body(SQLiteWriter(db: db)))
             }
