@@ -5,8 +5,9 @@ import SlipwayModel
 
 /// No-op deployments from CreateDeployment to Succeeded against a real `slipway server`, with simulated agents that
 /// speak the command protocol over loopback (poll, fetch the signed specification, acknowledge as a no-op,
-/// complete). The baseline is the same agents sending the same number of signed requests that touch no deployment
-/// (GetApplication), measured in the same run.
+/// complete), each request signed, each agent on its own keep-alive connection as real agents are. The baseline is
+/// the same agents sending the same number of signed requests that touch no deployment (GetApplication), measured
+/// in the same run.
 struct DeploymentBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deployment",
@@ -21,8 +22,11 @@ struct DeploymentBench: AsyncParsableCommand {
     @Option(help: "Measured deployments per fleet size; the median is reported.")
     var runs = 3
 
-    @Option(help: "HTTP connections the simulated agents share.")
-    var connections = 32
+    @Option(
+        help: ArgumentHelp(
+            "HTTP connections the simulated agents share. (default: one per host, as every real agent keeps its own)"
+        ))
+    var connections: Int?
 
     @Option(help: "The slipway binary. (default: the one next to slipway-bench)")
     var slipway: String?
@@ -32,9 +36,26 @@ struct DeploymentBench: AsyncParsableCommand {
         let server = try ServerProcess(binary: binary, arguments: ["--poll-hold", "1"])
         defer { server.stop() }
         let key = try server.adminKey(binary: binary)
-        let endpoint = "http://127.0.0.1:\(server.port)"
         let credentials = Credentials(accessKeyId: key.id, secretAccessKey: key.secret)
-        let pool = try await ConnectionPool(host: "127.0.0.1", port: server.port, connections: connections)
+        print(
+            "slipway-bench deployment: \(runs) runs per fleet size, "
+                + (connections.map { "\($0) agent connections" } ?? "one connection per agent"))
+        for size in hosts {
+            let pool = try await ConnectionPool(host: "127.0.0.1", port: server.port, connections: connections ?? size)
+            do {
+                try await measure(size: size, pool: pool, credentials: credentials, server: server)
+            } catch {
+                await pool.close()
+                throw error
+            }
+            await pool.close()
+        }
+        if let rss = server.residentBytes { print("server RSS after the runs: \(rss / 1_048_576) MiB") }
+    }
+
+    private func measure(size: Int, pool: ConnectionPool, credentials: Credentials, server: ServerProcess) async throws
+    {
+        let endpoint = "http://127.0.0.1:\(server.port)"
         // The simulated agents keep their derived signing key, as a client may: it depends only on the secret, the
         // day, the region and the service.
         let keys = SigningKeyCache()
@@ -45,20 +66,6 @@ struct DeploymentBench: AsyncParsableCommand {
             transport: .pool(pool), endpoint: endpoint,
             signer: Signer(
                 credentials: credentials, region: "us-east-1", service: CodeDeployCommand.signingName, keyCache: keys))
-        do {
-            print("slipway-bench deployment: \(runs) runs per fleet size, \(connections) agent connections")
-            for size in hosts {
-                try await measure(size: size, api: api, commands: commands, server: server)
-            }
-            if let rss = server.residentBytes { print("server RSS after the runs: \(rss / 1_048_576) MiB") }
-        } catch {
-            await pool.close()
-            throw error
-        }
-        await pool.close()
-    }
-
-    private func measure(size: Int, api: APICall, commands: APICall, server: ServerProcess) async throws {
         let application = "bench-\(size)"
         let names = (1...size).map { "host-\(size)-\($0)" }
         try await expectOK(api.call(target("CreateApplication"), #"{"applicationName":"\#(application)"}"#))
