@@ -48,7 +48,10 @@ let package = Package(
         // Persistence behind one protocol.
         .target(
             name: "Store",
-            dependencies: ["SlipwayModel", "Engine", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "SlipwayModel", "Engine", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
             exclude: ["README.md"]
         ),
         // A SigV4 S3 client for objects Slipway does not store itself: used by the server and by agents.

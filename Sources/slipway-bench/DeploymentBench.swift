@@ -61,7 +61,8 @@ struct DeploymentBench: AsyncParsableCommand {
         let keys = SigningKeyCache()
         let api = APICall(
             transport: .pool(pool), endpoint: endpoint,
-            signer: Signer(credentials: credentials, region: "us-east-1", service: CodeDeploy.signingName, keyCache: keys))
+            signer: Signer(
+                credentials: credentials, region: "us-east-1", service: CodeDeploy.signingName, keyCache: keys))
         let commands = APICall(
             transport: .pool(pool), endpoint: endpoint,
             signer: Signer(

@@ -124,7 +124,8 @@ struct ProgressJSONTests {
         for progress in progresses {
             let written = JSONOutput.encode(progress)
             #expect(try AWSJSON.makeDecoder().decode(Deployment.Progress.self, from: written) == progress)
-            #expect(try JSONReader.value(from: written) == JSONReader.value(from: AWSJSON.makeEncoder().encode(progress)))
+            #expect(
+                try JSONReader.value(from: written) == JSONReader.value(from: AWSJSON.makeEncoder().encode(progress)))
         }
         // The cases above reach every phase.
         let phases = Set(progresses.map { String(describing: $0.phase).prefix(while: { $0 != "(" }) })

@@ -24,7 +24,8 @@ struct RecordJSONTests {
             info: info, progress: machine.progress, deploymentGroupId: "f0e1d2c3-0000-4000-8000-000000000000",
             specification: DeploymentSpecificationDocument(
                 deploymentId: "d-ABCDEFGHI", deploymentGroupId: "f0e1d2c3-0000-4000-8000-000000000000",
-                deploymentGroupName: "web", applicationName: "shop", revision: .init(
+                deploymentGroupName: "web", applicationName: "shop",
+                revision: .init(
                     s3: .init(bucket: "releases", key: "shop/v1.tgz", bundleType: "tgz", eTag: "\"abc\"")),
                 fileExistsBehavior: "OVERWRITE"))
         for keep in [false, true] {

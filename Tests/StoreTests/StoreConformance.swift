@@ -341,7 +341,8 @@ struct StoreConformance: Sendable {
                             try await store.write { writer in
                                 let stored = try writer.record(.setting, scope: "", name: "counter")
                                 let value = Int(String(decoding: stored?.document ?? Data(), as: UTF8.self)) ?? -1_000
-                                try writer.put(.setting, scope: "", name: "counter", document: Data("\(value + 1)".utf8))
+                                try writer.put(
+                                    .setting, scope: "", name: "counter", document: Data("\(value + 1)".utf8))
                                 try writer.put(.setting, scope: "", name: "write-\(index)", document: Data("x".utf8))
                                 if index % 3 == 0 { throw Abort("write \(index) changed its mind") }
                             }

@@ -341,7 +341,9 @@ extension StoreReader {
 
     /// A deployment with its engine state: from the cache when it holds the stored state.
     func loadDeployment(_ id: String, cache: DeploymentCache, taking: Bool = false) throws -> LoadedDeployment? {
-        let token = try record(.deploymentState, scope: "", name: id).map { String(decoding: $0.document, as: UTF8.self) }
+        let token = try record(.deploymentState, scope: "", name: id).map {
+            String(decoding: $0.document, as: UTF8.self)
+        }
         if let token, let cached = cache.deployment(id, token: token, taking: taking) { return cached }
         guard let stored = try record(.deployment, scope: "", name: id) else { return nil }
         let record = try RecordCoding.decode(DeploymentRecord.self, from: stored)
