@@ -167,6 +167,7 @@ public struct ShapeValidator: Sendable {
     }
 
     /// The model's patterns, compiled (`nil`: not a valid regex, which nothing matches). The model has few.
+    /// `Regex` is not `Sendable`, so the compiled ones stay behind this lock and are matched there.
     private static let compiledPatterns = Mutex<[String: Regex<AnyRegexOutput>?]>([:])
 }
 

@@ -52,8 +52,8 @@ public final class SQLiteStore: Store {
         configuration.prepareDatabase { db in
             // In WAL mode, NORMAL is durable across application crashes and consistent across power loss.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            // Writes committed together each run in a savepoint, whose undo log SQLite keeps in a temporary file
-            // by default: a file created and removed per batch. Memory holds it at the size of one batch's changes.
+            // Writes committed together each run in a savepoint, whose undo log (the statement journal) SQLite
+            // moves to a temporary file once it passes 64 KiB; a batch's changes fit in memory.
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
 
@@ -107,7 +107,7 @@ public final class SQLiteStore: Store {
         }
     }
 
-    /// Runs `body` in a read-only transaction on one of the pool's reader connections.
+    /// Runs `body` in a read-only transaction on one of the store's reader connections (``ReaderConnections``).
     ///
     /// The transaction runs on the calling thread. GRDB's async `read` would hand it to a reader's dispatch queue
     /// and back, two thread wake-ups that cost more than a key lookup itself; a store read is short local CPU work
@@ -153,7 +153,7 @@ public final class SQLiteStore: Store {
         }
     }
 
-    // In an async function Swift picks GRDB's async overloads; these synchronous ones run on the calling thread.
+    // These run on the calling thread: a reader connection is used in place, with no hop to a queue.
     private func recordHere(_ kind: RecordKind, scope: String, name: String) throws -> StoredRecord? {
         try readers.withConnection { db in try SQLiteQueries(db: db).record(kind, scope: scope, name: name) }
     }

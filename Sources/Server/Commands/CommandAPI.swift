@@ -292,15 +292,6 @@ struct CommandAPI: Sendable {
     }
 }
 
-extension JSONEncoder {
-    /// An encoder with stable key order, for documents that are signed.
-    static var sortedKeys: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }
-}
-
 /// The poll records a command API wrote or read, by host identifier.
 private final class RecentPolls: Sendable {
     let records = Mutex<[String: HostAgentRecord]>([:])

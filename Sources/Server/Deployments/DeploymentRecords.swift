@@ -42,8 +42,8 @@ struct LifecycleEventLogRecord: Codable, Sendable {
 /// A deployment as the API shows it, with the engine's progress; its snapshot and hosts are stored apart (see
 /// ``Deployment/Progress``).
 ///
-/// It is rewritten on every event of every host, so it writes itself (``writeJSON(to:)``) in the form the
-/// synthesized `Codable` conformance reads.
+/// It is rewritten whenever an event changes what it shows (on a large fleet, thousands of times), so it writes
+/// itself (``writeJSON(to:)``) in the form the synthesized `Codable` conformance reads.
 struct DeploymentRecord: Codable, Sendable, JSONWritable {
     /// `DeploymentInfo` as of the last event: status, times, overview and rollback links included.
     var info: CodeDeploy.DeploymentInfo
@@ -101,6 +101,15 @@ struct DeploymentRecord: Codable, Sendable, JSONWritable {
         case .succeeded?, .failed?, .stopped?: true
         default: false
         }
+    }
+}
+
+extension JSONEncoder {
+    /// An encoder with stable key order, for documents that are signed.
+    static var sortedKeys: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
     }
 }
 
