@@ -168,6 +168,34 @@ extension Authenticator {
         "uploadId", "uploads", "versionId", "versioning", "versions", "website",
     ]
 
+    /// The longest a version-2 presigned URL may still be valid for, as for SigV4's `X-Amz-Expires`: seven days.
+    static let maximumQueryV2Lifetime = 604_800
+
+    /// Checks a version-2 `Expires`: whole seconds since 1970 in digits only (no sign, fraction, exponent, `inf` or
+    /// `nan`), not passed, and at most ``maximumQueryV2Lifetime`` seconds after `now`.
+    static func checkQueryV2Expiry(_ text: String, now: Date) throws(S3Error) {
+        let digits = text.utf8
+        guard !digits.isEmpty, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+            throw S3Error(
+                "AuthorizationQueryParametersError",
+                "Expires must be the time the URL expires as a whole number of seconds since 1970, digits only; got "
+                    + "'\(text)'.",
+                status: 400)
+        }
+        let current = Int64(now.timeIntervalSince1970.rounded(.down))
+        // More than 18 digits is beyond any Int64 and so beyond the longest lifetime as well.
+        guard digits.count <= 18, let expires = Int64(text),
+            expires - current <= Int64(maximumQueryV2Lifetime)
+        else {
+            throw S3Error(
+                "AuthorizationQueryParametersError",
+                "Expires must be at most \(maximumQueryV2Lifetime) seconds (7 days) after the current time; presign "
+                    + "the URL again with a shorter lifetime.",
+                status: 400)
+        }
+        guard current <= expires else { throw S3Error.accessDenied("Request has expired") }
+    }
+
     /// Verifies a version-2 presigned URL (`?AWSAccessKeyId=…&Expires=…&Signature=…`); nil if the request is not one.
     ///
     /// The string to sign is the method, `Content-MD5`, `Content-Type`, `Expires`, the `x-amz-*` headers and the
@@ -184,13 +212,7 @@ extension Authenticator {
         guard let accessKeyID = value("AWSAccessKeyId"), let signature = value("Signature"),
             let expiresText = value("Expires")
         else { return nil }
-        guard let expires = TimeInterval(expiresText) else {
-            throw S3Error(
-                "AuthorizationQueryParametersError", "Expires must be a number of seconds since 1970.", status: 400)
-        }
-        guard now.timeIntervalSince1970 <= expires else {
-            throw S3Error.accessDenied("Request has expired")
-        }
+        try Self.checkQueryV2Expiry(expiresText, now: now)
         guard let (key, principal) = try await principal(accessKeyId: accessKeyID) else {
             throw S3Error(
                 "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",

@@ -127,9 +127,11 @@ public struct Authorization: Sendable, Hashable {
                 viaQueryParameters: true)
         }
         let expiresText = value("X-Amz-Expires")!
-        guard let expires = Int(expiresText), expires >= 0 else {
+        // Digits only: `Int` alone would take a sign (`+60`), and a count longer than seven digits cannot be in range.
+        guard let expires = Bytes.decimal(expiresText, maximumDigits: 7), expires >= 1 else {
             throw SigV4Error(
-                .malformedAuthorization, "X-Amz-Expires '\(expiresText)' must be a non-negative number of seconds.",
+                .malformedAuthorization,
+                "X-Amz-Expires '\(expiresText)' must be a whole number of seconds from 1 to \(maximumExpires).",
                 viaQueryParameters: true)
         }
         guard expires <= maximumExpires else {

@@ -76,6 +76,19 @@ enum Bytes {
         return String(decoding: text.utf8.map(asciiLower), as: UTF8.self)
     }
 
+    /// The value of `text` if it is 1 to `maximumDigits` ASCII digits and nothing else (no sign, space or point);
+    /// `maximumDigits` is at most 18, so the value always fits an `Int`.
+    static func decimal(_ text: String, maximumDigits: Int) -> Int? {
+        let digits = text.utf8
+        guard !digits.isEmpty, digits.count <= min(maximumDigits, 18) else { return nil }
+        var value = 0
+        for byte in digits {
+            guard byte >= 0x30 && byte <= 0x39 else { return nil }
+            value = value * 10 + Int(byte - 0x30)
+        }
+        return value
+    }
+
     /// Case-insensitive ASCII equality without allocating.
     static func equalsIgnoringASCIICase(_ lhs: String, _ rhs: String) -> Bool {
         let left = lhs.utf8

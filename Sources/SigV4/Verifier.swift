@@ -157,7 +157,10 @@ public struct Verifier: Sendable {
         for header in headers {
             let name = Bytes.asciiLowercased(header.name)
             guard !signed.contains(name), !unsigned.contains(name) else { continue }
-            if name == "x-amz-security-token" || (s3 && name.hasPrefix("x-amz-") && !authorization.isPresigned) {
+            // S3 reads its operation from `x-amz-*` headers (`x-amz-copy-source` turns a PUT into a copy), so each
+            // one must be signed, in a presigned URL as much as in a header signature: otherwise whoever holds a
+            // URL could add one and change what the request does.
+            if name == "x-amz-security-token" || (s3 && name.hasPrefix("x-amz-")) {
                 unsigned.append(name)
             }
         }
