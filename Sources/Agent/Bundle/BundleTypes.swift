@@ -59,8 +59,20 @@ public struct BundleError: Error, CustomStringConvertible, Sendable {
         self.reason = reason
     }
 
+    /// The entry and reason, with control characters from the archive written as escapes (`\u{0A}`), so a hostile
+    /// entry name cannot forge lines in a log or a deployment's diagnostics.
     public var description: String {
-        guard let entry else { return "bundle: \(reason)" }
-        return "bundle entry \"\(entry)\": \(reason)"
+        let text = entry.map { "bundle entry \"\($0)\": \(reason)" } ?? "bundle: \(reason)"
+        var escaped = ""
+        escaped.unicodeScalars.reserveCapacity(text.unicodeScalars.count)
+        for scalar in text.unicodeScalars {
+            if scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) {
+                let hex = String(scalar.value, radix: 16, uppercase: true)
+                escaped += "\\u{" + (hex.count < 2 ? "0" + hex : hex) + "}"
+            } else {
+                escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
     }
 }

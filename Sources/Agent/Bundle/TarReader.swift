@@ -13,7 +13,11 @@ import NIOCore
 /// Understands ustar, GNU long names and links (`L`, `K`), base-256 numbers, and pax extended headers (`x`:
 /// `path`, `linkpath`, `size`, `mtime`; global `g` headers are skipped). Devices, FIFOs, sparse files and unknown
 /// entry types are refused.
-struct TarReader {
+///
+/// Every number in a header is hostile: sizes are read as non-negative `Int64`s and every sum over them is checked
+/// (`paddedSize`), so a size near `Int64.max` (octal, base-256 or pax) is refused with the entry's name rather than
+/// trapping. The reader runs inside the agent, and inside `slipway server --dev`, which a trap would take down.
+package struct TarReader {
     /// Metadata entries (long names, pax headers) are held in memory, so they are bounded.
     static let maximumMetadataSize: Int64 = 1 << 20
     /// After the end-of-archive marker, this much more of a compressed stream is read so that its checksum is
@@ -41,14 +45,21 @@ struct TarReader {
     mutating func run() throws {
         var header = [UInt8](repeating: 0, count: 512)
         var pending = Pending()
+        /// The last entry read, named in errors about what follows it (a header cut short has no name of its own).
+        var previous: String?
         while true {
             // Stricter than GNU tar, which accepts a stream that ends between entries: without the end-of-archive
             // marker a bundle cut at an entry boundary would deploy with files missing.
-            guard try stream.readBlock(into: &header) else {
-                throw BundleError(entry: nil, reason: "the archive is truncated (no end-of-archive marker)")
+            let complete: Bool
+            do {
+                complete = try stream.readBlock(into: &header)
+            } catch let error as BundleError where error.entry == nil && previous != nil {
+                throw BundleError(entry: previous, reason: "the archive is truncated in the header after this entry")
+            }
+            guard complete else {
+                throw BundleError(entry: previous, reason: "the archive is truncated (no end-of-archive marker)")
             }
             if header.allSatisfy({ $0 == 0 }) { break }
-            try Self.verifyChecksum(header, offset: stream.offset - 512)
 
             var name = Self.string(header, 0..<100)
             if header[257..<263].elementsEqual(Array("ustar\0".utf8)) {
@@ -56,6 +67,8 @@ struct TarReader {
                 if !prefix.isEmpty { name = prefix + [UInt8(ascii: "/")] + name }
             }
             let display = SafeTreeWriter.display(pending.path ?? name)
+            try Self.verifyChecksum(header, offset: stream.offset - 512, entry: display)
+            previous = display
             let type = header[156]
             guard let headerSize = Self.number(header, 124..<136), headerSize >= 0 else {
                 throw BundleError(entry: display, reason: "the header's size field is invalid")
@@ -63,7 +76,9 @@ struct TarReader {
             guard let mode = Self.number(header, 100..<108) else {
                 throw BundleError(entry: display, reason: "the header's mode field is invalid")
             }
-            let headerTime = Self.number(header, 136..<148).map { timespec(tv_sec: Int($0), tv_nsec: 0) }
+            let headerTime = Self.number(header, 136..<148).flatMap(Int.init(exactly:)).map {
+                timespec(tv_sec: $0, tv_nsec: 0)
+            }
 
             switch type {
             case UInt8(ascii: "L"), UInt8(ascii: "K"), UInt8(ascii: "x"):
@@ -80,7 +95,7 @@ struct TarReader {
                 guard headerSize <= Self.maximumMetadataSize else {
                     throw BundleError(entry: display, reason: "the global pax header is too large")
                 }
-                try stream.skip(Self.padded(headerSize))
+                try stream.skip(Self.paddedSize(headerSize, entry: display), entry: display)
                 continue
             default:
                 break
@@ -92,13 +107,16 @@ struct TarReader {
             let mtime = pending.mtime ?? headerTime
             pending = Pending()
             let entry = SafeTreeWriter.display(path)
+            previous = entry
+            // Checked before anything is written: a size whose padding overflows cannot be in a real archive.
+            let padded = try Self.paddedSize(size, entry: entry)
 
             switch type {
             case UInt8(ascii: "0"), 0, UInt8(ascii: "7"):
                 if path.last == UInt8(ascii: "/") {
                     // Old tars mark directories with a trailing slash only.
                     try writer.directory(path, mode: UInt32(truncatingIfNeeded: mode), mtime: mtime)
-                    try stream.skip(Self.padded(size))
+                    try stream.skip(padded, entry: entry)
                     continue
                 }
                 try writer.file(
@@ -106,16 +124,18 @@ struct TarReader {
                 ) { sink in
                     try stream.read(size, entry: entry, into: sink)
                 }
-                try stream.skip(Self.padded(size) - size)
+                try stream.skip(padded - size, entry: entry)
+            // Directories and links carry no data in archives tar writes; a size on one is skipped as data, checked
+            // like any other, so the next header is found where a reader like GNU tar finds it.
             case UInt8(ascii: "5"):
                 try writer.directory(path, mode: UInt32(truncatingIfNeeded: mode), mtime: mtime)
-                try stream.skip(Self.padded(size))
+                try stream.skip(padded, entry: entry)
             case UInt8(ascii: "2"):
                 try writer.symlink(path, target: link, mtime: mtime)
-                try stream.skip(Self.padded(size))
+                try stream.skip(padded, entry: entry)
             case UInt8(ascii: "1"):
                 try writer.hardLink(path, target: link)
-                try stream.skip(Self.padded(size))
+                try stream.skip(padded, entry: entry)
             case UInt8(ascii: "3"), UInt8(ascii: "4"):
                 throw BundleError(entry: entry, reason: "device files are not allowed")
             case UInt8(ascii: "6"):
@@ -138,13 +158,21 @@ struct TarReader {
                 entry: entry, reason: "the extended header is larger than \(Self.maximumMetadataSize) bytes")
         }
         var data: [UInt8] = []
-        data.reserveCapacity(Int(size))
+        data.reserveCapacity(Int(clamping: size))
         try stream.read(size, entry: entry) { data.append(contentsOf: $0) }
-        try stream.skip(Self.padded(size) - size)
+        try stream.skip(Self.paddedSize(size, entry: entry) - size, entry: entry)
         return data
     }
 
-    static func padded(_ size: Int64) -> Int64 { (size + 511) / 512 * 512 }
+    /// `size` rounded up to whole 512-byte blocks: the bytes an entry's data occupies in the archive. Refuses a
+    /// negative size and one whose rounding overflows (`Int64.max - 510` and above), naming the entry.
+    static func paddedSize(_ size: Int64, entry: String) throws -> Int64 {
+        let (sum, overflow) = size.addingReportingOverflow(511)
+        guard size >= 0, !overflow else {
+            throw BundleError(entry: entry, reason: "the entry's size \(size) is not a possible archive size")
+        }
+        return sum / 512 * 512
+    }
 
     /// A NUL-terminated field.
     static func string(_ header: [UInt8], _ range: Range<Int>) -> [UInt8] {
@@ -182,9 +210,12 @@ struct TarReader {
         return value
     }
 
-    static func verifyChecksum(_ header: [UInt8], offset: Int64) throws {
+    /// Checks the header's checksum; `entry` is the name the header claims, named in the error (a header that fails
+    /// may be garbage, so the byte offset is given too).
+    static func verifyChecksum(_ header: [UInt8], offset: Int64, entry: String?) throws {
+        let entry = entry?.isEmpty == false ? entry : nil
         guard let stored = number(header, 148..<156) else {
-            throw BundleError(entry: nil, reason: "the archive is corrupt (no tar header at byte \(offset))")
+            throw BundleError(entry: entry, reason: "the archive is corrupt (no tar header at byte \(offset))")
         }
         var unsigned: Int64 = 0
         var signed: Int64 = 0
@@ -194,7 +225,8 @@ struct TarReader {
             signed += Int64(Int8(bitPattern: value))
         }
         guard stored == unsigned || stored == signed else {
-            throw BundleError(entry: nil, reason: "the archive is corrupt (bad tar header checksum at byte \(offset))")
+            throw BundleError(
+                entry: entry, reason: "the archive is corrupt (bad tar header checksum at byte \(offset))")
         }
     }
 
@@ -224,7 +256,16 @@ struct TarReader {
             case "path": pending.path = value
             case "linkpath": pending.linkPath = value
             case "size":
-                guard let size = Int64(String(decoding: value, as: UTF8.self)), size >= 0 else { throw corrupt }
+                // Decimal digits only (no sign): Int64's parser would take "+5".
+                let text = String(decoding: value, as: UTF8.self)
+                guard !value.isEmpty, value.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+                    let size = Int64(text)
+                else {
+                    throw BundleError(
+                        entry: entry,
+                        reason: "the pax extended header's size \"\(text.prefix(40))\" is not a number of bytes from 0 "
+                            + "to \(Int64.max)")
+                }
                 pending.size = size
             case "mtime":
                 pending.mtime = parseTime(String(decoding: value, as: UTF8.self))
@@ -237,15 +278,19 @@ struct TarReader {
         }
     }
 
-    /// "1700000000" or "1700000000.5".
+    /// "1700000000", "-5" or "1700000000.5"; nil (the header's own time is used) for anything else, including a
+    /// signed or empty fraction, which would make a negative nanosecond count.
     static func parseTime(_ text: String) -> timespec? {
-        let parts = text.split(separator: ".", maxSplits: 1)
+        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
         guard let first = parts.first, let seconds = Int(first) else { return nil }
         var nanoseconds = 0
         if parts.count == 2 {
-            let digits = parts[1].prefix(9)
-            guard let fraction = Int(digits) else { return nil }
-            nanoseconds = fraction * Int(pow(10, Double(9 - digits.count)))
+            let fraction = parts[1]
+            guard !fraction.isEmpty, fraction.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
+            else { return nil }
+            // Nine digits at most: the value stays below 10^9, and each step below cannot overflow.
+            for digit in fraction.utf8.prefix(9) { nanoseconds = nanoseconds * 10 + Int(digit - UInt8(ascii: "0")) }
+            for _ in fraction.utf8.prefix(9).count..<9 { nanoseconds *= 10 }
         }
         return timespec(tv_sec: seconds, tv_nsec: nanoseconds)
     }
@@ -313,10 +358,13 @@ struct TarStream {
         }
     }
 
-    mutating func skip(_ count: Int64) throws {
+    /// Skips `count` bytes of `entry`'s data or padding.
+    mutating func skip(_ count: Int64, entry: String) throws {
         var remaining = count
         while remaining > 0 {
-            guard try fill() else { throw Self.truncated }
+            guard try fill() else {
+                throw BundleError(entry: entry, reason: "the archive is truncated inside this entry")
+            }
             let take = Int(min(remaining, Int64(chunk.readableBytes)))
             chunk.moveReaderIndex(forwardBy: take)
             remaining -= Int64(take)

@@ -51,9 +51,10 @@ enum ZipBundle {
             let path = Array(entry.path.utf8)
             let attributes = entry.fileAttributes
             let mode = (attributes[.posixPermissions] as? NSNumber)?.uint32Value
-            let mtime = (attributes[.modificationDate] as? Date).map { date in
-                timespec(tv_sec: Int(date.timeIntervalSince1970), tv_nsec: 0)
-            }
+            // Int(exactly:) of a rounded value: Int(_:) of a Double beyond Int's range (or NaN) traps.
+            let mtime = (attributes[.modificationDate] as? Date)
+                .flatMap { Int(exactly: $0.timeIntervalSince1970.rounded(.down)) }
+                .map { timespec(tv_sec: $0, tv_nsec: 0) }
             do {
                 switch entry.type {
                 case .directory:
