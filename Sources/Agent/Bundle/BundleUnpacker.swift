@@ -13,8 +13,10 @@ import Foundation
 ///   pointing outside it (or absolute), hard links to anything but a regular file extracted earlier, and entries
 ///   that would be written through a symbolic link of the bundle are refused. Devices and FIFOs are refused.
 /// - Permission bits are kept like `tar -p`, except set-user-ID and set-group-ID: owners are not restored (files
-///   belong to the agent's user), so keeping those bits would hand the agent's identity to a file from the bundle.
-///   The sticky bit is kept on directories. Modification times are kept.
+///   belong to the agent's user), so keeping those bits would hand the agent's identity to a file from the bundle;
+///   and except group and other write, so no other local user can change a script before it runs as the agent's
+///   user (the AppSpec's `permissions` section may grant them at Install). The sticky bit is kept on directories.
+///   Modification times are kept.
 /// - The total bytes written and the number of entries are bounded by `UnpackLimits`, counted while writing.
 /// - A `.tar` bundle that starts with the gzip magic number is unpacked as tgz: GNU tar, which the stock agent runs,
 ///   detects compression on its own when reading a file, so such bundles deploy there too.

@@ -129,7 +129,7 @@ final class SafeTreeWriter {
         } else {
             try Self.check(mkdirat(parent, path.name, 0o755), entry: entry, "cannot create the directory")
         }
-        directoryAttributes[path] = (mode_t(mode ?? 0o755) & 0o1777, mtime)
+        directoryAttributes[path] = (mode_t(mode ?? 0o755) & Self.directoryModeMask, mtime)
     }
 
     /// Creates a regular file and writes what `contents` hands to its sink, counting bytes against the limit as they
@@ -163,7 +163,7 @@ final class SafeTreeWriter {
             }
             bytes += Int64(chunk.count)
         }
-        try Self.check(fchmod(fd, mode_t(mode) & 0o777), entry: entry, "cannot set the file's mode")
+        try Self.check(fchmod(fd, mode_t(mode) & Self.fileModeMask), entry: entry, "cannot set the file's mode")
         if let mtime {
             var times = [mtime, mtime]
             try Self.check(futimens(fd, &times), entry: entry, "cannot set the file's time")
@@ -368,6 +368,16 @@ final class SafeTreeWriter {
         }
         return current
     }
+
+    // MARK: Modes
+
+    /// The bits a file from a bundle keeps: the owner's, and read and execute for group and others. Set-user-ID and
+    /// set-group-ID go because owners are not restored (the file belongs to the agent's user, often root); group and
+    /// other write go because a file another local user could rewrite between unpacking and running it as root is
+    /// theirs to run. The AppSpec's `permissions` section, applied at Install, may still set any mode.
+    static let fileModeMask: mode_t = 0o755
+    /// Directories keep the sticky bit as well; group and other write go for the same reason as files'.
+    static let directoryModeMask: mode_t = 0o1755
 
     // MARK: System call helpers
 

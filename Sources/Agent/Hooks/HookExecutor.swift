@@ -71,7 +71,8 @@ public struct HookExecutor: Sendable {
         } catch {
             return HookResult(
                 errorCode: .unknownError, scriptName: "",
-                message: "Unable to open the script log at \(logFile.path): \(error.localizedDescription)")
+                message: "Unable to open the script log at \(logFile.path): "
+                    + ((error as? AgentError)?.description ?? error.localizedDescription))
         }
         defer { log.close() }
         var warnings: [String] = []

@@ -30,12 +30,12 @@ final class HookScriptLog: Sendable {
     private let state: Mutex<State>
     let path: String
 
-    /// Opens (creating it and its directory if needed) the log file for appending.
+    /// Opens (creating it and its directory if needed) the log file for appending. A new file is created with mode
+    /// 0600 and a new directory with 0700: script output may hold secrets, and only the agent's user reads it.
     init(file: URL) throws {
         path = file.path
-        try FileManager.default.createDirectory(
-            at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        try DeploymentLayout.makePrivateDirectory(file.deletingLastPathComponent())
+        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else {
             throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
         }

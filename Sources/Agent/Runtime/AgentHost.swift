@@ -87,7 +87,7 @@ public struct AgentHost: Sendable {
             gitHubAPI: configuration.gitHubAPI)
         let layout = DeploymentLayout(
             root: configuration.rootDirectory, trackingDirectoryName: configuration.ongoingDeploymentTracking)
-        try FileManager.default.createDirectory(at: layout.root, withIntermediateDirectories: true)
+        if let tightened = try layout.preparePrivateRoot() { logger.warning("\(tightened)") }
         let executor = CommandExecutor(
             layout: layout, maxRevisions: configuration.maxRevisions, downloader: downloader, logger: logger)
         let runner = AgentRunner(

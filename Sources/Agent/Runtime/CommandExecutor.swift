@@ -123,7 +123,8 @@ public struct CommandExecutor: Sendable {
         let archive = DeploymentLayout.archiveDirectory(in: deployment)
         // A retried DownloadBundle starts from a clean directory.
         try? FileManager.default.removeItem(at: archive)
-        try FileManager.default.createDirectory(at: deployment, withIntermediateDirectories: true)
+        if let tightened = try layout.preparePrivateRoot() { logger.warning("\(tightened)") }
+        try DeploymentLayout.makePrivateDirectory(deployment)
         let bundle = layout.bundleFile(spec)
         let source: URL
         let type: BundleType
@@ -149,7 +150,7 @@ public struct CommandExecutor: Sendable {
             metadata: [
                 "deployment": "\(spec.deploymentID)", "entries": "\(summary.entries)", "bytes": "\(summary.bytes)",
             ])
-        try FileManager.default.createDirectory(at: layout.instructionsDirectory, withIntermediateDirectories: true)
+        try DeploymentLayout.makePrivateDirectory(layout.instructionsDirectory)
         try Data(deployment.path.utf8).write(
             to: layout.mostRecentInstallFile(spec.deploymentGroupID), options: .atomic)
     }

@@ -1,6 +1,14 @@
 import Foundation
 import SlipwayModel
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Where the agent keeps deployments on disk: the stock agent's layout (reference §8.8), so a host can switch
 /// between the stock agent and Slipway's without losing its cleanup lists or its last successful revision.
 ///
@@ -43,6 +51,47 @@ public struct DeploymentLayout: Sendable, Hashable {
     }
 
     public var trackingDirectory: URL { root.appendingPathComponent(trackingDirectoryName, isDirectory: true) }
+
+    /// The mode of the deployment root and every directory the agent creates: revisions hold the scripts that run as
+    /// the agent's user (often root) and bundles may hold secrets, so no other local user may read, list or replace
+    /// anything below it.
+    static let privateMode: mode_t = 0o700
+
+    /// Creates the deployment root (mode 0700) when it is missing, and tightens an existing root this user owns that
+    /// others can enter. Returns a sentence saying what was tightened, for the log, or nil when nothing was.
+    ///
+    /// A looser root owned by someone else is left alone (changing another user's directory is not ours to do).
+    @discardableResult
+    public func preparePrivateRoot() throws -> String? {
+        try Self.makePrivateDirectory(root)
+        var info = stat()
+        guard stat(root.path, &info) == 0 else {
+            throw AgentError("cannot read the deployment root \(root.path): \(String(cString: strerror(errno)))")
+        }
+        guard info.st_uid == geteuid(), info.st_mode & 0o077 != 0 else { return nil }
+        let before = String(info.st_mode & 0o7777, radix: 8)
+        guard chmod(root.path, Self.privateMode) == 0 else {
+            throw AgentError(
+                "cannot restrict the deployment root \(root.path) to mode 0700: \(String(cString: strerror(errno)))")
+        }
+        return
+            "the deployment root \(root.path) was mode 0\(before); it is now 0700 (only the agent's user may enter it)"
+    }
+
+    /// `mkdir -p` where every directory created gets mode 0700 (existing ones are left as they are).
+    static func makePrivateDirectory(_ directory: URL) throws {
+        let path = directory.standardizedFileURL.path
+        var current = ""
+        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+            current += "/" + component
+            if mkdir(current, privateMode) == 0 || errno == EEXIST { continue }
+            throw AgentError("cannot create the directory \(current): \(String(cString: strerror(errno)))")
+        }
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+            throw AgentError("\(path) exists and is not a directory")
+        }
+    }
 
     func lastSuccessfulInstallFile(_ groupID: String) -> URL {
         instructionsDirectory.appendingPathComponent("\(groupID)_last_successful_install")
@@ -99,7 +148,7 @@ struct CommandTracker: Sendable {
     let directory: URL
 
     func begin(deploymentID: String, commandID: String) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try DeploymentLayout.makePrivateDirectory(directory)
         let file = directory.appendingPathComponent(deploymentID)
         try Data(commandID.utf8).write(to: file, options: .atomic)
     }
