@@ -87,7 +87,9 @@ struct SlipwayResponder: HTTPResponder {
                 try principal.authorizeCodeDeploy(
                     operation: "GetDeploymentTarget", body: body, arns: ARNs(region: region, accountID: accountID))
                 log.operation = operation
-                let output = try await EventLogs.handle(operation: operation, body: body, store: store)
+                let output = try await EventLogs.handle(
+                    operation: operation, body: body, store: store, principal: principal,
+                    arns: ARNs(region: region, accountID: accountID))
                 return Response.awsJSON(output, requestID: requestID)
             default:
                 throw AWSJSONError.unknownOperation(target)

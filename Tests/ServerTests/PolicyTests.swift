@@ -44,7 +44,7 @@ struct PolicyEvaluationTests {
                 == false, "resources are compared with case")
     }
 
-    @Test("an explicit Deny wins over any Allow, and applies to requests whose resource is unknown")
+    @Test("an explicit Deny wins over any Allow where its resource matches; a request on no resource is on `*`")
     func denyPrecedence() throws {
         let policy = try permissions(
             #"""
@@ -57,8 +57,44 @@ struct PolicyEvaluationTests {
         #expect(policy.decision(action: "codedeploy:DeleteApplication", resources: [prod]) == .explicitlyDenied)
         #expect(policy.decision(action: "codedeploy:DeleteApplication", resources: [test]) == .allowed)
         #expect(policy.decision(action: "codedeploy:DeleteApplication", resources: [test, prod]) == .explicitlyDenied)
-        #expect(policy.decision(action: "codedeploy:DeleteDeploymentConfig", resources: nil) == .explicitlyDenied)
+        #expect(
+            policy.decision(action: "codedeploy:DeleteDeploymentConfig", resources: nil) == .allowed,
+            "a Deny on one application does not apply to a request on every resource")
         #expect(policy.decision(action: "codedeploy:CreateApplication", resources: [prod]) == .allowed)
+    }
+
+    @Test("a Deny whose resource is `*` refuses requests on no resource and on any resource")
+    func denyOnEveryResource() throws {
+        let policy = try permissions(
+            #"""
+            {"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},
+              {"Effect":"Deny","Action":"codedeploy:List*","Resource":"*"},
+              {"Effect":"Deny","Action":"codedeploy:Get*","Resource":"arn:aws:codedeploy:*:*:*"}]}
+            """#)
+        let web = "arn:aws:codedeploy:us-east-1:000000000000:application:web"
+        #expect(policy.decision(action: "codedeploy:ListApplications", resources: nil) == .explicitlyDenied)
+        #expect(policy.decision(action: "codedeploy:ListDeploymentGroups", resources: [web]) == .explicitlyDenied)
+        #expect(
+            policy.decision(action: "codedeploy:GetDeploymentConfig", resources: nil) == .allowed,
+            "a pattern that covers only CodeDeploy's ARNs does not cover the resource `*`")
+        #expect(policy.decision(action: "codedeploy:GetApplication", resources: [web]) == .explicitlyDenied)
+    }
+
+    @Test("before its resource is loaded, a request is refused only by a Deny on every resource or by no Allow at all")
+    func decisionBeforeResource() throws {
+        let denyGroup = try permissions(
+            #"""
+            {"Statement":[{"Effect":"Allow","Action":"codedeploy:*","Resource":"*"},
+              {"Effect":"Deny","Action":"codedeploy:*","Resource":"arn:aws:codedeploy:*:*:deploymentgroup:web/prod"}]}
+            """#)
+        #expect(denyGroup.decisionBeforeResource(action: "codedeploy:GetDeployment") == .allowed)
+        let denyAll = try permissions(#"{"Statement":{"Effect":"Deny","Action":"codedeploy:*","Resource":"*"}}"#)
+        #expect(denyAll.decisionBeforeResource(action: "codedeploy:GetDeployment") == .explicitlyDenied)
+        let oneGroup = try permissions(
+            #"{"Statement":{"Effect":"Allow","Action":"codedeploy:GetDeployment","Resource":"arn:aws:codedeploy:*:*:deploymentgroup:web/staging"}}"#
+        )
+        #expect(oneGroup.decisionBeforeResource(action: "codedeploy:GetDeployment") == .allowed)
+        #expect(oneGroup.decisionBeforeResource(action: "codedeploy:StopDeployment") == .implicitlyDenied)
     }
 
     @Test("nothing is allowed without a statement, and the built-in roles are the policies they say")

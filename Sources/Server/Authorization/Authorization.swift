@@ -66,13 +66,40 @@ extension Principal {
     }
 
     /// Authorises a CodeDeploy API request: `codedeploy:<operation>` on the application, deployment group,
-    /// configuration or instance the request names. The body is read for names only when a policy of the principal
-    /// has resource patterns for the action (never for the built-in roles).
+    /// configuration or instance the request names, or on `*` when it names none (ListApplications). The body is read
+    /// for names only when a policy of the principal has resource patterns for the action (never for the built-in
+    /// roles).
+    ///
+    /// An operation on a deployment by id (``CodeDeployResources/byDeployment``) is decided here only as far as it
+    /// can be without the deployment; its handler finishes the decision on the deployment it loads, with
+    /// ``authorizeCodeDeploy(operation:deploymentGroup:application:arns:)``.
     func authorizeCodeDeploy(operation: String, body: Data, arns: ARNs) throws(AWSJSONError) {
         let action = "codedeploy:\(operation)"
+        if CodeDeployResources.byDeployment.contains(operation) {
+            switch permissions.decisionBeforeResource(action: action) {
+            case .allowed: return
+            case .explicitlyDenied:
+                throw AccessDenial(principalARN: arn, action: action, resource: nil, explicit: true).json
+            case .implicitlyDenied:
+                throw AccessDenial(principalARN: arn, action: action, resource: nil, explicit: false).json
+            }
+        }
         let resources = permissions.dependsOnResource(action: action) ? CodeDeployResources.of(body, arns: arns) : nil
         do {
             try authorize(action, resources: resources)
+        } catch {
+            throw error.json
+        }
+    }
+
+    /// Authorises `codedeploy:<operation>` on a deployment group: CodeDeploy's IAM resource for the operations that
+    /// name a deployment by id. Handlers call it with the group of the deployment record they then act on.
+    func authorizeCodeDeploy(operation: String, deploymentGroup group: String, application: String, arns: ARNs)
+        throws(AWSJSONError)
+    {
+        let action = "codedeploy:\(operation)"
+        do {
+            try authorize(action, resources: [arns.deploymentGroup(application: application, group: group)])
         } catch {
             throw error.json
         }
@@ -113,8 +140,18 @@ extension Principal {
 
 /// The resources a CodeDeploy request names, as ARNs, for policies with resource patterns.
 enum CodeDeployResources {
-    /// The ARNs named by the request's members; nil when it names none (lists, lookups by deployment id), which
-    /// ``Permissions`` treats cautiously.
+    /// The operations that act on a deployment they name by id. Their IAM resource is the deployment's group, known
+    /// only once the deployment is loaded: their handlers authorise on the record they load (the CodeDeploy API
+    /// checks that they did).
+    static let byDeployment: Set<String> = [
+        "GetDeployment", "BatchGetDeployments", "StopDeployment", "ContinueDeployment",
+        "SkipWaitTimeForInstanceTermination", "ListDeploymentTargets", "BatchGetDeploymentTargets",
+        "GetDeploymentTarget", "ListDeploymentInstances", "BatchGetDeploymentInstances", "GetDeploymentInstance",
+        "PutLifecycleEventHookExecutionStatus",
+    ]
+
+    /// The ARNs named by the request's members; nil when it names none (ListApplications, ListDeploymentConfigs,
+    /// ListOnPremisesInstances, ListDeployments of every group): such a request is on the resource `*`.
     static func of(_ body: Data, arns: ARNs) -> [String]? {
         guard !body.isEmpty, case .object(let input)? = try? JSONReader.value(from: body) else { return nil }
         func string(_ name: String) -> String? {

@@ -58,26 +58,38 @@ public struct Permissions: Codable, Hashable, Sendable {
 
     /// The decision for `action` (`service:Operation`) on each of `resources`; all must be allowed.
     ///
-    /// `resources == nil` means the request names no resource Slipway can check (a list, a lookup by deployment id):
-    /// then only an Allow that covers every resource allows it, and a Deny of the action applies whatever its
-    /// resources — the cautious reading, so that a Deny is never sidestepped.
+    /// `resources == nil` means the request is on no particular resource (ListApplications, ListDeploymentConfigs):
+    /// IAM evaluates it on the resource `*`, which a statement matches only when one of its resource patterns covers
+    /// every resource. That holds for Deny as for Allow: a Deny on one deployment group does not refuse a list of
+    /// applications. Requests that act on a resource they do not name (by deployment id) are not decided here
+    /// without it: see ``decisionBeforeResource(action:)``.
     public func decision(action: String, resources: [String]?) -> PolicyDecision {
         let action = action.lowercased()
         let matching = statements.filter { $0.matches(lowercasedAction: action) }
-        let resources = resources.flatMap { $0.isEmpty ? nil : $0 }
-        for statement in matching where statement.effect == .deny {
-            guard let resources else { return .explicitlyDenied }
-            if resources.contains(where: statement.matches(resource:)) { return .explicitlyDenied }
+        // nil stands for the resource `*`.
+        let targets: [String?] = resources.flatMap { $0.isEmpty ? nil : $0 } ?? [nil]
+        func applies(_ statement: PolicyStatement, to resource: String?) -> Bool {
+            resource.map(statement.matches(resource:)) ?? statement.coversEveryResource
         }
-        let allows = matching.filter { $0.effect == .allow }
-        let allowed =
-            if let resources {
-                // Each resource may be allowed by a different statement.
-                resources.allSatisfy { resource in allows.contains { $0.matches(resource: resource) } }
-            } else {
-                allows.contains { $0.coversEveryResource }
-            }
+        for statement in matching where statement.effect == .deny {
+            if targets.contains(where: { applies(statement, to: $0) }) { return .explicitlyDenied }
+        }
+        // Each resource may be allowed by a different statement.
+        let allowed = targets.allSatisfy { target in
+            matching.contains { $0.effect == .allow && applies($0, to: target) }
+        }
         return allowed ? .allowed : .implicitlyDenied
+    }
+
+    /// What can be decided about `action` before its resource is known, for requests whose resource is found only
+    /// by loading a record (a deployment by id: its resource is its deployment group). Explicitly denied when a Deny
+    /// of the action covers every resource; implicitly denied when no Allow names the action at all; otherwise
+    /// `.allowed` for now, and the handler decides with ``decision(action:resources:)`` on the record it loads.
+    public func decisionBeforeResource(action: String) -> PolicyDecision {
+        let action = action.lowercased()
+        let matching = statements.filter { $0.matches(lowercasedAction: action) }
+        if matching.contains(where: { $0.effect == .deny && $0.coversEveryResource }) { return .explicitlyDenied }
+        return matching.contains { $0.effect == .allow } ? .allowed : .implicitlyDenied
     }
 
     /// Whether the decision for `action` can depend on the resource: some statement that matches the action names

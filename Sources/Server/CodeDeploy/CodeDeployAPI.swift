@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SlipwayModel
 import Store
+import Synchronization
 
 /// What a CodeDeploy handler gets besides its input.
 struct HandlerContext: Sendable {
@@ -16,9 +17,32 @@ struct HandlerContext: Sendable {
     /// Where CreateDeployment checks that an S3 revision exists: the built-in store or an external endpoint.
     let revisions: any RevisionLocator
 
+    /// The operation being handled; set by ``CodeDeployAPI/handle(operationName:body:context:)``.
+    var operation = ""
+    /// Whether the handler authorised the request on the deployments it acts on (operations by deployment id).
+    var deploymentsAuthorized = DeploymentAuthorization()
+
     var arns: ARNs { ARNs(region: region, accountID: accountID) }
     /// The request's logger, with its request id and operation.
     var logger: Logger { log.logger }
+
+    /// Authorises the operation on the deployment groups of `deployments`: the records the handler loaded and is
+    /// about to show or change (CodeDeploy's IAM resource for operations by deployment id is the deployment's
+    /// group). Every handler of an operation in ``CodeDeployResources/byDeployment`` calls it, also with no records
+    /// when none of the ids exists.
+    func authorize(_ deployments: [DeploymentRecord]) throws {
+        for record in deployments {
+            try principal.authorizeCodeDeploy(
+                operation: operation, deploymentGroup: record.info.deploymentGroupName ?? "",
+                application: record.info.applicationName ?? "", arns: arns)
+        }
+        deploymentsAuthorized.done.withLock { $0 = true }
+    }
+}
+
+/// Set once a handler has authorised its request on the deployments it loaded.
+final class DeploymentAuthorization: Sendable {
+    let done = Mutex(false)
 }
 
 /// The CodeDeploy JSON API: decodes and validates a request against the generated model, then calls the typed
@@ -27,7 +51,7 @@ struct CodeDeployAPI: Sendable {
     typealias RawHandler = @Sendable (JSONValue, HandlerContext) async throws -> Data
 
     private var handlers: [CodeDeploy.Operation: RawHandler] = [:]
-    private let validator = ShapeValidator(schema: CodeDeploy.schema)
+    private let validator = ShapeValidator(schema: CodeDeploy.schema, freeTextShapes: CodeDeploy.freeTextShapes)
 
     /// Registers the handler of an operation that returns a result.
     mutating func on<Input: AWSShape & JSONReadable, Output: JSONWritable>(
@@ -84,7 +108,20 @@ struct CodeDeployAPI: Sendable {
                 status: 501
             )
         }
-        return try await handler(document, context)
+        var context = context
+        context.operation = operationName
+        context.deploymentsAuthorized = DeploymentAuthorization()
+        let output = try await handler(document, context)
+        // An answer about deployments the handler never authorised on would bypass the policies' resources.
+        if CodeDeployResources.byDeployment.contains(operationName)
+            && !context.deploymentsAuthorized.done.withLock({ $0 })
+        {
+            throw AWSJSONError(
+                type: "InternalFailure",
+                message: "\(operationName) answered without authorising on its deployment; the request was refused.",
+                status: 500)
+        }
+        return output
     }
 
     /// The typed input, made from the document the validator has already read (not from the text again).

@@ -20,7 +20,9 @@ enum EventLogs {
         var uploadTime: Date
     }
 
-    static func handle(operation: String, body: Data, store: any Store) async throws -> Data {
+    static func handle(operation: String, body: Data, store: any Store, principal: Principal, arns: ARNs) async throws
+        -> Data
+    {
         guard operation == Self.operation else {
             throw AWSJSONError.unknownOperation("\(targetPrefix).\(operation)")
         }
@@ -37,7 +39,13 @@ enum EventLogs {
                 type: "InvalidInputException", message: "deploymentId, targetId and lifecycleEventName are required.")
         }
         let record = try await store.read { tx in
-            try tx.get(LifecycleEventLogRecord.self, .lifecycleEventLog, scope: deployment, name: "\(target)/\(event)")
+            // Authorised as GetDeploymentTarget is: on the group of the deployment whose log is read.
+            guard let owner = try tx.deployment(deployment) else { return nil as LifecycleEventLogRecord? }
+            try principal.authorizeCodeDeploy(
+                operation: "GetDeploymentTarget", deploymentGroup: owner.info.deploymentGroupName ?? "",
+                application: owner.info.applicationName ?? "", arns: arns)
+            return try tx.get(
+                LifecycleEventLogRecord.self, .lifecycleEventLog, scope: deployment, name: "\(target)/\(event)")
         }
         guard let record else {
             throw AWSJSONError(

@@ -9,8 +9,8 @@ import Store
 /// operations and their deprecated instance variants.
 enum DeploymentHandlers {
     static let pageSize = 100
-    /// BatchGetDeploymentTargets takes at most this many target ids.
-    static let targetBatchLimit = 25
+    /// BatchGetDeployments, BatchGetDeploymentTargets and BatchGetDeploymentInstances take at most this many ids.
+    static let batchLimit = 25
     /// The longest deployment description.
     static let descriptionLimit = 256
 
@@ -18,19 +18,24 @@ enum DeploymentHandlers {
         api.on(.createDeployment, create)
         api.on(.getDeployment) { (input: CodeDeploy.GetDeploymentInput, context) in
             let id = try deploymentID(input.deploymentId)
-            let record = try await context.store.read { try $0.existingDeployment(id) }
+            let record = try await context.store.read { try authorizedDeployment(id, in: $0, context) }
             return CodeDeploy.GetDeploymentOutput(deploymentInfo: record.info)
         }
         api.on(.batchGetDeployments) { (input: CodeDeploy.BatchGetDeploymentsInput, context) in
             let ids = input.deploymentIds ?? []
-            try Check.batch(ids.count)
-            let records = try await context.store.read { tx in try ids.compactMap { try tx.deployment($0) } }
+            try Check.batch(ids.count, limit: batchLimit)
+            for id in ids { _ = try deploymentID(id) }
+            let records = try await context.store.read { tx in
+                let records = try ids.compactMap { try tx.deployment($0) }
+                try context.authorize(records)
+                return records
+            }
             return CodeDeploy.BatchGetDeploymentsOutput(deploymentsInfo: records.map(\.info))
         }
         api.on(.listDeployments, list)
         api.on(.stopDeployment) { (input: CodeDeploy.StopDeploymentInput, context) in
             let id = try deploymentID(input.deploymentId)
-            let current = try await context.store.read { try $0.existingDeployment(id) }
+            let current = try await context.store.read { try authorizedDeployment(id, in: $0, context) }
             guard !current.isFinished else {
                 throw AWSJSONError(.deploymentAlreadyCompletedException, "The deployment \(id) has already completed.")
             }
@@ -55,10 +60,10 @@ enum DeploymentHandlers {
             guard !names.isEmpty else {
                 throw AWSJSONError(.deploymentTargetIdRequiredException, "At least one target id is required.")
             }
-            guard names.count <= targetBatchLimit else {
+            guard names.count <= batchLimit else {
                 throw AWSJSONError(
                     .deploymentTargetListSizeExceededException,
-                    "At most \(targetBatchLimit) target ids can be given; \(names.count) were.")
+                    "At most \(batchLimit) target ids can be given; \(names.count) were.")
             }
             let hosts = try await hosts(names, of: id, context: context)
             let targets = try zip(names, hosts).map { try target($1, named: $0, of: id, context: context) }
@@ -84,7 +89,7 @@ enum DeploymentHandlers {
             guard !names.isEmpty else {
                 throw AWSJSONError(.instanceIdRequiredException, "At least one instance id is required.")
             }
-            try Check.batch(names.count)
+            try Check.batch(names.count, limit: batchLimit)
             let hosts = try await hosts(names, of: id, context: context)
             let missing = zip(names, hosts).filter { $0.1 == nil }.map(\.0)
             return CodeDeploy.BatchGetDeploymentInstancesOutput(
@@ -142,38 +147,21 @@ enum DeploymentHandlers {
                 "Slipway does not watch CloudWatch alarms yet: leave overrideAlarmConfiguration disabled.")
         }
         try validate(input.autoRollbackConfiguration)
+        // The application, group and configuration are checked before the revision, as CodeDeploy does, and the
+        // revision's S3 object is looked up only for a caller who may read it.
+        let revision = try await context.store.read { tx in
+            try target(of: input, application: application, group: groupName, in: tx).revision
+        }
+        try authorizeRead(of: revision, context: context)
         let located = try await locate(input.revision, context: context)
         let record = try await context.deployments.create(now: context.now) { tx in
-            let app = try tx.existingApplication(application)
-            guard (app.computePlatform ?? .server) == .server else {
-                throw AWSJSONError(
-                    type: "NotImplementedException",
-                    message: "Deployments to the \(app.computePlatform?.rawValue ?? "") compute platform are not "
-                        + "supported by Slipway yet; only Server (EC2/on-premises) deployments are.",
-                    status: 501)
-            }
-            let group = try tx.existingDeploymentGroup(application: application, name: groupName)
-            if group.deploymentStyle?.deploymentType == .blueGreen {
-                throw AWSJSONError(
-                    type: "NotImplementedException",
-                    message: "Blue/green deployments are not supported by Slipway yet; set the deployment group's "
-                        + "deploymentStyle to IN_PLACE.",
-                    status: 501)
-            }
+            // Checked again on what this transaction stores: the group may have changed since the read above.
+            let (group, revision) = try target(of: input, application: application, group: groupName, in: tx)
+            try authorizeRead(of: revision, context: context)
             if let active = try tx.get(GroupQueue.self, .groupQueue, scope: application, name: groupName)?.active {
                 throw AWSJSONError(
                     .deploymentLimitExceededException,
                     "The Deployment Group '\(groupName)' already has an active Deployment '\(active)'")
-            }
-            guard let revision = input.revision ?? group.targetRevision else {
-                throw AWSJSONError(
-                    .revisionRequiredException,
-                    "A revision is required: the deployment group \(groupName) has no target revision to redeploy.")
-            }
-            try RevisionKey.validate(revision, platform: .server)
-            if let name = input.deploymentConfigName, try tx.deploymentConfig(name) == nil {
-                throw AWSJSONError(
-                    .deploymentConfigDoesNotExistException, "The deployment configuration \(name) does not exist.")
             }
             try recordUse(of: revision, application: application, group: groupName, in: tx, now: context.now)
             return DeploymentPlan(
@@ -189,6 +177,62 @@ enum DeploymentHandlers {
             "deployment created",
             metadata: ["deployment": "\(record.id)", "targets": "\(record.machine.hosts.count)"])
         return CodeDeploy.CreateDeploymentOutput(deploymentId: record.id)
+    }
+
+    /// What a deployment goes to and what it deploys, in CodeDeploy's order of checks: the application (on the
+    /// Server platform), the deployment group (in place), the deployment configuration, then the revision (the
+    /// request's, or the group's target revision).
+    private static func target(
+        of input: CodeDeploy.CreateDeploymentInput, application: String, group groupName: String,
+        in tx: any StoreReader
+    ) throws -> (group: CodeDeploy.DeploymentGroupInfo, revision: CodeDeploy.RevisionLocation) {
+        let app = try tx.existingApplication(application)
+        guard (app.computePlatform ?? .server) == .server else {
+            throw AWSJSONError(
+                type: "NotImplementedException",
+                message: "Deployments to the \(app.computePlatform?.rawValue ?? "") compute platform are not "
+                    + "supported by Slipway yet; only Server (EC2/on-premises) deployments are.",
+                status: 501)
+        }
+        let group = try tx.existingDeploymentGroup(application: application, name: groupName)
+        if group.deploymentStyle?.deploymentType == .blueGreen {
+            throw AWSJSONError(
+                type: "NotImplementedException",
+                message: "Blue/green deployments are not supported by Slipway yet; set the deployment group's "
+                    + "deploymentStyle to IN_PLACE.",
+                status: 501)
+        }
+        if let name = input.deploymentConfigName, try tx.deploymentConfig(name) == nil {
+            throw AWSJSONError(
+                .deploymentConfigDoesNotExistException, "The deployment configuration \(name) does not exist.")
+        }
+        guard let revision = input.revision ?? group.targetRevision else {
+            throw AWSJSONError(
+                .revisionRequiredException,
+                "A revision is required: the deployment group \(groupName) has no target revision to redeploy.")
+        }
+        try RevisionKey.validate(revision, platform: .server)
+        return (group, revision)
+    }
+
+    /// The caller of CreateDeployment must be allowed to read an S3 revision (`s3:GetObject`, or
+    /// `s3:GetObjectVersion` for a named version): its agents will download it, and the lookup tells whether it
+    /// exists and its eTag. Other revision types need nothing here.
+    static func authorizeRead(of revision: CodeDeploy.RevisionLocation, context: HandlerContext) throws {
+        guard revision.revisionType == .s3, let s3 = revision.s3Location, let bucket = s3.bucket, let key = s3.key
+        else { return }
+        // A bucket name with a slash would make the object's ARN name another bucket's object.
+        guard BucketName.isPlausible(bucket) else {
+            throw AWSJSONError(
+                .invalidRevisionException,
+                "The revision's bucket name is not valid: a bucket name has 1 to 255 characters and no '/'.")
+        }
+        let action = s3.version == nil ? "s3:GetObject" : "s3:GetObjectVersion"
+        do {
+            try context.principal.authorize(action, resources: ["arn:aws:s3:::\(bucket)/\(key)"])
+        } catch {
+            throw error.json
+        }
     }
 
     /// The S3 object of a revision, which must exist (in the built-in store or at an external endpoint) with the
@@ -256,9 +300,17 @@ enum DeploymentHandlers {
     static func list(_ input: CodeDeploy.ListDeploymentsInput, _ context: HandlerContext) async throws
         -> CodeDeploy.ListDeploymentsOutput
     {
-        if input.deploymentGroupName != nil && input.applicationName == nil {
+        // CodeDeploy lists one deployment group's deployments or everyone's: a name alone is an error.
+        switch (input.applicationName, input.deploymentGroupName) {
+        case (nil, .some):
             throw AWSJSONError(
                 .applicationNameRequiredException, "A deployment group name needs its application name.")
+        case (.some, nil):
+            throw AWSJSONError(
+                .deploymentGroupNameRequiredException,
+                "An application name needs a deployment group name: list one group's deployments, or leave both out "
+                    + "to list every group's.")
+        default: break
         }
         let statuses = input.includeOnlyStatuses.map { Set($0.map(\.rawValue)) }
         let range = input.createTimeRange
@@ -297,12 +349,22 @@ enum DeploymentHandlers {
         return id
     }
 
+    /// The deployment, or `DeploymentDoesNotExistException`, once the request is authorised on its group: the
+    /// record returned is the one the decision was made on.
+    private static func authorizedDeployment(_ id: String, in tx: any StoreReader, _ context: HandlerContext) throws
+        -> DeploymentRecord
+    {
+        let record = try tx.existingDeployment(id)
+        try context.authorize([record])
+        return record
+    }
+
     /// The names of a deployment's hosts (with one of `statuses`, when given), sorted.
     private static func hostNames(of id: String, statuses: Set<String>?, context: HandlerContext) async throws
         -> [String]
     {
         let hosts = try await context.store.read { tx in
-            _ = try tx.existingDeployment(id)
+            _ = try authorizedDeployment(id, in: tx, context)
             return try tx.deploymentHosts(id)
         }
         return hosts.filter { statuses?.contains($0.status.rawValue) ?? true }.map(\.instanceName).sorted()
@@ -313,7 +375,7 @@ enum DeploymentHandlers {
         -> [HostLifecycle?]
     {
         try await context.store.read { tx in
-            _ = try tx.existingDeployment(id)
+            _ = try authorizedDeployment(id, in: tx, context)
             return try names.map { try tx.deploymentHost(id, instanceName: $0) }
         }
     }
@@ -334,7 +396,7 @@ enum DeploymentHandlers {
         async throws
     {
         let id = try deploymentID(id)
-        _ = try await context.store.read { try $0.existingDeployment(id) }
+        _ = try await context.store.read { try authorizedDeployment(id, in: $0, context) }
         throw AWSJSONError(
             .unsupportedActionForDeploymentTypeException,
             "\(operation) applies to blue/green deployments waiting for traffic or termination; deployment \(id) is "
