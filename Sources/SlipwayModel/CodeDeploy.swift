@@ -44,3 +44,9 @@ public struct OperationDescriptor: Sendable {
 
 /// A structure of an AWS API model: a Codable value with its wire names.
 public protocol AWSShape: Codable, Hashable, Sendable {}
+
+extension CodeDeploy {
+    /// The string shapes of requests that are free text (descriptions, inline AppSpec content), where control
+    /// characters such as newlines are allowed; every other string names something and may hold none.
+    public static let freeTextShapes: Set<String> = ["Description", "RawStringContent"]
+}

@@ -192,6 +192,10 @@ public enum CodeDeployCommand {
     /// The largest log `PutHostCommandLog` accepts, in characters; agents keep the end of a longer one.
     public static let maximumLogLength = 1 << 20
 
+    /// The string shapes that are free text (a script log, a diagnostics payload), where control characters are
+    /// allowed; identifiers may hold none.
+    public static let freeTextShapes: Set<String> = ["Log", "Payload"]
+
     /// The protocol's shapes and constraints, in the same form as the generated CodeDeploy schema, so one
     /// validator checks both APIs.
     public static let schema = ShapeSchema.Table(shapes: [

@@ -30,6 +30,12 @@ public struct ShapeSchema: Sendable {
         case boolean
         case timestamp
         case blob
+
+        /// Whether the shape is a model `integer` (32 bits), not a `long`.
+        public var isInteger: Bool {
+            if case .integer = self { return true }
+            return false
+        }
     }
 
     /// A model's shapes by name.

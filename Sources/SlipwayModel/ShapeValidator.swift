@@ -20,6 +20,8 @@ public struct ShapeViolation: Hashable, Sendable, CustomStringConvertible {
         case patternMismatch(String)
         /// A string is not one of the enum's values.
         case notInEnum([String])
+        /// A string that names or identifies something holds a control character (U+0000–U+001F, U+007F–U+009F).
+        case controlCharacter(Unicode.Scalar)
     }
 
     /// Where the violation is, e.g. `ec2TagFilters[0].Key`; empty for the document itself.
@@ -59,17 +61,28 @@ public struct ShapeViolation: Hashable, Sendable, CustomStringConvertible {
             return "\(place) must match the pattern \(pattern)."
         case .notInEnum(let values):
             return "\(place) must be one of: \(values.joined(separator: ", "))."
+        case .controlCharacter(let scalar):
+            // Control characters are at most U+009F: two hex digits.
+            let hex = String(scalar.value, radix: 16, uppercase: true)
+            return "\(place) must not contain control characters; it holds U+00\(hex.count == 1 ? "0" : "")\(hex)."
         }
     }
 }
 
 /// Checks a JSON document against a shape of a model schema: JSON types, required members, lengths, ranges,
 /// patterns and enum values. Members the model does not know are ignored, as AWS services do.
+///
+/// Strings of every shape but the free-text ones (descriptions, AppSpec content, logs) must hold no control
+/// character. Such strings name things (applications, groups, instances, buckets, keys, tags) that end up in
+/// store keys, ARNs, file names and log lines, where a NUL or a newline could make two names one or forge a line.
 public struct ShapeValidator: Sendable {
     public let schema: ShapeSchema.Table
+    /// The string shapes whose values are free text, in which control characters are allowed.
+    public let freeTextShapes: Set<String>
 
-    public init(schema: ShapeSchema.Table) {
+    public init(schema: ShapeSchema.Table, freeTextShapes: Set<String>) {
         self.schema = schema
+        self.freeTextShapes = freeTextShapes
     }
 
     /// Every violation of `value` against the shape named `shapeName`, in document order.
@@ -137,9 +150,16 @@ public struct ShapeValidator: Sendable {
             if shape.min != nil || shape.max.map({ text.utf8.count > $0 }) == true { checkLength(text.count) }
             if let enumValues, !enumValues.contains(text) { report(.notInEnum(enumValues)) }
             if let pattern = shape.pattern, !Self.matches(text, pattern: pattern) { report(.patternMismatch(pattern)) }
+            if !freeTextShapes.contains(shapeName), let control = text.firstControlCharacter {
+                report(.controlCharacter(control))
+            }
         case .integer, .long:
-            guard case .number(let number) = value, number.rounded() == number, abs(number) < 9.2e18 else {
-                return wrongType("a whole number")
+            // A model's `integer` is 32 bits wide and its `long` 64, as in the AWS SDKs; keeping decoded numbers
+            // in those ranges is what lets handlers multiply two of them without overflow.
+            let limit = shape.kind.isInteger ? 2_147_483_648.0 : 9.2e18
+            guard case .number(let number) = value, number.rounded() == number, number >= -limit, number < limit
+            else {
+                return wrongType(shape.kind.isInteger ? "a whole number of 32 bits" : "a whole number")
             }
             if let min = shape.min, number < Double(min) { report(.belowMinimum(min)) }
             if let max = shape.max, number > Double(max) { report(.aboveMaximum(max)) }
@@ -169,6 +189,21 @@ public struct ShapeValidator: Sendable {
     /// The model's patterns, compiled (`nil`: not a valid regex, which nothing matches). The model has few.
     /// `Regex` is not `Sendable`, so the compiled ones stay behind this lock and are matched there.
     private static let compiledPatterns = Mutex<[String: Regex<AnyRegexOutput>?]>([:])
+}
+
+extension String {
+    /// The first character of Unicode's control category (Cc: U+0000–U+001F and U+007F–U+009F), if any.
+    public var firstControlCharacter: Unicode.Scalar? {
+        // Only ASCII controls and the two-byte sequences C2 80…C2 9F encode Cc, so most strings are decided by one
+        // look at each byte.
+        var previous: UInt8 = 0
+        for byte in utf8 {
+            if byte < 0x20 || byte == 0x7F { return Unicode.Scalar(byte) }
+            if previous == 0xC2, (0x80...0x9F).contains(byte) { return Unicode.Scalar(byte) }
+            previous = byte
+        }
+        return nil
+    }
 }
 
 extension ShapeValidator {

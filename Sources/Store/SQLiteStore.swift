@@ -447,15 +447,25 @@ private func translatingErrors<T>(_ what: @autoclosure () -> String, _ operation
     }
 }
 
-/// The reads shared by ``SQLiteReader`` and ``SQLiteWriter``.
+/// A value bound to a statement's parameter.
+private enum Bound {
+    case text(String)
+    case blob(Data)
+    case integer(Int64)
+}
+
+/// The reads shared by ``SQLiteReader`` and ``SQLiteWriter``, and the statement plumbing of both.
+///
+/// Statements are GRDB's, prepared once per connection; they are bound, stepped and read with SQLite's C API.
+/// Text is bound and read with its length in bytes, never as a C string: a name holding a NUL must stay a
+/// different name from its prefix, or a record could be reached (and an authorization decision sidestepped)
+/// under a name the caller was never allowed. A key lookup is also most of the store work of a request, and
+/// GRDB's argument boxing and `Row` were a third of a lookup's cost.
 private struct SQLiteQueries {
     let db: Database
 
     func record(_ kind: RecordKind, scope: String, name: String) throws -> StoredRecord? {
         try translatingErrors("reading \(kind) '\(scope)/\(name)'") {
-            // The statement is GRDB's, prepared once; it is bound, stepped and read with SQLite's C API. A key
-            // lookup is most of the store work of a request, and GRDB's argument boxing and `Row` were a third of a
-            // lookup's cost (a batch read of ten deployment groups makes eleven).
             let statement = try db.cachedStatement(sql: SQL.record).sqliteStatement
             sqlite3_reset(statement)
             defer {
@@ -465,24 +475,83 @@ private struct SQLiteQueries {
             try bind(kind.rawValue, at: 1, in: statement)
             try bind(scope, at: 2, in: statement)
             try bind(name, at: 3, in: statement)
-            switch sqlite3_step(statement) {
-            case SQLITE_ROW:
-                let count = Int(sqlite3_column_bytes(statement, 0))
-                let document = sqlite3_column_blob(statement, 0).map { Data(bytes: $0, count: count) } ?? Data()
-                return StoredRecord(
-                    kind: kind, scope: scope, name: name, document: document,
-                    version: sqlite3_column_int64(statement, 1))
-            case SQLITE_DONE:
-                return nil
-            case let code:
-                throw failure(code)
-            }
+            guard try step(statement) else { return nil }
+            return StoredRecord(
+                kind: kind, scope: scope, name: name, document: Self.blob(statement, 0),
+                version: sqlite3_column_int64(statement, 1))
         }
     }
 
+    /// Runs `sql` with `parameters` bound in order, calling `row` for each result row.
+    func run(_ sql: String, _ parameters: [Bound], row: (SQLiteStatement) throws -> Void = { _ in }) throws {
+        let statement = try db.cachedStatement(sql: sql).sqliteStatement
+        sqlite3_reset(statement)
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
+        for (offset, parameter) in parameters.enumerated() {
+            let index = Int32(offset + 1)
+            let code: Int32
+            switch parameter {
+            case .text(let text):
+                try bind(text, at: index, in: statement)
+                continue
+            case .blob(let data):
+                code = data.withUnsafeBytes { bytes in
+                    // A nil base address (empty data) would bind NULL; an empty blob is a zero-length blob.
+                    sqlite3_bind_blob64(
+                        statement, index, bytes.baseAddress ?? UnsafeRawPointer(Self.emptyText), UInt64(bytes.count),
+                        SQLITE_TRANSIENT)
+                }
+            case .integer(let value):
+                code = sqlite3_bind_int64(statement, index, value)
+            }
+            guard code == SQLITE_OK else { throw failure(code) }
+        }
+        while try step(statement) { try row(statement) }
+    }
+
+    /// Binds `text` with its UTF-8 length, so that every byte, NUL included, is part of the value.
     private func bind(_ text: String, at index: Int32, in statement: SQLiteStatement) throws {
-        let code = text.withCString { sqlite3_bind_text(statement, index, $0, -1, SQLITE_TRANSIENT) }
+        var text = text
+        let code = text.withUTF8 { bytes in
+            // An empty buffer may have no address, and a null pointer binds NULL rather than "".
+            bytes.withMemoryRebound(to: CChar.self) { chars in
+                sqlite3_bind_text64(
+                    statement, index, chars.baseAddress ?? Self.emptyText, UInt64(chars.count), SQLITE_TRANSIENT,
+                    UInt8(SQLITE_UTF8))
+            }
+        }
         guard code == SQLITE_OK else { throw failure(code) }
+    }
+
+    /// A pointer to zero bytes for empty values, which may come with no address of their own.
+    private static var emptyText: UnsafePointer<CChar> {
+        let empty: StaticString = ""
+        return UnsafeRawPointer(empty.utf8Start).assumingMemoryBound(to: CChar.self)
+    }
+
+    /// Steps `statement`: true for a row, false when done.
+    private func step(_ statement: SQLiteStatement) throws -> Bool {
+        switch sqlite3_step(statement) {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        case let code: throw failure(code)
+        }
+    }
+
+    /// The text of a column, read with its length in bytes.
+    static func text(_ statement: SQLiteStatement, _ column: Int32) -> String {
+        let count = Int(sqlite3_column_bytes(statement, column))
+        guard let bytes = sqlite3_column_text(statement, column) else { return "" }
+        return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
+    }
+
+    /// The bytes of a column.
+    static func blob(_ statement: SQLiteStatement, _ column: Int32) -> Data {
+        let count = Int(sqlite3_column_bytes(statement, column))
+        return sqlite3_column_blob(statement, column).map { Data(bytes: $0, count: count) } ?? Data()
     }
 
     /// SQLite's error for `code` on this connection, as GRDB reports its own.
@@ -494,21 +563,20 @@ private struct SQLiteQueries {
     func records(_ kind: RecordKind, scope: String, after: String?, limit: Int) throws -> [StoredRecord] {
         guard limit > 0 else { return [] }
         return try translatingErrors("listing \(kind) in '\(scope)'") {
-            let statement: Statement
-            let arguments: StatementArguments
             // SQLite's LIMIT is a 64-bit integer; `Int.max` fits on every platform Slipway runs on.
-            let sqlLimit = Int64(clamping: limit)
-            if let after {
-                statement = try db.cachedStatement(sql: SQL.recordsAfter)
-                arguments = [kind.rawValue, scope, after, sqlLimit]
-            } else {
-                statement = try db.cachedStatement(sql: SQL.recordsFromStart)
-                arguments = [kind.rawValue, scope, sqlLimit]
-            }
+            let sqlLimit = Bound.integer(Int64(clamping: limit))
             var result: [StoredRecord] = []
-            let rows = try Row.fetchCursor(statement, arguments: arguments)
-            while let row = try rows.next() {
-                result.append(StoredRecord(kind: kind, scope: scope, name: row[0], document: row[1], version: row[2]))
+            let (sql, parameters): (String, [Bound]) =
+                if let after {
+                    (SQL.recordsAfter, [.text(kind.rawValue), .text(scope), .text(after), sqlLimit])
+                } else {
+                    (SQL.recordsFromStart, [.text(kind.rawValue), .text(scope), sqlLimit])
+                }
+            try run(sql, parameters) { row in
+                result.append(
+                    StoredRecord(
+                        kind: kind, scope: scope, name: Self.text(row, 0), document: Self.blob(row, 1),
+                        version: sqlite3_column_int64(row, 2)))
             }
             return result
         }
@@ -516,11 +584,12 @@ private struct SQLiteQueries {
 
     func allRecords(_ kind: RecordKind) throws -> [StoredRecord] {
         try translatingErrors("listing every \(kind)") {
-            let statement = try db.cachedStatement(sql: SQL.allRecords)
             var result: [StoredRecord] = []
-            let rows = try Row.fetchCursor(statement, arguments: [kind.rawValue])
-            while let row = try rows.next() {
-                result.append(StoredRecord(kind: kind, scope: row[0], name: row[1], document: row[2], version: row[3]))
+            try run(SQL.allRecords, [.text(kind.rawValue)]) { row in
+                result.append(
+                    StoredRecord(
+                        kind: kind, scope: Self.text(row, 0), name: Self.text(row, 1), document: Self.blob(row, 2),
+                        version: sqlite3_column_int64(row, 3)))
             }
             return result
         }
@@ -528,8 +597,9 @@ private struct SQLiteQueries {
 
     func count(_ kind: RecordKind, scope: String) throws -> Int {
         try translatingErrors("counting \(kind) in '\(scope)'") {
-            let statement = try db.cachedStatement(sql: SQL.count)
-            return try Int.fetchOne(statement, arguments: [kind.rawValue, scope]) ?? 0
+            var count: Int64 = 0
+            try run(SQL.count, [.text(kind.rawValue), .text(scope)]) { count = sqlite3_column_int64($0, 0) }
+            return Int(clamping: count)
         }
     }
 }
@@ -587,8 +657,10 @@ private struct SQLiteWriter: StoreWriter {
     func put(_ kind: RecordKind, scope: String, name: String, document: Data) throws -> Int64 {
         try translatingErrors("writing \(kind) '\(scope)/\(name)'") {
             // One statement finds the row once, where reading the version and then writing looked it up twice.
-            let version = try Int64.fetchOne(
-                db.cachedStatement(sql: SQL.upsert), arguments: [kind.rawValue, scope, name, document])
+            var version: Int64?
+            try queries.run(SQL.upsert, [.text(kind.rawValue), .text(scope), .text(name), .blob(document)]) {
+                version = sqlite3_column_int64($0, 0)
+            }
             guard let version else { throw StoreError("writing \(kind) '\(scope)/\(name)' returned no version") }
             return version
         }
@@ -596,7 +668,7 @@ private struct SQLiteWriter: StoreWriter {
 
     func insert(_ kind: RecordKind, scope: String, name: String, document: Data) throws -> Bool {
         try translatingErrors("creating \(kind) '\(scope)/\(name)'") {
-            try db.cachedStatement(sql: SQL.insert).execute(arguments: [kind.rawValue, scope, name, document])
+            try queries.run(SQL.insert, [.text(kind.rawValue), .text(scope), .text(name), .blob(document)])
             return db.changesCount > 0
         }
     }
@@ -604,7 +676,7 @@ private struct SQLiteWriter: StoreWriter {
     @discardableResult
     func delete(_ kind: RecordKind, scope: String, name: String) throws -> Bool {
         try translatingErrors("deleting \(kind) '\(scope)/\(name)'") {
-            try db.cachedStatement(sql: SQL.delete).execute(arguments: [kind.rawValue, scope, name])
+            try queries.run(SQL.delete, [.text(kind.rawValue), .text(scope), .text(name)])
             return db.changesCount > 0
         }
     }
@@ -612,7 +684,7 @@ private struct SQLiteWriter: StoreWriter {
     @discardableResult
     func deleteAll(_ kind: RecordKind, scope: String) throws -> Int {
         try translatingErrors("deleting every \(kind) in '\(scope)'") {
-            try db.cachedStatement(sql: SQL.deleteAll).execute(arguments: [kind.rawValue, scope])
+            try queries.run(SQL.deleteAll, [.text(kind.rawValue), .text(scope)])
             return db.changesCount
         }
     }

@@ -5,7 +5,7 @@ import Testing
 
 @Suite("Generic validation against the model")
 struct ShapeValidatorTests {
-    let codeDeploy = ShapeValidator(schema: CodeDeploy.schema)
+    let codeDeploy = ShapeValidator(schema: CodeDeploy.schema, freeTextShapes: CodeDeploy.freeTextShapes)
 
     private func json(_ text: String) throws -> JSONValue {
         try JSONValue(parsing: Data(text.utf8))
@@ -76,7 +76,8 @@ struct ShapeValidatorTests {
 
     @Test("the hand-written command protocol schema checks the deployment execution id pattern and envelope sizes")
     func commandProtocolConstraints() throws {
-        let validator = ShapeValidator(schema: CodeDeployCommand.schema)
+        let validator = ShapeValidator(
+            schema: CodeDeployCommand.schema, freeTextShapes: CodeDeployCommand.freeTextShapes)
         let good = try json(
             #"{"DeploymentExecutionId":"CodeDeploy/us-east-1/prod/arn:x:deployment/d-ABC","HostIdentifier":"h"}"#)
         #expect(validator.violations(of: good, against: "GetDeploymentSpecificationInput").isEmpty)
@@ -92,5 +93,55 @@ struct ShapeValidatorTests {
                 == ["Diagnostics.Payload"])
         let status = try json(#"{"HostCommandIdentifier":"c","CommandStatus":"Done"}"#)
         #expect(validator.violations(of: status, against: "PutHostCommandCompleteInput").count == 1)
+    }
+
+    @Test(
+        "a name with a NUL or another control character is refused, wherever it is in the request",
+        arguments: [
+            "prod\\u0000", "prod\\u0000x", "\\u0000", "a\\nb", "a\\tb", "a\\u001bb", "a\\u007f", "a\\u0085b",
+            "a\\u009fb",
+        ])
+    func controlCharactersInNames(_ escaped: String) throws {
+        let group = try json(#"{"applicationName":"web","deploymentGroupName":"\#(escaped)"}"#)
+        let violations = codeDeploy.violations(of: group, against: "GetDeploymentGroupInput")
+        #expect(violations.map(\.path) == ["deploymentGroupName"])
+        guard case .controlCharacter = violations.first?.kind else {
+            Issue.record("expected a control-character violation, got \(violations)")
+            return
+        }
+        let nested = try json(
+            #"{"applicationName":"web","deploymentGroupName":"g","serviceRoleArn":"arn:r","#
+                + #""onPremisesInstanceTagFilters":[{"Key":"env","Value":"\#(escaped)","Type":"KEY_AND_VALUE"}]}"#)
+        #expect(
+            codeDeploy.violations(of: nested, against: "CreateDeploymentGroupInput").map(\.path)
+                == ["onPremisesInstanceTagFilters[0].Value"])
+    }
+
+    @Test("the violation names the control character it found")
+    func controlCharacterDescription() throws {
+        let violations = codeDeploy.violations(
+            of: try json(#"{"applicationName":"a\u0000b"}"#), against: "GetApplicationInput")
+        #expect(
+            violations.map(\.description)
+                == ["'applicationName' must not contain control characters; it holds U+0000."])
+    }
+
+    @Test(
+        "free text (descriptions, inline AppSpec content, logs) may hold newlines and tabs; other Unicode is no control"
+    )
+    func freeTextAllowsControlCharacters() throws {
+        let request = try json(
+            #"{"applicationName":"web","deploymentGroupName":"prod","description":"line 1\nline 2\t\u001b[31m","#
+                + #""revision":{"revisionType":"AppSpecContent","appSpecContent":{"content":"version: 0.0\nos: linux\n"}}}"#
+        )
+        #expect(codeDeploy.violations(of: request, against: "CreateDeploymentInput").isEmpty)
+        let unicode = try json(#"{"applicationName":"modèle-ünï-Σ-✓"}"#)
+        #expect(codeDeploy.violations(of: unicode, against: "GetApplicationInput").isEmpty)
+        let commands = ShapeValidator(
+            schema: CodeDeployCommand.schema, freeTextShapes: CodeDeployCommand.freeTextShapes)
+        let log = try json(#"{"HostCommandIdentifier":"c","Log":"out\n\u0000\u001b[0m"}"#)
+        #expect(commands.violations(of: log, against: "PutHostCommandLogInput").isEmpty)
+        let host = try json(#"{"HostIdentifier":"arn:aws:iam::1:user/h\u0000"}"#)
+        #expect(commands.violations(of: host, against: "PollHostCommandInput").map(\.path) == ["HostIdentifier"])
     }
 }

@@ -41,6 +41,9 @@ struct SQLiteConformanceTests {
     @Test("the same name in two scopes or two kinds is two records")
     func isolation() async throws { try await conformance.scopesAndKindsAreIsolated() }
 
+    @Test("a name holding a NUL or a control character is its own record, never its prefix")
+    func namesWithNUL() async throws { try await conformance.namesWithNULAreDistinct() }
+
     @Test("paging walks every record once, in byte order of the names")
     func pagination() async throws { try await conformance.paginationWalksEveryRecordOnceInByteOrder() }
 

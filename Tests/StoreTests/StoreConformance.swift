@@ -162,6 +162,45 @@ struct StoreConformance: Sendable {
         }
     }
 
+    /// Names, scopes and kinds are compared as whole byte strings: one holding a NUL or a control character is a
+    /// different record from its prefix, and reads back whole from a lookup, a page and a full listing.
+    func namesWithNULAreDistinct() async throws {
+        try await withStore { store in
+            let names = ["prod", "prod\u{0}", "prod\u{0}x", "\u{0}", "prod\u{1}\n", "prod\u{7F}"]
+            try await store.write { writer in
+                for (index, name) in names.enumerated() {
+                    try writer.put(.deploymentGroup, scope: "web", name: name, document: Data([UInt8(index)]))
+                    try writer.put(.deploymentGroup, scope: "web\u{0}x", name: name, document: Data([0xFF]))
+                }
+            }
+            let (lookups, page, all, count) = try await store.read { reader in
+                (
+                    try names.map { try reader.record(.deploymentGroup, scope: "web", name: $0)?.document },
+                    try reader.records(.deploymentGroup, scope: "web", after: nil, limit: 100).map(\.name),
+                    try reader.allRecords(.deploymentGroup).map { "\($0.scope)|\($0.name)" },
+                    try reader.count(.deploymentGroup, scope: "web")
+                )
+            }
+            #expect(lookups == names.indices.map { Data([UInt8($0)]) })
+            #expect(Set(page) == Set(names))
+            #expect(count == names.count)
+            #expect(all.count == 2 * names.count)
+            #expect(Set(all) == Set(names.map { "web|\($0)" } + names.map { "web\u{0}x|\($0)" }))
+            let removed = try await store.write { writer in
+                try writer.delete(.deploymentGroup, scope: "web", name: "prod\u{0}")
+            }
+            #expect(removed)
+            let (kept, gone) = try await store.read { reader in
+                (
+                    try reader.record(.deploymentGroup, scope: "web", name: "prod")?.document,
+                    try reader.record(.deploymentGroup, scope: "web", name: "prod\u{0}")
+                )
+            }
+            #expect(kept == Data([0]))
+            #expect(gone == nil)
+        }
+    }
+
     /// The same name in two scopes of a kind, and in two kinds, addresses distinct records.
     func scopesAndKindsAreIsolated() async throws {
         try await withStore { store in

@@ -180,8 +180,9 @@ enum DeploymentConfigHandlers {
             guard let percent, (1...99).contains(percent) else {
                 throw AWSJSONError(code, "The \(label) percentage must be from 1 to 99.")
             }
-            guard let interval, interval >= 1 else {
-                throw AWSJSONError(code, "The \(label) interval must be at least 1 minute.")
+            // Bounded before any arithmetic: the linear check below multiplies the interval.
+            guard let interval, (1...2880).contains(interval) else {
+                throw AWSJSONError(code, "The \(label) interval must be from 1 to 2880 minutes.")
             }
             return (percent, interval)
         }
@@ -191,11 +192,7 @@ enum DeploymentConfigHandlers {
                 throw AWSJSONError(code, "AllAtOnce traffic routing takes no canary or linear settings.")
             }
         case .timeBasedCanary?:
-            let canary = try step(
-                routing.timeBasedCanary?.canaryPercentage, routing.timeBasedCanary?.canaryInterval, "canary")
-            guard canary.interval <= 2880 else {
-                throw AWSJSONError(code, "The canary interval can be at most 2880 minutes.")
-            }
+            _ = try step(routing.timeBasedCanary?.canaryPercentage, routing.timeBasedCanary?.canaryInterval, "canary")
         case .timeBasedLinear?:
             let linear = try step(
                 routing.timeBasedLinear?.linearPercentage, routing.timeBasedLinear?.linearInterval, "linear")

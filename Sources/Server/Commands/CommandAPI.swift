@@ -20,7 +20,8 @@ struct CommandAPI: Sendable {
     let deployments: DeploymentDriver
     let signer: SpecificationSigner
     let region: String
-    private let validator = ShapeValidator(schema: CodeDeployCommand.schema)
+    private let validator = ShapeValidator(
+        schema: CodeDeployCommand.schema, freeTextShapes: CodeDeployCommand.freeTextShapes)
     /// The last poll record this server wrote or read for each host.
     private let recentPolls = RecentPolls()
     /// The last signed specification of each deployment.
