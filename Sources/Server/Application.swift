@@ -33,8 +33,10 @@ public func buildApplication(
     try configuration.validate()
     // Every part of the server writes through this store, so that a change to keys or users reaches the cache of
     // principals before the write returns.
+    // Access keys' secrets are sealed under the data directory's key before they reach the database.
     let principals = PrincipalCache()
-    let store = InvalidatingStore(base: store, cache: principals)
+    let sealer = try SecretSealer.loadOrCreate(dataDirectory: configuration.dataDirectory)
+    let store = InvalidatingStore(base: SealingStore(base: store, sealer: sealer), cache: principals)
     let authenticator = Authenticator(
         store: store, region: configuration.region, accountID: configuration.accountID,
         maximumClockSkew: configuration.maximumClockSkew, principals: principals)

@@ -42,9 +42,11 @@ public struct DevEnvironment: Sendable {
         if files.fileExists(atPath: caCertificate.path) && files.fileExists(atPath: serverCertificate.path)
             && files.fileExists(atPath: serverKey.path)
         {
+            // Earlier versions wrote PEM files without a final newline.
+            for file in [caCertificate, caKey, serverCertificate, serverKey] { try SecretFile.endWithNewline(file) }
             return
         }
-        try files.createDirectory(at: tlsDirectory, withIntermediateDirectories: true)
+        try DataDirectory.prepare(tlsDirectory)
 
         let caPrivateKey = P256.Signing.PrivateKey()
         let caName = try DistinguishedName {
@@ -86,22 +88,22 @@ public struct DevEnvironment: Sendable {
             },
             issuerPrivateKey: .init(caPrivateKey))
 
-        try SecretFile.write(try ca.serializeAsPEM().pemString, to: caCertificate, mode: 0o644)
-        try SecretFile.write(caPrivateKey.pemRepresentation, to: caKey, mode: 0o600)
-        try SecretFile.write(try server.serializeAsPEM().pemString, to: serverCertificate, mode: 0o644)
-        try SecretFile.write(serverPrivateKey.pemRepresentation, to: serverKey, mode: 0o600)
+        try SecretFile.write(try ca.serializeAsPEM().pemString, to: caCertificate)
+        try SecretFile.write(caPrivateKey.pemRepresentation, to: caKey)
+        try SecretFile.write(try server.serializeAsPEM().pemString, to: serverCertificate)
+        try SecretFile.write(serverPrivateKey.pemRepresentation, to: serverKey)
     }
 
     /// Writes the `slipway` profile: credentials (mode 0600) and config with region, endpoint and CA bundle.
     public func writeProfile(key: AccessKeyRecord, region: String, endpoint: String) throws {
-        try FileManager.default.createDirectory(at: awsDirectory, withIntermediateDirectories: true)
+        try DataDirectory.prepare(awsDirectory)
         try SecretFile.write(
             """
             [\(Self.profile)]
             aws_access_key_id = \(key.accessKeyId)
             aws_secret_access_key = \(key.secretAccessKey)
 
-            """, to: credentialsFile, mode: 0o600)
+            """, to: credentialsFile)
         try SecretFile.write(
             """
             [profile \(Self.profile)]
@@ -109,7 +111,7 @@ public struct DevEnvironment: Sendable {
             endpoint_url = \(endpoint)
             ca_bundle = \(caCertificate.path)
 
-            """, to: configFile, mode: 0o644)
+            """, to: configFile)
     }
 
     /// The access key id of the profile's credentials file, if it exists.

@@ -46,8 +46,8 @@ public struct SpecificationSigner: Sendable {
                 Critical(KeyUsage(digitalSignature: true))
             },
             issuerPrivateKey: .init(issuer?.key ?? key))
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try SecretFile.write(try certificate.serializeAsPEM().pemString, to: certificateURL, mode: 0o644)
+        try DataDirectory.prepare(directory)
+        try SecretFile.write(try certificate.serializeAsPEM().pemString, to: certificateURL)
         try SecretFile.write(key.pemRepresentation, to: keyURL, mode: 0o600)
         return SpecificationSigner(certificate: certificate, privateKey: .init(key))
     }
@@ -58,21 +58,5 @@ public struct SpecificationSigner: Sendable {
             document, signatureAlgorithm: .ecdsaWithSHA256, certificate: certificate, privateKey: privateKey,
             signingTime: now, detached: false)
         return PEMDocument(type: "PKCS7", derBytes: der).pemString
-    }
-}
-
-/// Writes small files that may hold secrets: created with their final mode, then renamed into place.
-enum SecretFile {
-    static func write(_ text: String, to url: URL, mode: Int) throws {
-        let temporary = url.appendingPathExtension("tmp")
-        try? FileManager.default.removeItem(at: temporary)
-        guard
-            FileManager.default.createFile(
-                atPath: temporary.path, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
-        else {
-            throw ConfigurationError("cannot write \(temporary.path)")
-        }
-        if FileManager.default.fileExists(atPath: url.path) { try FileManager.default.removeItem(at: url) }
-        try FileManager.default.moveItem(at: temporary, to: url)
     }
 }

@@ -23,7 +23,8 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(help: "The database file. (default: <data-dir>/slipway.sqlite)")
         var database: String?
 
-        func open() throws -> SQLiteStore {
+        /// The store with its access keys' secrets sealed under the data directory's key, as the server keeps them.
+        func open() throws -> any Store {
             let directory =
                 dataDir.map { NSString(string: $0).expandingTildeInPath }
                 ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".slipway").path
@@ -31,7 +32,9 @@ struct KeysCommand: AsyncParsableCommand {
             guard FileManager.default.fileExists(atPath: path) else {
                 throw ValidationError("no Slipway database at \(path): start `slipway server` once, or give --data-dir")
             }
-            return try SQLiteStore(path: path)
+            return SealingStore(
+                base: try SQLiteStore(path: path),
+                sealer: try SecretSealer.loadOrCreate(dataDirectory: URL(fileURLWithPath: directory)))
         }
     }
 

@@ -79,6 +79,13 @@ struct ServerCommand: AsyncParsableCommand {
                 ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".slipway").path)
         let (host, port) = try ServerConfiguration.parseListenAddress(listen)
         let dev = DevEnvironment(dataDirectory: dataDirectory)
+        let logger = {
+            var logger = Logger(label: "slipway.server")
+            logger.logLevel = .info
+            return logger
+        }()
+        // Before anything is written into it: certificates, keys and the database are private to this user.
+        if let tightened = try DataDirectory.prepare(dataDirectory) { logger.notice("\(tightened)") }
 
         let transport: ServerConfiguration.Transport
         switch (tlsCert, tlsKey, plainHttp) {
@@ -105,19 +112,23 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.commandPickupTimeout = pickupTimeout
         configuration.pollHold = pollHold
         try configuration.validate()
-        try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
+        let databaseFile = URL(fileURLWithPath: configuration.database)
+        try FileManager.default.createDirectory(
+            at: databaseFile.deletingLastPathComponent(), withIntermediateDirectories: true)
+        for file in try DataDirectory.prepareDatabase(at: databaseFile.path) {
+            logger.notice("made \(file) private to its owner (mode 600)")
+        }
         let store = try SQLiteStore(path: configuration.database)
         configuration.database = store.path
-
-        let logger = {
-            var logger = Logger(label: "slipway.server")
-            logger.logLevel = .info
-            return logger
-        }()
+        let sealed = SealingStore(base: store, sealer: try SecretSealer.loadOrCreate(dataDirectory: dataDirectory))
+        let newlySealed = try await sealed.sealPlaintextSecrets()
+        if newlySealed > 0 {
+            logger.notice("sealed \(newlySealed) access key secrets stored in plaintext by an earlier version")
+        }
         let scheme = transport == .plainHTTP ? "http" : "https"
         let isDev = self.dev
         let region = self.region
-        let devKey: AccessKeyRecord? = isDev ? try await Self.devAdminKey(dev, store: store) : nil
+        let devKey: AccessKeyRecord? = isDev ? try await Self.devAdminKey(dev, store: sealed) : nil
         let agentStop = StopSignal()
         let agentTask = Mutex<Task<Void, Never>?>(nil)
         let runAgent = isDev && !noAgent
@@ -202,7 +213,7 @@ struct ServerCommand: AsyncParsableCommand {
     }
 
     /// The admin key of the dev profile: the one already written if the store still has it, else a new one.
-    static func devAdminKey(_ dev: DevEnvironment, store: SQLiteStore) async throws -> AccessKeyRecord {
+    static func devAdminKey(_ dev: DevEnvironment, store: any Store) async throws -> AccessKeyRecord {
         if let id = dev.profileAccessKeyID(),
             let key = try await AccessKeys.list(in: store).first(where: { $0.accessKeyId == id && $0.role == .admin })
         {

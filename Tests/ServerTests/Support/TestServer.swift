@@ -1,0 +1,93 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import SigV4
+import Store
+
+@testable import Server
+
+/// The whole server application in-process, as `slipway server` builds it, over a store in a temporary data
+/// directory; requests go through HummingbirdTesting's router framework (no sockets) and are signed with a key of
+/// a built-in role, as the AWS CLI would sign them.
+struct TestServer {
+    let dataDirectory: URL
+    let store: any Store
+    let configuration: ServerConfiguration
+
+    init() throws {
+        dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "slipway-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
+        configuration = ServerConfiguration(
+            host: "127.0.0.1", port: 0, dataDirectory: dataDirectory, region: "us-east-1",
+            accountID: "000000000000")
+        store = try SQLiteStore(path: configuration.database)
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: dataDirectory) }
+
+    /// A new key of `role`, written through the sealing store as the server and `slipway keys` write keys.
+    func key(_ role: KeyRole) async throws -> Credentials {
+        let sealed = SealingStore(base: store, sealer: try SecretSealer.loadOrCreate(dataDirectory: dataDirectory))
+        let key = try await AccessKeys.create(in: sealed, role: role, instanceName: nil)
+        return Credentials(accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey)
+    }
+
+    /// Runs `body` with a client of the application.
+    func run(_ body: @escaping @Sendable (Client) async throws -> Void) async throws {
+        var logger = Logger(label: "slipway.test")
+        logger.logLevel = .warning
+        let app = try buildApplication(configuration: configuration, store: store, logger: logger)
+        try await app.test(.router) { client in try await body(Client(client: client)) }
+    }
+
+    /// A signing client over the test framework's.
+    struct Client: Sendable {
+        let client: any TestClientProtocol
+
+        /// An answer: status, body and, for JSON errors, `__type`.
+        struct Answer: Sendable {
+            let status: Int
+            let body: Data
+            var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] }
+            var errorType: String? { json?["__type"] as? String }
+        }
+
+        /// A CodeDeploy JSON request (`X-Amz-Target: CodeDeploy_20141006.<operation>`), signed with `credentials`.
+        func codeDeploy(_ operation: String, _ body: String, as credentials: Credentials) async throws -> Answer {
+            try await json(
+                target: "CodeDeploy_20141006.\(operation)", body: Data(body.utf8), service: "codedeploy",
+                credentials: credentials)
+        }
+
+        func json(target: String, body: Data, service: String, credentials: Credentials) async throws -> Answer {
+            let headers = [
+                HTTPHeader("host", "localhost"), HTTPHeader("x-amz-target", target),
+                HTTPHeader("content-type", "application/x-amz-json-1.1"),
+            ]
+            let signed = Signer(credentials: credentials, region: "us-east-1", service: service).sign(
+                method: "POST", path: "/", headers: headers,
+                payload: .sha256(SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()), date: Date(),
+                addContentSHA256Header: false)
+            return try await send(.post, "/", headers: signed.headers, body: body)
+        }
+
+        /// Sends a request as it is (the `host` header becomes the authority the framework sets).
+        func send(_ method: HTTPRequest.Method, _ uri: String, headers: [HTTPHeader], body: Data = Data())
+            async throws -> Answer
+        {
+            var fields = HTTPFields()
+            for header in headers where header.name.lowercased() != "host" {
+                guard let name = HTTPField.Name(header.name) else { continue }
+                fields.append(HTTPField(name: name, value: header.value))
+            }
+            let response = try await client.executeRequest(
+                uri: uri, method: method, headers: fields, body: body.isEmpty ? nil : ByteBuffer(bytes: body))
+            return Answer(status: response.status.code, body: Data(response.body.readableBytesView))
+        }
+    }
+}
