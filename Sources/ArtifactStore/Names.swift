@@ -33,7 +33,7 @@ public enum BucketName {
     }
 }
 
-/// Object keys: 1 to 1,024 bytes of UTF-8. Keys are metadata only: files on disk are named by a random blob id,
+/// Object keys: 1 to 1,024 bytes of UTF-8 without control characters. Keys are metadata only: files on disk are named by a random blob id,
 /// never by the key, so no key can reach outside the data directory.
 public enum ObjectKey {
     public static let maximumLength = 1024
@@ -42,8 +42,13 @@ public enum ObjectKey {
         let length = key.utf8.count
         guard length > 0 else { throw .invalidArgument("An object key must not be empty.", name: "Key") }
         guard length <= maximumLength else { throw .keyTooLong(length) }
-        guard !key.unicodeScalars.contains("\u{0}") else {
-            throw .invalidArgument("An object key must not contain the NUL character.", name: "Key")
+        // Control characters (NUL, newline, escape, DEL, …) make keys that print, log and list as something other
+        // than they are, and nothing Slipway stores needs them.
+        if let control = key.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            throw .invalidArgument(
+                "An object key must not contain control characters; this one has U+"
+                    + String(format: "%04X", control.value) + ".",
+                name: "Key")
         }
     }
 }

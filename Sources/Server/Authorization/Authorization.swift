@@ -125,11 +125,12 @@ extension Principal {
         return principal
     }
 
-    /// Authorises an S3 request by the action IAM names for it (`s3:GetObject`, `s3:PutObject`, `s3:ListBucket`…)
-    /// on the bucket or object ARN; a copy also needs `s3:GetObject` on its source.
-    func authorizeS3(_ request: S3Request) throws(S3Error) {
+    /// Authorises an S3 request by the actions IAM names for its operation (`s3:GetObject`, `s3:PutObject`,
+    /// `s3:ListBucket`…) on the bucket or object ARN; a copy also needs `s3:GetObject` (or `s3:GetObjectVersion`)
+    /// on its source. The operation is the one the handler serves (see ``S3Operation``).
+    func authorizeS3(_ operation: S3Operation, bucket: String, key: String) throws(S3Error) {
         do {
-            for (action, resource) in S3Actions.of(request) {
+            for (action, resource) in operation.authorizations(bucket: bucket, key: key) {
                 try authorize(action, resources: resource.map { [$0] })
             }
         } catch {
@@ -180,55 +181,5 @@ enum CodeDeployResources {
         resources += strings("instanceNames").map(arns.instance)
         if let arn = string("ResourceArn") { resources.append(arn) }
         return resources.isEmpty ? nil : resources
-    }
-}
-
-/// The IAM actions of S3 requests, as AWS names them.
-enum S3Actions {
-    /// The (action, resource ARN) pairs a request needs; a nil resource is a request on no bucket (ListBuckets).
-    static func of(_ request: S3Request) -> [(action: String, resource: String?)] {
-        let bucketARN = "arn:aws:s3:::\(request.bucket)"
-        let objectARN = "arn:aws:s3:::\(request.bucket)/\(request.key)"
-        let method = request.request.method.rawValue
-        if request.bucket.isEmpty { return [("s3:ListAllMyBuckets", nil)] }
-        if request.key.isEmpty {
-            let action: String
-            switch method {
-            case "PUT": action = request.has("versioning") ? "s3:PutBucketVersioning" : "s3:CreateBucket"
-            case "DELETE": action = "s3:DeleteBucket"
-            // DeleteObjects is authorised once for the bucket's objects, not per key.
-            case "POST": return [("s3:DeleteObject", "\(bucketARN)/*")]
-            default:
-                action =
-                    if request.has("versioning") {
-                        "s3:GetBucketVersioning"
-                    } else if request.has("location") {
-                        "s3:GetBucketLocation"
-                    } else if request.has("uploads") {
-                        "s3:ListBucketMultipartUploads"
-                    } else {
-                        "s3:ListBucket"  // ListObjects, ListObjectsV2 and HeadBucket
-                    }
-            }
-            return [(action, bucketARN)]
-        }
-        switch method {
-        case "PUT":
-            var needs: [(String, String?)] = [("s3:PutObject", objectARN)]
-            if let source = request.header("x-amz-copy-source"), request.parameter("uploadId") == nil {
-                let path = (source.removingPercentEncoding ?? source).split(separator: "?").first.map(String.init)
-                let trimmed = path.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? ""
-                needs.append(("s3:GetObject", "arn:aws:s3:::\(trimmed)"))
-            }
-            return needs
-        case "GET", "HEAD":
-            if request.parameter("uploadId") != nil { return [("s3:ListMultipartUploadParts", objectARN)] }
-            return [(request.has("versionId") ? "s3:GetObjectVersion" : "s3:GetObject", objectARN)]
-        case "DELETE":
-            if request.parameter("uploadId") != nil { return [("s3:AbortMultipartUpload", objectARN)] }
-            return [(request.has("versionId") ? "s3:DeleteObjectVersion" : "s3:DeleteObject", objectARN)]
-        default:
-            return [("s3:PutObject", objectARN)]  // CreateMultipartUpload and CompleteMultipartUpload
-        }
     }
 }

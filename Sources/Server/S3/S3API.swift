@@ -14,22 +14,15 @@ struct S3API: Sendable {
     let accountID: String
     let clock: @Sendable () -> Date
 
-    /// Query parameters naming bucket or object sub-resources this store does not have.
-    static let unsupportedSubresources: Set<String> = [
-        "acl", "tagging", "policy", "cors", "lifecycle", "website", "logging", "notification", "replication",
-        "encryption", "ownershipControls", "publicAccessBlock", "object-lock", "retention", "legal-hold", "torrent",
-        "restore", "select", "attributes", "accelerate", "analytics", "inventory", "metrics", "intelligent-tiering",
-        "requestPayment", "policyStatus", "versions",
-    ]
-
     func respond(to request: Request, requestID: String, logger: Logger) async -> Response {
         var resource = request.head.path ?? "/"
         do {
             let s3 = try S3Request(request)
             resource = s3.resource
             let authentication = try await authenticator.authenticateS3(request, now: clock())
-            try authentication.principal.authorizeS3(s3)
-            var response = try await route(s3, authentication: authentication, logger: logger)
+            let operation = try S3Operation(s3)
+            try authentication.principal.authorizeS3(operation, bucket: s3.bucket, key: s3.key)
+            var response = try await route(operation, s3, authentication: authentication, logger: logger)
             response.headers[.amzS3RequestID] = requestID
             return response
         } catch let error as S3Error {
@@ -71,78 +64,65 @@ struct S3API: Sendable {
 
     // MARK: Routing
 
-    private func route(_ s3: S3Request, authentication: S3Authentication, logger: Logger) async throws -> Response {
-        let method = s3.request.method
-        if let unsupported = s3.query.first(where: { Self.unsupportedSubresources.contains($0.name) }) {
-            throw S3Error.notImplemented("the '\(unsupported.name)' sub-resource")
-        }
-        if s3.bucket.isEmpty {
-            guard method == .get else { throw S3Error.methodNotAllowed(method.rawValue, "SERVICE") }
+    /// Serves `operation`, the one ``S3Operation`` made of `s3` and authorised.
+    private func route(
+        _ operation: S3Operation, _ s3: S3Request, authentication: S3Authentication, logger: Logger
+    ) async throws -> Response {
+        switch operation {
+        case .listBuckets:
             let buckets = try await artifacts.listBuckets()
             return Self.xml(S3XML.listBuckets(buckets, ownerID: accountID))
-        }
-        if s3.key.isEmpty {
-            switch method {
-            case .put:
-                if s3.has("versioning") { return try await putBucketVersioning(s3) }
-                return try await createBucket(s3)
-            case .get:
-                if s3.has("versioning") {
-                    return Self.xml(S3XML.versioning(try await artifacts.bucket(s3.bucket).versioning))
-                }
-                if s3.has("location") {
-                    _ = try await artifacts.bucket(s3.bucket)
-                    return Self.xml(S3XML.location(artifacts.region))
-                }
-                if s3.has("uploads") {
-                    let prefix = s3.parameter("prefix") ?? ""
-                    let uploads = try await artifacts.listUploads(bucket: s3.bucket, prefix: prefix)
-                    return Self.xml(
-                        S3XML.listUploads(bucket: s3.bucket, prefix: prefix, uploads: uploads, ownerID: accountID))
-                }
-                return try await listObjects(s3)
-            case .head:
-                _ = try await artifacts.bucket(s3.bucket)
-                return Response(
-                    status: .ok, headers: [.contentLength: "0", .amzBucketRegion: artifacts.region])
-            case .delete:
-                try await artifacts.deleteBucket(s3.bucket)
-                return Response(status: .noContent)
-            case .post:
-                if s3.has("delete") { return try await deleteObjects(s3) }
-                throw S3Error.methodNotAllowed("POST", "BUCKET")
-            default:
-                throw S3Error.methodNotAllowed(method.rawValue, "BUCKET")
-            }
-        }
-        switch method {
-        case .put:
-            if let uploadID = s3.parameter("uploadId") {
-                if s3.header("x-amz-copy-source") != nil { throw S3Error.notImplemented("UploadPartCopy") }
-                return try await uploadPart(s3, uploadID: uploadID, authentication: authentication)
-            }
-            if let source = s3.header("x-amz-copy-source") { return try await copyObject(s3, source: source) }
+        case .createBucket:
+            return try await createBucket(s3)
+        case .putBucketVersioning:
+            return try await putBucketVersioning(s3)
+        case .getBucketVersioning:
+            return Self.xml(S3XML.versioning(try await artifacts.bucket(s3.bucket).versioning))
+        case .getBucketLocation:
+            _ = try await artifacts.bucket(s3.bucket)
+            return Self.xml(S3XML.location(artifacts.region))
+        case .listMultipartUploads:
+            let prefix = s3.parameter("prefix") ?? ""
+            let uploads = try await artifacts.listUploads(bucket: s3.bucket, prefix: prefix)
+            return Self.xml(S3XML.listUploads(bucket: s3.bucket, prefix: prefix, uploads: uploads, ownerID: accountID))
+        case .listObjects(let version2):
+            return try await listObjects(s3, version2: version2)
+        case .headBucket:
+            _ = try await artifacts.bucket(s3.bucket)
+            return Response(status: .ok, headers: [.contentLength: "0", .amzBucketRegion: artifacts.region])
+        case .deleteBucket:
+            try await artifacts.deleteBucket(s3.bucket)
+            return Response(status: .noContent)
+        case .deleteObjects:
+            return try await deleteObjects(s3, principal: authentication.principal)
+        case .putObject:
             return try await putObject(s3, authentication: authentication)
-        case .get, .head:
-            if method == .get, let uploadID = s3.parameter("uploadId") { return try await listParts(s3, uploadID) }
-            return try await getObject(s3, headOnly: method == .head)
-        case .delete:
-            if let uploadID = s3.parameter("uploadId") {
-                try await artifacts.abortMultipartUpload(bucket: s3.bucket, key: s3.key, uploadID: uploadID)
-                return Response(status: .noContent)
-            }
+        case .copyObject(let source):
+            return try await copyObject(s3, source: source)
+        case .getObject(let versionID):
+            return try await getObject(s3, versionID: versionID, headOnly: false)
+        case .headObject(let versionID):
+            return try await getObject(s3, versionID: versionID, headOnly: true)
+        case .deleteObject(let versionID):
             let deletion = try await artifacts.deleteObject(
-                bucket: s3.bucket, key: s3.key, versionID: s3.parameter("versionId"), now: clock())
+                bucket: s3.bucket, key: s3.key, versionID: versionID, now: clock())
             var headers: HTTPFields = [:]
             if let versionID = deletion.versionID { headers[.amzVersionID] = versionID }
             if deletion.deleteMarker { headers[.amzDeleteMarker] = "true" }
             return Response(status: .noContent, headers: headers)
-        case .post:
-            if s3.has("uploads") { return try await createMultipartUpload(s3) }
-            if let uploadID = s3.parameter("uploadId") { return try await completeMultipartUpload(s3, uploadID) }
-            throw S3Error.methodNotAllowed("POST", "OBJECT")
-        default:
-            throw S3Error.methodNotAllowed(method.rawValue, "OBJECT")
+        case .createMultipartUpload:
+            return try await createMultipartUpload(s3)
+        case .uploadPart(let uploadID, let partNumber):
+            return try await uploadPart(s3, uploadID: uploadID, partNumber: partNumber, authentication: authentication)
+        case .uploadPartCopy:
+            throw S3Error.notImplemented("UploadPartCopy")
+        case .listParts(let uploadID):
+            return try await listParts(s3, uploadID)
+        case .completeMultipartUpload(let uploadID):
+            return try await completeMultipartUpload(s3, uploadID)
+        case .abortMultipartUpload(let uploadID):
+            try await artifacts.abortMultipartUpload(bucket: s3.bucket, key: s3.key, uploadID: uploadID)
+            return Response(status: .noContent)
         }
     }
 
@@ -171,18 +151,15 @@ struct S3API: Sendable {
         return Response(status: .ok, headers: [.contentLength: "0"])
     }
 
-    private func listObjects(_ s3: S3Request) async throws -> Response {
-        let version2 = s3.parameter("list-type") == "2"
-        if let listType = s3.parameter("list-type"), listType != "2" {
-            throw S3Error.invalidArgument("Invalid List Type specified", name: "list-type", value: listType)
-        }
+    private func listObjects(_ s3: S3Request, version2: Bool) async throws -> Response {
         var maxKeys = 1000
         if let text = s3.parameter("max-keys") {
-            guard let value = Int(text), value >= 0 else {
+            // Any count of digits is a valid request; past 1,000 it means 1,000.
+            guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
                 throw S3Error.invalidArgument(
                     "Provided max-keys not an integer or within integer range", name: "max-keys", value: text)
             }
-            maxKeys = min(value, 1000)
+            maxKeys = S3Names.decimal(text, maximumDigits: 4).map { min($0, 1000) } ?? 1000
         }
         if let encoding = s3.parameter("encoding-type"), encoding != "url" {
             throw S3Error.invalidArgument("Invalid Encoding Method specified in Request", name: "encoding-type")
@@ -209,7 +186,9 @@ struct S3API: Sendable {
                 bucket: s3.bucket, request: request, listing: listing, version2: version2, ownerID: accountID))
     }
 
-    private func deleteObjects(_ s3: S3Request) async throws -> Response {
+    /// DeleteObjects: each key is authorised (`s3:DeleteObject`, or `s3:DeleteObjectVersion` with a version) before
+    /// it is deleted, and a refused key is reported as `AccessDenied` in the result, as S3 does.
+    private func deleteObjects(_ s3: S3Request, principal: Principal) async throws -> Response {
         let document = try XMLRequestParser.parse(try await smallBody(s3))
         guard document.name == "Delete" else { throw S3Error.malformedXML("the root element must be Delete") }
         let objects = document.children(named: "Object")
@@ -222,6 +201,13 @@ struct S3API: Sendable {
             guard let key = object.child("Key")?.text else { throw S3Error.malformedXML("an Object without a Key") }
             let versionID = object.child("VersionId")?.text
             do {
+                let (action, resource) = S3Operation.deleteAuthorization(
+                    bucket: s3.bucket, key: key, versionID: versionID)
+                do {
+                    try principal.authorize(action, resources: [resource])
+                } catch {
+                    throw error.s3
+                }
                 let deletion = try await artifacts.deleteObject(
                     bucket: s3.bucket, key: key, versionID: versionID, now: clock())
                 outcomes.append(.deleted(key: key, versionID: versionID, deletion: deletion))
@@ -248,34 +234,13 @@ struct S3API: Sendable {
         return Response(status: .ok, headers: headers)
     }
 
-    private func copyObject(_ s3: S3Request, source: String) async throws -> Response {
-        var text = source
-        var versionID: String?
-        if let question = text.firstIndex(of: "?") {
-            let query = text[text.index(after: question)...]
-            text = String(text[..<question])
-            for pair in query.split(separator: "&") where pair.hasPrefix("versionId=") {
-                versionID = String(pair.dropFirst("versionId=".count)).removingPercentEncoding
-            }
-        }
-        guard let decoded = text.removingPercentEncoding else {
-            throw S3Error.invalidArgument("Invalid copy source encoding", name: "x-amz-copy-source", value: source)
-        }
-        let path = decoded.hasPrefix("/") ? decoded.dropFirst() : Substring(decoded)
-        guard let slash = path.firstIndex(of: "/"), slash != path.startIndex, path.index(after: slash) < path.endIndex
-        else {
-            throw S3Error.invalidArgument(
-                "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
-                name: "x-amz-copy-source", value: source)
-        }
-        let sourceBucket = String(path[..<slash])
-        let sourceKey = String(path[path.index(after: slash)...])
+    private func copyObject(_ s3: S3Request, source: S3CopySource) async throws -> Response {
         var replacing: (headers: [String: String], metadata: [String: String])?
         if s3.header("x-amz-metadata-directive")?.uppercased() == "REPLACE" {
             replacing = (s3.storedHeaders, try s3.userMetadata())
         }
         let (record, sourceVersion) = try await artifacts.copyObject(
-            from: (sourceBucket, sourceKey, versionID), to: s3.bucket, key: s3.key, replacing: replacing,
+            from: (source.bucket, source.key, source.versionID), to: s3.bucket, key: s3.key, replacing: replacing,
             now: clock())
         var headers: HTTPFields = [:]
         if let versionID = record.versionID { headers[.amzVersionID] = versionID }
@@ -283,9 +248,8 @@ struct S3API: Sendable {
         return Self.xml(S3XML.copyResult(record), headers: headers)
     }
 
-    private func getObject(_ s3: S3Request, headOnly: Bool) async throws -> Response {
-        if s3.has("partNumber") { throw S3Error.notImplemented("GetObject with partNumber") }
-        var record = try await artifacts.object(bucket: s3.bucket, key: s3.key, versionID: s3.parameter("versionId"))
+    private func getObject(_ s3: S3Request, versionID: String?, headOnly: Bool) async throws -> Response {
+        var record = try await artifacts.object(bucket: s3.bucket, key: s3.key, versionID: versionID)
         // Open the content before answering: an overwrite between the lookup and the open removes the old blob,
         // so look the key up once more in that case.
         let reader: BlobReader?
@@ -294,7 +258,7 @@ struct S3API: Sendable {
         } else if let opened = try? await artifacts.open(record) {
             reader = opened
         } else {
-            record = try await artifacts.object(bucket: s3.bucket, key: s3.key, versionID: s3.parameter("versionId"))
+            record = try await artifacts.object(bucket: s3.bucket, key: s3.key, versionID: versionID)
             reader = try await artifacts.open(record)
         }
         var headers = Self.objectHeaders(record)
@@ -395,14 +359,11 @@ struct S3API: Sendable {
         return Self.xml(S3XML.initiateMultipartUpload(bucket: s3.bucket, upload: upload), headers: headers)
     }
 
-    private func uploadPart(_ s3: S3Request, uploadID: String, authentication: S3Authentication) async throws
-        -> Response
-    {
-        guard let text = s3.parameter("partNumber"), let number = Int(text) else {
-            throw S3Error.invalidArgument("Part number must be an integer between 1 and 10000, inclusive")
-        }
+    private func uploadPart(
+        _ s3: S3Request, uploadID: String, partNumber: Int, authentication: S3Authentication
+    ) async throws -> Response {
         let part = try await artifacts.uploadPart(
-            bucket: s3.bucket, key: s3.key, uploadID: uploadID, partNumber: number, body: s3.request.body,
+            bucket: s3.bucket, key: s3.key, uploadID: uploadID, partNumber: partNumber, body: s3.request.body,
             declaration: try s3.payloadDeclaration(authentication), now: clock)
         var headers: HTTPFields = [.eTag: "\"\(part.eTag)\"", .contentLength: "0"]
         for (algorithm, value) in part.checksums {
@@ -435,8 +396,22 @@ struct S3API: Sendable {
     }
 
     private func listParts(_ s3: S3Request, _ uploadID: String) async throws -> Response {
-        let marker = Int(s3.parameter("part-number-marker") ?? "0") ?? 0
-        let maxParts = Int(s3.parameter("max-parts") ?? "1000") ?? 1000
+        var marker = 0
+        if let text = s3.parameter("part-number-marker") {
+            guard let value = S3Names.decimal(text, maximumDigits: 5) else {
+                throw S3Error.invalidArgument(
+                    "part-number-marker must be a part number from 0 to 10000", name: "part-number-marker", value: text)
+            }
+            marker = value
+        }
+        var maxParts = 1000
+        if let text = s3.parameter("max-parts") {
+            guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+                throw S3Error.invalidArgument(
+                    "max-parts must be a whole number of parts", name: "max-parts", value: text)
+            }
+            maxParts = S3Names.decimal(text, maximumDigits: 4).map { min($0, 1000) } ?? 1000
+        }
         let (upload, parts, truncated) = try await artifacts.listParts(
             bucket: s3.bucket, key: s3.key, uploadID: uploadID, after: marker, maxParts: maxParts)
         return Self.xml(

@@ -32,14 +32,24 @@ struct S3Request {
             throw S3Error("InvalidURI", "Couldn't parse the specified URI.", status: 400)
         }
         resource = path
-        let trimmed = path.dropFirst()
+        // The bucket ends at the first slash as sent; an encoded slash (`%2F`) belongs to the segment it is in, so
+        // `/a%2Fb/k` names the bucket `a/b` (refused by the naming rules), never the bucket `a`.
+        let trimmed = rawPath.dropFirst()
+        let rawBucket: Substring
+        let rawKey: Substring
         if let slash = trimmed.firstIndex(of: "/") {
-            bucket = String(trimmed[..<slash])
-            key = String(trimmed[trimmed.index(after: slash)...])
+            rawBucket = trimmed[..<slash]
+            rawKey = trimmed[trimmed.index(after: slash)...]
         } else {
-            bucket = String(trimmed)
-            key = ""
+            rawBucket = trimmed
+            rawKey = ""
         }
+        guard let bucket = String(rawBucket).removingPercentEncoding, let key = String(rawKey).removingPercentEncoding
+        else {
+            throw S3Error("InvalidURI", "Couldn't parse the specified URI.", status: 400)
+        }
+        self.bucket = bucket
+        self.key = key
         var query: [(String, String)] = []
         for pair in rawQuery.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
