@@ -31,11 +31,11 @@ struct HookExecutorTests {
             "scripts/env.sh",
             """
             for name in LIFECYCLE_EVENT DEPLOYMENT_ID APPLICATION_NAME DEPLOYMENT_GROUP_NAME DEPLOYMENT_GROUP_ID \\
-                BUNDLE_BUCKET BUNDLE_KEY BUNDLE_ETAG INHERITED; do
+                BUNDLE_BUCKET BUNDLE_KEY BUNDLE_ETAG LANG; do
               eval "echo $name=\\$$name"
             done
             """)
-        let executor = HookExecutor(inheritedEnvironment: ["PATH": "/usr/bin:/bin", "INHERITED": "yes"])
+        let executor = HookExecutor(inheritedEnvironment: ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"])
         let result = await sandbox.run([HookScript(location: "scripts/env.sh", timeout: 10)], with: executor)
 
         #expect(result.succeeded)
@@ -44,7 +44,7 @@ struct HookExecutorTests {
         for line in [
             "LIFECYCLE_EVENT=AfterInstall", "DEPLOYMENT_ID=d-ABCDEF123", "APPLICATION_NAME=shop",
             "DEPLOYMENT_GROUP_NAME=shop-prod", "DEPLOYMENT_GROUP_ID=1b2c3d4e-0000-4000-8000-123456789abc",
-            "BUNDLE_BUCKET=releases", "BUNDLE_KEY=shop/1.zip", "BUNDLE_ETAG=abc123", "INHERITED=yes",
+            "BUNDLE_BUCKET=releases", "BUNDLE_KEY=shop/1.zip", "BUNDLE_ETAG=abc123", "LANG=C.UTF-8",
         ] {
             #expect(result.logTail.contains("[stdout]\(line)\n"), "\(line) missing from \(result.logTail)")
         }

@@ -32,7 +32,8 @@ public struct HookExecutor: Sendable {
     public var terminationGrace: Duration
     /// How long output is still read after a script has exited while something else holds its pipes open.
     public var outputGrace: Duration
-    /// The environment scripts start from; the CodeDeploy variables are added to it.
+    /// The agent's environment, of which scripts get only the allow-listed variables (`isPassedToScripts`) and the
+    /// CodeDeploy ones.
     public var inheritedEnvironment: [String: String]
 
     /// The longest line kept in scripts.log; longer lines are cut.
@@ -90,7 +91,7 @@ public struct HookExecutor: Sendable {
         }
 
         log.append(["LifecycleEvent - " + environment.lifecycleEvent])
-        let variables = inheritedEnvironment.merging(environment.variables) { _, new in new }
+        let variables = Self.scriptEnvironment(inherited: inheritedEnvironment, event: environment)
         var lastScript = ""
         for script in scripts {
             lastScript = script.location
@@ -116,6 +117,37 @@ public struct HookExecutor: Sendable {
             }
         }
         return result(.succeeded, lastScript, HookResult.succeededMessage)
+    }
+
+    // MARK: - The scripts' environment
+
+    /// Variables of the agent's own environment that scripts get: what a shell script needs to find programs, know
+    /// its user and home, and format text and times. Everything else stays with the agent: proxy settings (which may
+    /// carry credentials), `AWS_*` keys, the `SLIPWAY_*` settings of `slipway server --dev`, loader variables
+    /// (`LD_PRELOAD`, `BASH_ENV`). `LC_*` variables are passed too.
+    static let passedVariables: Set<String> = [
+        "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR",
+    ]
+
+    /// The search path scripts get when the agent has none.
+    static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+    /// Whether the agent's variable `name` is passed on to scripts.
+    static func isPassedToScripts(_ name: String) -> Bool {
+        passedVariables.contains(name) || (name.hasPrefix("LC_") && name.count > 3)
+    }
+
+    /// What a script's process gets: the allow-listed part of the agent's environment, then CodeDeploy's variables
+    /// (which win). A name or value that cannot be a variable (empty, with `=` in the name, with a NUL byte) is left
+    /// out rather than cut.
+    static func scriptEnvironment(inherited: [String: String], event: HookEnvironment) -> [String: String] {
+        var result: [String: String] = [:]
+        for (name, value) in inherited where isPassedToScripts(name) { result[name] = value }
+        if result["PATH"]?.isEmpty ?? true { result["PATH"] = defaultPath }
+        for (name, value) in event.variables { result[name] = value }
+        return result.filter { name, value in
+            !name.isEmpty && !name.contains("=") && !name.utf8.contains(0) && !value.utf8.contains(0)
+        }
     }
 
     // MARK: - Before a script runs
