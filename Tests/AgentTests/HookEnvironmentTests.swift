@@ -98,6 +98,29 @@ import Testing
         #expect(environment["INJECTED"] == nil)
     }
 
+    @Test("a variable the operator names in slipway_hook_environment reaches scripts; a bad name is refused")
+    func operatorNamedVariables() async throws {
+        var configuration = AgentConfiguration(configDirectory: URL(fileURLWithPath: "/nonexistent"))
+        try configuration.apply(
+            yaml: ":slipway_hook_environment: APP_PORT, APP_RUN_DIR\n", source: "test.yml",
+            relativeTo: URL(fileURLWithPath: "/"))
+        #expect(configuration.hookEnvironment == ["APP_PORT", "APP_RUN_DIR"])
+        let environment = HookExecutor.scriptEnvironment(
+            inherited: Self.agentEnvironment.merging(["APP_PORT": "8080", "OTHER": "no"]) { $1 },
+            additional: Set(configuration.hookEnvironment), event: HookExecutorTests.environment)
+        #expect(environment["APP_PORT"] == "8080")
+        #expect(environment["OTHER"] == nil)
+        #expect(environment["AWS_SECRET_ACCESS_KEY"] == nil)
+        for bad in ["1ABC", "A-B", "A=B", "PATH\\0X", "É", "\"$(id)\""] {
+            var copy = configuration
+            #expect(throws: AgentConfigurationError.self, "\(bad)") {
+                try copy.apply(
+                    yaml: ":slipway_hook_environment: \(bad)\n", source: "test.yml",
+                    relativeTo: URL(fileURLWithPath: "/"))
+            }
+        }
+    }
+
     @Test("which of the agent's variables are passed on")
     func passedNames() {
         for name in [

@@ -43,6 +43,10 @@ public struct AgentConfiguration: Sendable, Hashable {
     public var gitHubAPI = "https://api.github.com"
     /// Slipway: the name of the crash-tracking directory under the root.
     public var ongoingDeploymentTracking = "ongoing-deployment"
+    /// Slipway: variables of the agent's environment that hook scripts get besides the allow-listed ones
+    /// (`:slipway_hook_environment: NAME OTHER_NAME`, separated by spaces or commas). The operator names them; nothing
+    /// else of the agent's environment reaches scripts.
+    public var hookEnvironment: [String] = []
 
     /// The configuration of an agent whose files live in `configDirectory`: the stock agent's locations when they
     /// are writable (as root on a real host), otherwise directories under `configDirectory`, so that several agents
@@ -113,10 +117,31 @@ public struct AgentConfiguration: Sendable, Hashable {
         s3EndpointOverride = try values.string("s3_endpoint_override") ?? s3EndpointOverride
         ongoingDeploymentTracking = try values.string("ongoing_deployment_tracking") ?? ongoingDeploymentTracking
         gitHubAPI = try values.string("slipway_github_api") ?? gitHubAPI
+        if let text = try values.string("slipway_hook_environment") {
+            let names = text.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map(String.init)
+            for name in names where !Self.isVariableName(name) {
+                throw AgentConfigurationError(
+                    "\(source): slipway_hook_environment: \"\(name.prefix(64))\" is not a variable name (letters, "
+                        + "digits and _, not starting with a digit)")
+            }
+            hookEnvironment = names
+        }
         for endpoint in [deployControlEndpoint, s3EndpointOverride, gitHubAPI].compactMap({ $0 }) {
             guard let url = URL(string: endpoint), url.scheme == "https" || url.scheme == "http", url.host != nil else {
                 throw AgentConfigurationError("\(source): \(endpoint) is not an http:// or https:// endpoint")
             }
+        }
+    }
+
+    /// A portable environment variable name: ASCII letters, digits and `_`, not starting with a digit.
+    static func isVariableName(_ name: String) -> Bool {
+        guard let first = name.utf8.first, !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else {
+            return false
+        }
+        return name.utf8.allSatisfy { byte in
+            byte == UInt8(ascii: "_") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
         }
     }
 

@@ -32,9 +32,11 @@ public struct HookExecutor: Sendable {
     public var terminationGrace: Duration
     /// How long output is still read after a script has exited while something else holds its pipes open.
     public var outputGrace: Duration
-    /// The agent's environment, of which scripts get only the allow-listed variables (`isPassedToScripts`) and the
-    /// CodeDeploy ones.
+    /// The agent's environment, of which scripts get only the allow-listed variables (`isPassedToScripts`), those
+    /// the operator names in `additionalVariables`, and the CodeDeploy ones.
     public var inheritedEnvironment: [String: String]
+    /// Names of the agent's variables scripts also get (`:slipway_hook_environment:`).
+    public var additionalVariables: Set<String>
 
     /// The longest line kept in scripts.log; longer lines are cut.
     static let lineLimit = 64 * 1024
@@ -43,11 +45,13 @@ public struct HookExecutor: Sendable {
     public init(
         terminationGrace: Duration = .seconds(5),
         outputGrace: Duration = .seconds(2),
-        inheritedEnvironment: [String: String] = ProcessInfo.processInfo.environment
+        inheritedEnvironment: [String: String] = ProcessInfo.processInfo.environment,
+        additionalVariables: [String] = []
     ) {
         self.terminationGrace = terminationGrace
         self.outputGrace = outputGrace
         self.inheritedEnvironment = inheritedEnvironment
+        self.additionalVariables = Set(additionalVariables)
     }
 
     /// Runs `scripts` (AppSpec HookScript values: location relative to `revisionDirectory`, timeout seconds, runas,
@@ -91,7 +95,8 @@ public struct HookExecutor: Sendable {
         }
 
         log.append(["LifecycleEvent - " + environment.lifecycleEvent])
-        let variables = Self.scriptEnvironment(inherited: inheritedEnvironment, event: environment)
+        let variables = Self.scriptEnvironment(
+            inherited: inheritedEnvironment, additional: additionalVariables, event: environment)
         var lastScript = ""
         for script in scripts {
             lastScript = script.location
@@ -137,12 +142,16 @@ public struct HookExecutor: Sendable {
         passedVariables.contains(name) || (name.hasPrefix("LC_") && name.count > 3)
     }
 
-    /// What a script's process gets: the allow-listed part of the agent's environment, then CodeDeploy's variables
-    /// (which win). A name or value that cannot be a variable (empty, with `=` in the name, with a NUL byte) is left
+    /// What a script's process gets: the allow-listed part of the agent's environment and the variables the operator
+    /// added, then CodeDeploy's variables (which win). A name or value that cannot be a variable (empty, with `=` in the name, with a NUL byte) is left
     /// out rather than cut.
-    static func scriptEnvironment(inherited: [String: String], event: HookEnvironment) -> [String: String] {
+    static func scriptEnvironment(
+        inherited: [String: String], additional: Set<String> = [], event: HookEnvironment
+    ) -> [String: String] {
         var result: [String: String] = [:]
-        for (name, value) in inherited where isPassedToScripts(name) { result[name] = value }
+        for (name, value) in inherited where isPassedToScripts(name) || additional.contains(name) {
+            result[name] = value
+        }
         if result["PATH"]?.isEmpty ?? true { result["PATH"] = defaultPath }
         for (name, value) in event.variables { result[name] = value }
         return result.filter { name, value in

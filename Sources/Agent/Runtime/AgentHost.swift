@@ -89,7 +89,8 @@ public struct AgentHost: Sendable {
             root: configuration.rootDirectory, trackingDirectoryName: configuration.ongoingDeploymentTracking)
         if let tightened = try layout.preparePrivateRoot() { logger.warning("\(tightened)") }
         let executor = CommandExecutor(
-            layout: layout, maxRevisions: configuration.maxRevisions, downloader: downloader, logger: logger)
+            layout: layout, maxRevisions: configuration.maxRevisions, downloader: downloader,
+            hooks: HookExecutor(additionalVariables: configuration.hookEnvironment), logger: logger)
         let runner = AgentRunner(
             service: client, hostIdentifier: onPremises.hostIdentifier, executor: executor,
             verifier: SpecificationVerifier(trusted: try Self.trustedSigners(configuration: configuration)),

@@ -94,6 +94,7 @@ class Host:
              "--tags", "e2e=ml", "--root-dir", self.root], server.env)
         with open(os.path.join(self.config, "codedeployagent.yml"), "a") as file:
             file.write(":slipway_heartbeat_interval: 2\n")
+            file.write(":slipway_hook_environment: ML_INFERENCE_PORT ML_INFERENCE_RUN_DIR\n")
 
     def start(self):
         env = dict(self.server.env)
