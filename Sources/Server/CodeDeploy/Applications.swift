@@ -31,7 +31,7 @@ enum ApplicationHandlers {
             guard !names.isEmpty else {
                 throw AWSJSONError(.applicationNameRequiredException, "At least one application name is required.")
             }
-            try Check.batch(names.count)
+            try Limits.checkBatch(names.count, of: .batchGetApplications)
             let found = try await context.store.read { tx in try names.map { try tx.existingApplicationDocument($0) } }
             return StoredResult(member: "applicationsInfo", content: .list(found))
         }

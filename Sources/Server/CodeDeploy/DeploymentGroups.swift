@@ -49,7 +49,7 @@ enum DeploymentGroupHandlers {
                 throw AWSJSONError(
                     .deploymentGroupNameRequiredException, "At least one deployment group name is required.")
             }
-            try Check.batch(names.count)
+            try Limits.checkBatch(names.count, of: .batchGetDeploymentGroups)
             return try await context.store.read { tx in
                 _ = try tx.existingApplicationDocument(application)
                 var found: [Data] = []

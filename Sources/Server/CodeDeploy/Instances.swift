@@ -30,7 +30,7 @@ enum InstanceHandlers {
             guard !names.isEmpty else {
                 throw AWSJSONError(.instanceNameRequiredException, "At least one instance name is required.")
             }
-            try Check.batch(names.count)
+            try Limits.checkBatch(names.count, of: .batchGetOnPremisesInstances)
             let found = try await context.store.read { tx in try names.compactMap { try tx.instance($0) } }
             return CodeDeploy.BatchGetOnPremisesInstancesOutput(instanceInfos: found)
         }

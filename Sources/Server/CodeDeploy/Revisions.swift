@@ -18,9 +18,7 @@ enum RevisionHandlers {
             guard let location = input.revision else {
                 throw AWSJSONError(.revisionRequiredException, "The revision is required.")
             }
-            if let description = input.description, description.count > 1000 {
-                throw AWSJSONError(.descriptionTooLongException, "The description can be at most 1000 characters.")
-            }
+            try Limits.checkDescription(input.description)
             try await context.store.write { tx in
                 let app = try tx.existingApplication(application)
                 try RevisionKey.validate(location, platform: app.computePlatform ?? .server)
@@ -59,7 +57,7 @@ enum RevisionHandlers {
             guard !locations.isEmpty else {
                 throw AWSJSONError(.revisionRequiredException, "At least one revision is required.")
             }
-            try Check.batch(locations.count)
+            try Limits.checkBatch(locations.count, of: .batchGetApplicationRevisions)
             return try await context.store.read { tx in
                 let app = try tx.existingApplication(application)
                 var found: [CodeDeploy.RevisionInfo] = []

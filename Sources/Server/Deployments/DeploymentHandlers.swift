@@ -9,10 +9,6 @@ import Store
 /// operations and their deprecated instance variants.
 enum DeploymentHandlers {
     static let pageSize = 100
-    /// BatchGetDeployments, BatchGetDeploymentTargets and BatchGetDeploymentInstances take at most this many ids.
-    static let batchLimit = 25
-    /// The longest deployment description.
-    static let descriptionLimit = 256
 
     static func register(in api: inout CodeDeployAPI) {
         api.on(.createDeployment, create)
@@ -23,7 +19,7 @@ enum DeploymentHandlers {
         }
         api.on(.batchGetDeployments) { (input: CodeDeploy.BatchGetDeploymentsInput, context) in
             let ids = input.deploymentIds ?? []
-            try Check.batch(ids.count, limit: batchLimit)
+            try Limits.checkBatch(ids.count, of: .batchGetDeployments)
             for id in ids { _ = try deploymentID(id) }
             let records = try await context.store.read { tx in
                 let records = try ids.compactMap { try tx.deployment($0) }
@@ -60,10 +56,11 @@ enum DeploymentHandlers {
             guard !names.isEmpty else {
                 throw AWSJSONError(.deploymentTargetIdRequiredException, "At least one target id is required.")
             }
-            guard names.count <= batchLimit else {
+            let limit = Limits.batch[.batchGetDeploymentTargets] ?? 0
+            guard names.count <= limit else {
                 throw AWSJSONError(
                     .deploymentTargetListSizeExceededException,
-                    "At most \(batchLimit) target ids can be given; \(names.count) were.")
+                    "At most \(limit) target ids can be given; \(names.count) were.")
             }
             let hosts = try await hosts(names, of: id, context: context)
             let targets = try zip(names, hosts).map { try target($1, named: $0, of: id, context: context) }
@@ -89,7 +86,7 @@ enum DeploymentHandlers {
             guard !names.isEmpty else {
                 throw AWSJSONError(.instanceIdRequiredException, "At least one instance id is required.")
             }
-            try Check.batch(names.count, limit: batchLimit)
+            try Limits.checkBatch(names.count, of: .batchGetDeploymentInstances)
             let hosts = try await hosts(names, of: id, context: context)
             let missing = zip(names, hosts).filter { $0.1 == nil }.map(\.0)
             return CodeDeploy.BatchGetDeploymentInstancesOutput(
@@ -128,10 +125,7 @@ enum DeploymentHandlers {
         let application = try input.applicationName.required(.applicationNameRequiredException, "application name")
         let groupName = try input.deploymentGroupName.required(
             .deploymentGroupNameRequiredException, "deployment group name")
-        if let description = input.description, description.count > descriptionLimit {
-            throw AWSJSONError(
-                .descriptionTooLongException, "The description can be at most \(descriptionLimit) characters.")
-        }
+        try Limits.checkDescription(input.description)
         if let targets = input.targetInstances,
             !(targets.tagFilters ?? []).isEmpty || !(targets.autoScalingGroups ?? []).isEmpty
                 || targets.ec2TagSet != nil
