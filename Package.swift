@@ -165,7 +165,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ServerTests",
-            dependencies: ["Server", "SigV4", "SlipwayModel", .product(name: "HummingbirdTesting", package: "hummingbird")]
+            dependencies: [
+                "Server", "SigV4", "SlipwayModel", "Store", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
         ),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "AppSpec", "SlipwayModel", "SigV4"]),
         .testTarget(name: "SlipwayCLITests", dependencies: ["slipway"], exclude: ["Python"]),

@@ -62,7 +62,11 @@ public func buildApplication(
         s3: S3API(artifacts: artifacts, authenticator: authenticator, accountID: configuration.accountID, clock: clock),
         clock: clock)
     // S3 uploads send `Expect: 100-continue`; Hummingbird does not answer it by itself.
-    let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [ExpectContinueHandler()])
+    let connections = ConnectionCounter()
+    let limits = configuration.connectionLimits
+    let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [
+        ConnectionGuard(limits: limits, counter: connections, logger: logger), ExpectContinueHandler(),
+    ])
     let server: HTTPServerBuilder
     switch configuration.transport {
     case .plainHTTP:

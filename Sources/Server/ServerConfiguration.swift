@@ -24,6 +24,8 @@ public struct ServerConfiguration: Sendable {
     public var commandPickupTimeout: TimeInterval = 300
     /// How long an idle `PollHostCommand` is held before it is answered empty.
     public var pollHold: TimeInterval = 50
+    /// Open connections, and how long one may take to send a request head, sit idle or pause a body.
+    public var connectionLimits = ConnectionLimits()
     /// External S3-compatible endpoints for revisions in buckets the built-in store does not host.
     public var externalS3: [ExternalS3Endpoint] = []
 
@@ -91,12 +93,24 @@ public struct ServerConfiguration: Sendable {
             throw ConfigurationError(
                 "--region must look like an AWS region name (for example us-east-1), not '\(region)'")
         }
-        guard commandPickupTimeout >= 1 else {
-            throw ConfigurationError("--pickup-timeout must be at least 1 second, not \(commandPickupTimeout)")
+        // Ranges are checked with `contains`, which NaN never satisfies.
+        guard (1...604_800).contains(commandPickupTimeout) else {
+            throw ConfigurationError(
+                "--pickup-timeout must be from 1 second to 7 days (604800), not \(commandPickupTimeout)")
         }
-        guard pollHold >= 0 && pollHold <= 70 else {
+        guard (0...70).contains(pollHold) else {
             throw ConfigurationError(
                 "--poll-hold must be between 0 and 70 seconds (agents give up on a poll after 80 s), not \(pollHold)")
+        }
+        guard (1...1_000_000).contains(connectionLimits.maximumConnections) else {
+            throw ConfigurationError(
+                "--max-connections must be from 1 to 1000000, not \(connectionLimits.maximumConnections)")
+        }
+        guard (Duration.seconds(1)...Duration.seconds(3600)).contains(connectionLimits.requestHeadTimeout) else {
+            throw ConfigurationError("--header-timeout must be from 1 to 3600 seconds")
+        }
+        guard (Duration.seconds(1)...Duration.seconds(86_400)).contains(connectionLimits.idleTimeout) else {
+            throw ConfigurationError("--idle-timeout must be from 1 to 86400 seconds")
         }
         if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") {
             throw ConfigurationError(

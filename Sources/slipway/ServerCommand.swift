@@ -70,6 +70,16 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Seconds an idle PollHostCommand is held before it is answered empty (below the agents' 80 s).")
     var pollHold: Double = 50
 
+    @Option(
+        help: "The most connections open at once; more are closed when accepted (keep the open-files limit above it).")
+    var maxConnections: Int = ConnectionLimits().maximumConnections
+
+    @Option(help: "Seconds a new connection has for its TLS handshake and first request head.")
+    var headerTimeout: Int = 30
+
+    @Option(help: "Seconds a kept-alive connection may sit idle, or a request body pause, before it is closed.")
+    var idleTimeout: Int = 120
+
     func run() async throws {
         // Tasks run on the server's event loops instead of hopping to Swift's own thread pool and back for every
         // request: the hop was two thread wake-ups per API call (see docs/benchmarks.md).
@@ -111,6 +121,10 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.externalS3 = try externalEndpoints()
         configuration.commandPickupTimeout = pickupTimeout
         configuration.pollHold = pollHold
+        // Bounded here, so that the conversions to durations cannot overflow; validate() says which range.
+        configuration.connectionLimits = ConnectionLimits(
+            maximumConnections: maxConnections, requestHeadTimeout: .seconds(min(max(headerTimeout, 0), 1 << 30)),
+            idleTimeout: .seconds(min(max(idleTimeout, 0), 1 << 30)))
         try configuration.validate()
         let databaseFile = URL(fileURLWithPath: configuration.database)
         try FileManager.default.createDirectory(

@@ -46,8 +46,16 @@ actor HostWakeups {
         return sequences[host, default: 0] != sequence
     }
 
+    /// The most polls held for one host at once. A host's agent holds one; a newer poll displaces the oldest (an agent
+    /// that reconnected leaves its old poll behind), which is answered empty at once, so that no principal can hold
+    /// an unbounded number of requests for a host.
+    static let maximumHeldPollsPerHost = 4
+
     private func suspend(host: String, id: UInt64) async {
         await withCheckedContinuation { continuation in
+            if let held = waiters[host], held.count >= Self.maximumHeldPollsPerHost, let oldest = held.keys.min() {
+                expire(host: host, id: oldest)
+            }
             waiters[host, default: [:]][id] = continuation
         }
     }
