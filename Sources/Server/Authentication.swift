@@ -27,11 +27,13 @@ struct Authenticator: Sendable {
         self.principals = principals
     }
 
-    /// The principal of a signed request, or an `AWSJSONError` (HTTP 403) that says what is wrong with its
-    /// signature. `service` is the signing name the endpoint expects.
+    /// The principal of a signed request of an AWS JSON protocol, or an `AWSJSONError` (HTTP 403) that says what is
+    /// wrong with its signature. `service` is the signing name the endpoint expects. `X-Amz-Target` and the body's
+    /// SHA-256 must be signed (``SigningRequirements/awsJSON``).
     func authenticate(_ request: Request, body: Data, service: String, now: Date) async throws -> Principal {
         do {
-            return try await verify(request, body: body, service: service, regions: [region], now: now)
+            return try await verify(
+                request, body: body, service: service, regions: [region], requirements: .awsJSON, now: now)
         } catch let error as SigV4Error {
             throw AWSJSONError(type: error.wireCode(for: .json), message: error.message, status: 403)
         }
@@ -43,16 +45,20 @@ struct Authenticator: Sendable {
     /// the server's own region is accepted too.
     func authenticateIAM(_ request: Request, body: Data, now: Date) async throws -> Principal {
         do {
-            return try await verify(request, body: body, service: "iam", regions: ["us-east-1", region], now: now)
+            return try await verify(
+                request, body: body, service: "iam", regions: ["us-east-1", region], requirements: .awsQuery, now: now)
         } catch let error as SigV4Error {
             throw IAMError(
                 code: error.wireCode(for: .query), message: error.message, status: error.httpStatus(for: .query))
         }
     }
 
-    private func verify(_ request: Request, body: Data, service: String, regions: [String], now: Date) async throws
-        -> Principal
-    {
+    /// `requirements`: the JSON protocols need `X-Amz-Target` and the body's SHA-256 signed, the query protocol the
+    /// body's SHA-256, so that a captured request cannot be replayed as another operation.
+    private func verify(
+        _ request: Request, body: Data, service: String, regions: [String], requirements: SigningRequirements,
+        now: Date
+    ) async throws -> Principal {
         // HTTP/1 `Host` arrives as the request's authority (swift-http-types keeps it apart from the fields), yet
         // clients sign it as a header.
         var headers = request.headers.map { HTTPHeader($0.name.rawName, $0.value) }
@@ -67,7 +73,7 @@ struct Authenticator: Sendable {
         let region = regions.first { $0 == authorization.scope.region } ?? regions[0]
         _ = try verifier.verify(
             signed, authorization: authorization, secretAccessKey: key.secretAccessKey, now: now,
-            expectedRegion: region, expectedService: service)
+            expectedRegion: region, expectedService: service, requirements: requirements)
         return principal
     }
 

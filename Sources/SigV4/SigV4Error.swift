@@ -34,7 +34,8 @@ public struct SigV4Error: Error, Sendable, Hashable, CustomStringConvertible {
         case headersNotSigned
         /// `x-amz-content-sha256` is neither a keyword nor a SHA-256 hex digest.
         case invalidPayloadHash
-        /// A payload mode this module cannot verify (SigV4a streaming).
+        /// A payload mode this module cannot verify (SigV4a streaming), or one the endpoint does not accept
+        /// (anything but a SHA-256 of the body for the JSON and query protocols; see ``SigningRequirements``).
         case unsupportedPayload
         /// No payload hash: no body hash given and no `x-amz-content-sha256` header.
         case missingPayloadHash

@@ -23,7 +23,7 @@ public struct Verifier: Sendable {
     /// `secretForAccessKey` returns nil for an unknown key, which becomes ``SigV4Error/Code/unknownAccessKey``.
     public func authenticate(
         _ request: VerificationRequest, now: Date, expectedRegion: String? = nil, expectedService: String? = nil,
-        secretForAccessKey: (String) -> String?
+        requirements: SigningRequirements = .none, secretForAccessKey: (String) -> String?
     ) throws(SigV4Error) -> VerifiedRequest {
         let authorization = try Authorization.parse(request)
         guard let secret = secretForAccessKey(authorization.accessKeyId) else {
@@ -32,18 +32,19 @@ public struct Verifier: Sendable {
         }
         return try verify(
             request, authorization: authorization, secretAccessKey: secret, now: now, expectedRegion: expectedRegion,
-            expectedService: expectedService)
+            expectedService: expectedService, requirements: requirements)
     }
 
     /// Verifies `request` against its parsed `authorization` and the secret of its access key.
     ///
     /// Checks, in order: region and service of the scope (when expected values are given), that the scope's day
     /// is the timestamp's day, the time window (skew for headers, expiry for presigned URLs), that `host` and
-    /// the security token and, for S3, every `x-amz-*` header are signed, the payload hash, the signature, and
-    /// finally that a body hash declared in `x-amz-content-sha256` matches ``VerificationRequest/bodySHA256``.
+    /// the security token and, for S3, every `x-amz-*` header are signed, the payload hash, what `requirements`
+    /// demand, the signature, and finally that a body hash declared in `x-amz-content-sha256` matches
+    /// ``VerificationRequest/bodySHA256``.
     public func verify(
         _ request: VerificationRequest, authorization: Authorization, secretAccessKey: String, now: Date,
-        expectedRegion: String? = nil, expectedService: String? = nil
+        expectedRegion: String? = nil, expectedService: String? = nil, requirements: SigningRequirements = .none
     ) throws(SigV4Error) -> VerifiedRequest {
         let scope = authorization.scope
         let viaQuery = authorization.isPresigned
@@ -72,6 +73,7 @@ public struct Verifier: Sendable {
         let rule = PathCanonicalization.forService(scope.service)
         try checkSignedHeaders(request.headers, authorization: authorization, s3: rule == .s3)
         let payload = try payloadHash(request, authorization: authorization, s3: rule == .s3)
+        try check(requirements, authorization: authorization, payload: payload)
 
         let (headerBlock, missing) = Canonical.headerBlock(request.headers, signedNames: authorization.signedHeaders)
         let canonicalRequest = Canonical.request(
@@ -168,6 +170,28 @@ public struct Verifier: Sendable {
             throw SigV4Error(
                 .headersNotSigned,
                 "There were headers present in the request which were not signed: \(unsigned.joined(separator: ", ")).",
+                viaQueryParameters: authorization.isPresigned)
+        }
+    }
+
+    private func check(_ requirements: SigningRequirements, authorization: Authorization, payload: PayloadHash)
+        throws(SigV4Error)
+    {
+        let unsigned = requirements.signedHeaders.filter { !authorization.signedHeaders.contains($0) }
+        guard unsigned.isEmpty else {
+            throw SigV4Error(
+                .headersNotSigned,
+                "There were headers present in the request which were not signed: \(unsigned.joined(separator: ", ")) "
+                    + "must be in SignedHeaders for this endpoint (AWS SDKs sign it).",
+                viaQueryParameters: authorization.isPresigned)
+        }
+        if requirements.signedPayload, case .sha256 = payload {
+        } else if requirements.signedPayload {
+            throw SigV4Error(
+                .unsupportedPayload,
+                "This endpoint needs the request body signed as its SHA-256; x-amz-content-sha256 "
+                    + "'\(payload.headerValue)' is not accepted here (send the hex SHA-256 of the body, or no "
+                    + "x-amz-content-sha256 header).",
                 viaQueryParameters: authorization.isPresigned)
         }
     }
