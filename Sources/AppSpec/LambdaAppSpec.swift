@@ -70,6 +70,14 @@ struct LambdaAppSpecReader {
                 $0, in: properties, parentPath: propertiesEntry.path, parent: propertiesEntry.value,
                 what: "the function's \($0)")
         }
+        for (index, key) in keys.enumerated().dropFirst(2) {
+            if let version = values[index], let entry = document.field(key, in: properties),
+                let problem = Self.versionProblem(version)
+            {
+                document.error(entry.path, entry.value, "\(key) \(problem)")
+                valid = false
+            }
+        }
         guard valid, let name = values[0], let alias = values[1], let current = values[2],
             let target = values[3]
         else { return nil }
@@ -81,5 +89,19 @@ struct LambdaAppSpecReader {
             targetVersion: target,
             hooks: hooks
         )
+    }
+
+    /// Why `text` is not a published Lambda version, or nil when it is one: a version is a whole number from 1, as
+    /// Lambda numbers the versions it publishes. An alias is shifted between published versions only.
+    static func versionProblem(_ text: String) -> String? {
+        if text == "$LATEST" {
+            return "is $LATEST, which CodeDeploy does not shift traffic to: publish a version of the function "
+                + "(aws lambda publish-version) and give its number"
+        }
+        let digits = text.unicodeScalars.allSatisfy { ("0"..."9").contains($0) }
+        guard !text.isEmpty, digits, text.first != "0", let number = Int64(text), number >= 1 else {
+            return "\"\(text)\" is not a version number: a Lambda version is a whole number from 1 (1, 2, 3…)"
+        }
+        return nil
     }
 }

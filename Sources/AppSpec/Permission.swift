@@ -103,7 +103,10 @@ public enum FileModeError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// One ACL entry, as `setfacl` takes it: `[d[efault]:]u[ser]|g[roup]|m[ask]|o[ther]:[name]:permissions`.
+/// One ACL entry, in the forms the stock agent reads: `[d[efault]:][u[ser]|g[roup]|m[ask]|o[ther]:][name]:permissions`.
+///
+/// Without a type, the part before the permissions is a user's name (`bob:6`), or `m`/`mask` or `o`/`other` for those
+/// entries (`mask:`). Permissions are one octal digit 0–7, or letters from `rwx-` in any order (none: no access).
 public struct ACLEntry: Hashable, Sendable, CustomStringConvertible {
     /// Whose access the entry sets.
     public enum Tag: String, Hashable, Sendable {
@@ -111,6 +114,17 @@ public struct ACLEntry: Hashable, Sendable, CustomStringConvertible {
         case group = "g"
         case mask = "m"
         case other = "o"
+
+        /// The tag a word of an entry names, in its short or long form.
+        init?(word: String) {
+            switch word {
+            case "u", "user": self = .user
+            case "g", "group": self = .group
+            case "m", "mask": self = .mask
+            case "o", "other": self = .other
+            default: return nil
+            }
+        }
     }
 
     /// Whether it is a default ACL entry (inherited by what is created in a directory).
@@ -124,51 +138,65 @@ public struct ACLEntry: Hashable, Sendable, CustomStringConvertible {
 
     /// Reads an entry as written in `acls:`; the error says why the entry is invalid.
     public static func parse(_ text: String) -> Result<ACLEntry, ACLEntryError> {
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        func invalid(_ reason: String) -> Result<ACLEntry, ACLEntryError> {
+            .failure(ACLEntryError(entry: text, reason: reason))
+        }
+        let form = "an entry is [d[efault]:][u[ser]|g[roup]|m[ask]|o[ther]:][name]:permissions"
+        var parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         guard (2...4).contains(parts.count) else {
-            return .failure(ACLEntryError(entry: text, reason: "an entry has two to four parts separated by `:`"))
+            return invalid("an entry has two to four parts separated by `:`; \(form)")
         }
-        var rest = parts[...]
-        let isDefault = parts.count >= 3 && (parts[0] == "d" || parts[0] == "default")
-        if isDefault { rest = rest.dropFirst() }
-        guard rest.count == 2 || rest.count == 3 else {
-            return .failure(ACLEntryError(entry: text, reason: "an entry is [default:]type:[name:]permissions"))
+        let permissions = parts.removeLast()
+        var name = parts.removeLast()
+        // What is left is `default` and a type, either, or nothing.
+        var isDefault = false
+        var tag: Tag?
+        for (index, word) in parts.enumerated() {
+            if (word == "d" || word == "default") && index == 0 && !isDefault {
+                isDefault = true
+            } else if let named = Tag(word: word), tag == nil, index == parts.count - 1 {
+                tag = named
+            } else {
+                return invalid("\"\(word)\" is not where it can be: \(form)")
+            }
         }
-        let tag: Tag
-        switch rest.first! {
-        case "u", "user": tag = .user
-        case "g", "group": tag = .group
-        case "m", "mask": tag = .mask
-        case "o", "other": tag = .other
-        default:
-            return .failure(
-                ACLEntryError(entry: text, reason: "\"\(rest.first!)\" is not u[ser], g[roup], m[ask] or o[ther]")
-            )
+        if tag == nil {
+            switch Tag(word: name) {
+            case .mask?, .other?:
+                tag = Tag(word: name)
+                name = ""
+            default:
+                tag = .user
+            }
         }
-        let name = rest.count == 3 ? rest[rest.startIndex + 1] : ""
-        let permissions = rest.last!
+        guard let tag else { return invalid(form) }
         if !name.isEmpty, tag == .mask || tag == .other {
-            return .failure(ACLEntryError(entry: text, reason: "a mask or other entry takes no name"))
+            return invalid("a mask or other entry takes no name")
         }
-        let isBase = name.isEmpty && (tag == .user || tag == .group || tag == .other)
-        if isBase, !isDefault {
-            return .failure(ACLEntryError(entry: text, reason: "Use mode to set the base acl entry"))
+        if name.isEmpty, !isDefault, tag != .mask {
+            return invalid("Use mode to set the base acl entry")
         }
-        let letters =
-            permissions.count <= 3 && !permissions.isEmpty && permissions.allSatisfy { "rwx-".contains($0) }
-            && Set(permissions.filter { $0 != "-" }).count == permissions.filter { $0 != "-" }.count
-        let digit =
-            permissions.count == 1 && permissions.first!.isASCII && (permissions.first!.wholeNumberValue ?? 9) < 8
-        guard letters || digit else {
-            return .failure(
-                ACLEntryError(
-                    entry: text,
-                    reason: "permissions \"\(permissions)\" must be letters from rwx- or one octal digit"
-                )
-            )
+        // setfacl takes a list of entries separated by commas: a name must not carry another entry with it.
+        if let bad = name.unicodeScalars.first(where: {
+            $0 == "," || $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F
+        }) {
+            return invalid("the name \"\(name)\" contains \(Self.describe(bad)), which no user or group name has")
+        }
+        let scalars = permissions.unicodeScalars
+        let isDigit = scalars.count == 1 && ("0"..."7").contains(scalars.first!)
+        if !isDigit, let bad = scalars.first(where: { !"rwx-".unicodeScalars.contains($0) }) {
+            return invalid(
+                "the permissions \"\(permissions)\" contain an invalid character (\(Self.describe(bad))): use letters "
+                    + "from rwx- or one octal digit 0-7")
         }
         return .success(
             ACLEntry(isDefault: isDefault, tag: tag, name: name.isEmpty ? nil : name, permissions: permissions))
+    }
+
+    /// A character as a message can show it: control characters by their code.
+    private static func describe(_ scalar: Unicode.Scalar) -> String {
+        scalar.value < 0x20 || scalar.value == 0x7F || scalar.properties.isWhitespace
+            ? "U+" + String(scalar.value, radix: 16, uppercase: true).leftPadded(to: 4) : "\"\(scalar)\""
     }
 
     /// The entry in `setfacl`'s short form, e.g. `d:u:bob:rw`.
@@ -297,4 +325,10 @@ public struct SELinuxRangeError: Error, Hashable, Sendable, CustomStringConverti
     }
 
     public var description: String { "invalid sensitivity/category in SELinux range \"\(range)\": \(reason)" }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        String(repeating: "0", count: Swift.max(0, width - count)) + self
+    }
 }

@@ -37,6 +37,48 @@ struct LambdaAndECSTests {
         )
     }
 
+    private func lambda(current: String, target: String) -> AppSpecParseResult {
+        AppSpec.parse(
+            """
+            version: 0.0
+            resources:
+              - web:
+                  type: AWS::Lambda::Function
+                  properties:
+                    name: web
+                    alias: live
+                    currentversion: \(current)
+                    targetversion: \(target)
+            """)
+    }
+
+    @Test("a Lambda version must be a published version number; $LATEST is refused with how to publish one")
+    func lambdaVersions() throws {
+        #expect(lambda(current: "1", target: "42").errors.isEmpty)
+        #expect(lambda(current: "'7'", target: "\"8\"").errors.isEmpty)
+        let latest = lambda(current: "1", target: "$LATEST")
+        #expect(latest.appSpec == nil)
+        let error = try #require(latest.errors.first)
+        #expect(error.path == "resources[0].web.properties.targetversion")
+        #expect(error.location?.line == 9)
+        #expect(error.message.contains("publish") && error.message.contains("$LATEST"))
+        #expect(
+            lambda(current: "$LATEST", target: "2").errors.map(\.path) == ["resources[0].web.properties.currentversion"]
+        )
+    }
+
+    @Test(
+        "a Lambda version that is not a whole number from 1 is refused, whatever it holds",
+        arguments: [
+            "abc", "0", "-1", "1.5", "01", "1e3", "+1", "0x10", "99999999999999999999999", "'1\\0'", "\"2\\u001b\"",
+            "\" 3\"", "'\u{0663}'", "[1]", "{v: 1}", "'" + String(repeating: "9", count: 1_000) + "'",
+        ])
+    func lambdaVersionRefused(_ version: String) {
+        let result = lambda(current: "1", target: version)
+        #expect(result.appSpec == nil)
+        #expect(result.errors.contains { $0.path.hasSuffix("targetversion") })
+    }
+
     @Test("an ECS AppSpec gives the task definition, container, network and capacity providers")
     func ecs() throws {
         let spec = try #require(
