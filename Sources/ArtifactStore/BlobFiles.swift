@@ -19,13 +19,31 @@ import NIOPosix
 public struct BlobFiles: Sendable {
     public let root: URL
     let pool: NIOThreadPool
+    /// The bytes held and being received, against the quota; counted from the files when the store opens.
+    public let usage: StorageUsage
 
-    public init(root: URL, pool: NIOThreadPool = .singleton) throws {
+    public init(root: URL, quota: Int64? = nil, pool: NIOThreadPool = .singleton) throws {
         self.root = root
         self.pool = pool
         let files = FileManager.default
-        try files.createDirectory(at: root.appendingPathComponent("objects"), withIntermediateDirectories: true)
+        let objects = root.appendingPathComponent("objects")
+        try files.createDirectory(at: objects, withIntermediateDirectories: true)
         try files.createDirectory(at: root.appendingPathComponent("tmp"), withIntermediateDirectories: true)
+        var stored: Int64 = 0
+        for directory in (try? files.contentsOfDirectory(atPath: objects.path)) ?? [] {
+            let path = objects.appendingPathComponent(directory).path
+            for name in (try? files.contentsOfDirectory(atPath: path)) ?? [] {
+                stored += Self.size(of: (path as NSString).appendingPathComponent(name)) ?? 0
+            }
+        }
+        usage = StorageUsage(quota: quota, stored: stored)
+    }
+
+    /// The size of a file, nil if it cannot be read.
+    static func size(of path: String) -> Int64? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Int64(info.st_size)
     }
 
     /// Removes temporary files left by a previous process that stopped mid-upload.
@@ -74,6 +92,7 @@ public struct BlobFiles: Sendable {
                 throw BlobError("cannot rename into \(destination): \(String(cString: strerror(errno)))")
             }
         }
+        usage.stored(Self.size(of: destination) ?? 0)
         return id
     }
 
@@ -95,6 +114,7 @@ public struct BlobFiles: Sendable {
                 }
             }
         }
+        usage.stored(Self.size(of: destination) ?? 0)
         return newID
     }
 
@@ -102,8 +122,12 @@ public struct BlobFiles: Sendable {
     func remove(_ ids: [String]) async {
         guard !ids.isEmpty else { return }
         let paths = ids.filter(Self.isValidID).map(path(ofBlob:))
+        let usage = self.usage
         _ = try? await pool.runIfActive {
-            for path in paths { unlink(path) }
+            for path in paths {
+                let size = Self.size(of: path)
+                if unlink(path) == 0, let size { usage.removed(size) }
+            }
         }
     }
 

@@ -35,6 +35,8 @@ public struct PayloadDeclaration: Sendable {
 struct ReceivedBody {
     let file: TemporaryFile
     let size: Int64
+    /// The bytes reserved against the quota for this body: release them once the file is committed or discarded.
+    let reserved: Int64
     let md5: [UInt8]
     /// Verified checksums by algorithm name (`CRC32` → base64).
     let checksums: [String: String]
@@ -50,9 +52,19 @@ enum BodyReceiver {
         if let length = declaration.contentLength, length > maximumSize {
             throw S3Error.entityTooLarge(length, maximum: maximumSize)
         }
-        let file = try files.createTemporary()
+        // A declared length is reserved whole, before anything is written; otherwise bytes are reserved as they come.
+        let upfront = declaration.contentLength ?? 0
+        try files.usage.reserve(upfront)
+        let file: TemporaryFile
         do {
-            var sink = Sink(declaration: declaration, maximumSize: maximumSize, file: file)
+            file = try files.createTemporary()
+        } catch {
+            files.usage.release(upfront)
+            throw error
+        }
+        var sink = Sink(
+            declaration: declaration, maximumSize: maximumSize, file: file, usage: files.usage, reserved: upfront)
+        do {
             var decoder =
                 declaration.payload.isStreaming
                 ? AWSChunkedDecoder(payload: declaration.payload, signer: declaration.chunkSigner) : nil
@@ -71,6 +83,7 @@ enum BodyReceiver {
             return received
         } catch {
             file.discard()
+            files.usage.release(sink.reserved)
             throw error
         }
     }
@@ -79,15 +92,23 @@ enum BodyReceiver {
         let declaration: PayloadDeclaration
         let maximumSize: Int64
         let file: TemporaryFile
+        let usage: StorageUsage
+        /// Bytes reserved against the quota so far.
+        var reserved: Int64
         var size: Int64 = 0
         var md5 = Insecure.MD5()
         var sha256: SHA256?
         var checksums: [Checksum]
 
-        init(declaration: PayloadDeclaration, maximumSize: Int64, file: TemporaryFile) {
+        init(
+            declaration: PayloadDeclaration, maximumSize: Int64, file: TemporaryFile, usage: StorageUsage,
+            reserved: Int64
+        ) {
             self.declaration = declaration
             self.maximumSize = maximumSize
             self.file = file
+            self.usage = usage
+            self.reserved = reserved
             if case .sha256 = declaration.payload { sha256 = SHA256() }
             let algorithms = Set(declaration.checksums.keys).union(declaration.trailingChecksums)
             checksums = algorithms.sorted { $0.rawValue < $1.rawValue }.map(Checksum.init)
@@ -98,6 +119,11 @@ enum BodyReceiver {
             guard size <= maximumSize else { throw S3Error.entityTooLarge(size, maximum: maximumSize) }
             if let length = declaration.contentLength, size > length {
                 throw S3Error.incompleteBody("The body is longer than the \(length) bytes the request declared.")
+            }
+            if size > reserved {
+                let more = size - reserved
+                try usage.reserve(more)
+                reserved += more
             }
             md5.update(bufferPointer: bytes)
             sha256?.update(bufferPointer: bytes)
@@ -146,7 +172,7 @@ enum BodyReceiver {
                 }
                 verified[algorithm.rawValue] = actual
             }
-            return ReceivedBody(file: file, size: size, md5: digest, checksums: verified)
+            return ReceivedBody(file: file, size: size, reserved: reserved, md5: digest, checksums: verified)
         }
     }
 }

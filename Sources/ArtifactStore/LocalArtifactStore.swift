@@ -17,10 +17,11 @@ public final class LocalArtifactStore: Sendable {
     /// The largest body of one PutObject or UploadPart.
     public static let maximumPutSize: Int64 = 5 << 30
 
-    /// Opens the store with its files under `directory` and removes temporary files an earlier run left.
-    public init(store: any Store, directory: URL, region: String) throws {
+    /// Opens the store with its files under `directory` and removes temporary files an earlier run left. `quota`
+    /// bounds the bytes of every object version and uploaded part together (nil: no bound); see ``StorageUsage``.
+    public init(store: any Store, directory: URL, region: String, quota: Int64? = nil) throws {
         self.store = store
-        self.files = try BlobFiles(root: directory)
+        self.files = try BlobFiles(root: directory, quota: quota)
         self.region = region
         files.removeTemporaryFiles()
     }
@@ -88,6 +89,9 @@ public final class LocalArtifactStore: Sendable {
     ) async throws -> (ReceivedBody, String) where Body.Element == ByteBuffer {
         let received = try await BodyReceiver.receive(
             body, declaration: declaration, maximumSize: maximumSize, files: files)
+        // Committed, the blob counts as stored; the reservation is released only then, so that the bytes are held
+        // against the quota throughout.
+        defer { files.usage.release(received.reserved) }
         do {
             return (received, try await files.commit(received.file))
         } catch {
@@ -277,7 +281,13 @@ public final class LocalArtifactStore: Sendable {
         let original = try await object(bucket: source.bucket, key: source.key, versionID: source.versionID)
         _ = try await self.bucket(bucket)
         guard let sourceBlob = original.blob else { throw S3Error.noSuchKey(source.key) }
-        let blob = try await files.duplicate(sourceBlob)
+        // A copy shares the file, yet counts at its size, as every object version does.
+        try files.usage.reserve(original.size)
+        let blob: String
+        do {
+            defer { files.usage.release(original.size) }
+            blob = try await files.duplicate(sourceBlob)
+        }
         var record = original
         record.key = key
         record.blob = blob
@@ -471,6 +481,31 @@ public final class LocalArtifactStore: Sendable {
         return uploads.filter { $0.key.hasPrefix(prefix) }.sorted {
             ($0.key, $0.initiated) < ($1.key, $1.initiated)
         }
+    }
+
+    /// Aborts every multipart upload initiated before `cutoff`, in every bucket, deleting its parts; returns the
+    /// uploads aborted. Run when the server starts and periodically after (see `StorageLimits.uploadExpiry`).
+    public func expireUploads(initiatedBefore cutoff: Date) async throws -> [(bucket: String, upload: UploadRecord)] {
+        let expired = try await store.read { reader -> [(String, UploadRecord)] in
+            var found: [(String, UploadRecord)] = []
+            for bucket in try reader.list(BucketRecord.self, .s3Bucket).map(\.value.name) {
+                for upload in try reader.list(UploadRecord.self, .s3Upload, scope: bucket).map(\.value)
+                where upload.initiated < cutoff {
+                    found.append((bucket, upload))
+                }
+            }
+            return found
+        }
+        var aborted: [(bucket: String, upload: UploadRecord)] = []
+        for (bucket, upload) in expired {
+            do {
+                try await abortMultipartUpload(bucket: bucket, key: upload.key, uploadID: upload.uploadID)
+                aborted.append((bucket, upload))
+            } catch let error as S3Error where error.code == "NoSuchUpload" || error.code == "NoSuchBucket" {
+                continue  // completed or aborted meanwhile
+            }
+        }
+        return aborted
     }
 
     public func abortMultipartUpload(bucket: String, key: String, uploadID: String) async throws {

@@ -170,6 +170,17 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
             status: 400)
     }
 
+    /// The store's quota (`--artifact-quota`) would be passed. The code is the one S3-compatible stores (Ceph RGW)
+    /// use for a quota; S3 itself has none.
+    public static func quotaExceeded(quota: Int64, inUse: Int64, requested: Int64) -> S3Error {
+        S3Error(
+            "QuotaExceeded",
+            "The artifact store's quota of \(quota) bytes would be exceeded: \(inUse) bytes are stored or being "
+                + "received and this upload needs \(requested) more. Delete objects or old versions, abort incomplete "
+                + "multipart uploads, or raise the server's --artifact-quota.",
+            status: 403)
+    }
+
     public static func accessDenied(_ message: String = "Access Denied") -> S3Error {
         S3Error("AccessDenied", message, status: 403)
     }

@@ -42,7 +42,7 @@ public func buildApplication(
         maximumClockSkew: configuration.maximumClockSkew, principals: principals)
     let artifacts = try LocalArtifactStore(
         store: store, directory: configuration.dataDirectory.appendingPathComponent("artifacts"),
-        region: configuration.region)
+        region: configuration.region, quota: configuration.artifactLimits.quota)
     let signer = try SpecificationSigner.loadOrCreate(
         in: configuration.dataDirectory.appendingPathComponent("signing"),
         issuer: DevEnvironment(dataDirectory: configuration.dataDirectory).certificateAuthority())
@@ -89,7 +89,11 @@ public func buildApplication(
         responder: responder,
         server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Slipway"),
-        services: [DeploymentTimerService(driver: deployments, clock: clock)],
+        services: [
+            DeploymentTimerService(driver: deployments, clock: clock),
+            UploadExpiryService(
+                artifacts: artifacts, expiry: configuration.artifactLimits.uploadExpiry, clock: clock, logger: logger),
+        ],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger
     )

@@ -1,3 +1,4 @@
+import ArtifactStore
 import Foundation
 
 /// Everything `slipway server` is told on its command line.
@@ -28,6 +29,8 @@ public struct ServerConfiguration: Sendable {
     public var connectionLimits = ConnectionLimits()
     /// External S3-compatible endpoints for revisions in buckets the built-in store does not host.
     public var externalS3: [ExternalS3Endpoint] = []
+    /// The built-in store's quota and the expiry of its incomplete multipart uploads.
+    public var artifactLimits = StorageLimits()
 
     /// An S3-compatible endpoint (AWS S3, MinIO, Ceph, Garage) that holds revisions, addressed path-style.
     public struct ExternalS3Endpoint: Sendable, Equatable {
@@ -97,6 +100,9 @@ public struct ServerConfiguration: Sendable {
         guard (1...604_800).contains(commandPickupTimeout) else {
             throw ConfigurationError(
                 "--pickup-timeout must be from 1 second to 7 days (604800), not \(commandPickupTimeout)")
+        }
+        guard artifactLimits.uploadExpiry >= StorageLimits.minimumUploadExpiry else {
+            throw ConfigurationError("--upload-expiry must be at least a minute, not \(artifactLimits.uploadExpiry) s")
         }
         guard (0...70).contains(pollHold) else {
             throw ConfigurationError(

@@ -1,5 +1,6 @@
 import Agent
 import ArgumentParser
+import ArtifactStore
 import Foundation
 import Hummingbird
 import Logging
@@ -74,6 +75,12 @@ struct ServerCommand: AsyncParsableCommand {
         help: "The most connections open at once; more are closed when accepted (keep the open-files limit above it).")
     var maxConnections: Int = ConnectionLimits().maximumConnections
 
+    @Option(help: "The most bytes the built-in artifact store holds: BYTES, or with K, M, G, T (binary), or unlimited.")
+    var artifactQuota: String = "50G"
+
+    @Option(help: "How long an incomplete multipart upload lives before it is aborted: SECONDS, or with m, h, d.")
+    var uploadExpiry: String = "7d"
+
     @Option(help: "Seconds a new connection has for its TLS handshake and first request head.")
     var headerTimeout: Int = 30
 
@@ -121,6 +128,13 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.externalS3 = try externalEndpoints()
         configuration.commandPickupTimeout = pickupTimeout
         configuration.pollHold = pollHold
+        guard let quota = StorageLimits.parseQuota(artifactQuota) else {
+            throw ValidationError("--artifact-quota must be a size such as 50G, 512M or 1073741824, or unlimited")
+        }
+        guard let expiry = StorageLimits.parseDuration(uploadExpiry) else {
+            throw ValidationError("--upload-expiry must be a duration such as 7d, 36h, 90m or 3600")
+        }
+        configuration.artifactLimits = StorageLimits(quota: quota, uploadExpiry: expiry)
         // Bounded here, so that the conversions to durations cannot overflow; validate() says which range.
         configuration.connectionLimits = ConnectionLimits(
             maximumConnections: maxConnections, requestHeadTimeout: .seconds(min(max(headerTimeout, 0), 1 << 30)),

@@ -188,4 +188,22 @@ struct S3APITests {
         #expect(await fixture.send(.get, "/bucket/keep/a").status == 200)
         #expect(await fixture.send(.get, "/bucket/tmp/b").status == 404)
     }
+
+    @Test("the upload expiry sweep aborts uploads older than the expiry at the time it is given")
+    func expirySweep() async throws {
+        let (fixture, young) = try await Self.prepared()
+        defer { fixture.remove() }
+        let old = try await fixture.api.artifacts.createMultipartUpload(
+            bucket: "bucket", key: "old", headers: [:], metadata: [:], checksumAlgorithm: nil,
+            now: Self.now.addingTimeInterval(-8 * 86_400))
+        let service = UploadExpiryService(
+            artifacts: fixture.api.artifacts, expiry: 7 * 86_400, clock: { S3APITests.now },
+            logger: Logger(label: "sweep-test"))
+        #expect(service.interval == .seconds(3600))
+        #expect(await service.sweep(now: Self.now) == 1)
+        let left = try await fixture.api.artifacts.listUploads(bucket: "bucket", prefix: "").map(\.uploadID)
+        #expect(left == [young])
+        #expect(!left.contains(old.uploadID))
+        #expect(await service.sweep(now: Self.now.addingTimeInterval(7 * 86_400 + 1)) == 1)
+    }
 }
