@@ -170,7 +170,13 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "AppSpec", "SlipwayModel", "SigV4"]),
+        .testTarget(
+            name: "AgentTests",
+            dependencies: [
+                "Agent", "AppSpec", "SlipwayModel", "SigV4", .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(name: "SlipwayCLITests", dependencies: ["slipway"], exclude: ["Python"]),
     ],
     swiftLanguageModes: [.v6]

@@ -63,6 +63,26 @@ public struct DeploymentSpec: Sendable, Hashable {
         }
     }
 
+    /// Refuses a specification that is not the one of the command's deployment execution, so a specification of
+    /// another deployment (or group) cannot be run in its place.
+    ///
+    /// The execution id ends with the deployment id, after the last `/` (Slipway's
+    /// `Slipway/<region>/<group id>/<deployment id>`, CodeDeploy's `…/arn:…:deployment/<deployment id>`); in Slipway's
+    /// form the third part is the deployment group's id.
+    public func check(executionID: String) throws(SpecificationError) {
+        let parts = executionID.split(separator: "/", omittingEmptySubsequences: false)
+        guard let last = parts.last, String(last) == deploymentID else {
+            throw SpecificationError(
+                "the deployment specification is for deployment \(deploymentID), but the command is for the "
+                    + "deployment execution \(executionID)")
+        }
+        if parts.count == 4, parts[0] == "Slipway", String(parts[2]) != deploymentGroupID {
+            throw SpecificationError(
+                "the deployment specification is for deployment group \(deploymentGroupID), but the command is "
+                    + "for the deployment execution \(executionID)")
+        }
+    }
+
     /// Reads the JSON document, with the stock agent's rules: the four names required, an ARN deployment id
     /// reduced to its id, defaults for the rest.
     public static func parse(json data: Data) throws(SpecificationError) -> DeploymentSpec {
@@ -144,10 +164,24 @@ public struct SpecificationError: Error, CustomStringConvertible, Sendable, Hash
 
 /// Checks the `PKCS7/JSON` envelope of a deployment specification against the certificates this agent trusts.
 ///
-/// The stock agent accepts any signature, or none that verifies; this one requires a valid CMS signature by a
-/// certificate that chains to a trusted one (the server's CA, or the signing certificate itself).
+/// The stock agent accepts any signature, or none that verifies; this one requires a valid CMS signature by the
+/// server's specification signer, valid now. The signer is recognised by its subject (exactly ``signerSubject``) and,
+/// when it chains to a trusted CA, by the code-signing extended key usage as well: the server's TLS certificate (same
+/// CA, `serverAuth` only), the CA itself and certificates of public CAs (whose subjects carry more attributes) cannot
+/// sign specifications even though the agent trusts them for TLS. A signer that is itself one of the trusted
+/// certificates (a server without a CA signs with a self-signed certificate its hosts pin) needs the subject only:
+/// the pin is that exact certificate, and signers made before the key usage was added have none.
 public struct SpecificationVerifier: Sendable {
     let trusted: [Certificate]
+
+    /// The subject of the server's specification signer (`SpecificationSigner` in the server makes it).
+    public static var signerSubject: DistinguishedName {
+        // The builder cannot fail for these two attributes.
+        try! DistinguishedName {
+            OrganizationName("Slipway")
+            CommonName("Slipway deployment specification signer")
+        }
+    }
 
     public init(trusted: [Certificate]) {
         self.trusted = trusted
@@ -166,44 +200,82 @@ public struct SpecificationVerifier: Sendable {
         return try documents.map { try Certificate(pemDocument: $0) }
     }
 
-    /// The specification inside `envelope`, after checking its signature; `TEXT/JSON` only when `allowUnsigned`.
-    public func open(format: String?, payload: String?, allowUnsigned: Bool = false, now: Date = Date())
-        async throws(SpecificationError) -> DeploymentSpec
-    {
+    /// The specification inside `envelope`, after checking its signature and, when `executionID` is given, that it
+    /// is the specification of that deployment execution; `TEXT/JSON` only when `allowUnsigned`.
+    public func open(
+        format: String?, payload: String?, executionID: String? = nil, allowUnsigned: Bool = false, now: Date = Date()
+    ) async throws(SpecificationError) -> DeploymentSpec {
         guard let payload else { throw SpecificationError("the deployment specification is empty") }
+        let spec: DeploymentSpec
         switch format {
         case "PKCS7/JSON":
-            let der: [UInt8]
-            do {
-                der = try PEMDocument(pemString: payload).derBytes
-            } catch {
-                throw SpecificationError("the PKCS7 deployment specification is not PEM: \(error)")
-            }
-            guard let content = Self.embeddedContent(der) else {
-                throw SpecificationError("the PKCS7 deployment specification carries no embedded content")
-            }
-            let result = await CMS.isValidSignature(
-                dataBytes: content, signatureBytes: der, trustRoots: CertificateStore(trusted),
-                allowAttachedContent: true
-            ) {
-                RFC5280Policy(validationTime: now)
-            }
-            switch result {
-            case .success:
-                return try DeploymentSpec.parse(json: Data(content))
-            case .failure(.unableToValidateSigner(let failure)) where trusted.contains(failure.signer):
-                // The signature is valid (the library checks it before the chain) and the signer is itself a trusted
-                // certificate: a server without a CA signs with a self-signed certificate the agent pins.
-                return try DeploymentSpec.parse(json: Data(content))
-            case .failure(let failure):
-                throw SpecificationError(
-                    "the deployment specification's signature is not from a certificate this agent trusts "
-                        + "(give the server's CA with --ca-file or :slipway_ca_file:): \(failure)")
-            }
+            spec = try DeploymentSpec.parse(json: Data(try await verifiedContent(payload, now: now)))
         case "TEXT/JSON" where allowUnsigned:
-            return try DeploymentSpec.parse(json: Data(payload.utf8))
+            spec = try DeploymentSpec.parse(json: Data(payload.utf8))
         default:
             throw SpecificationError("the deployment specification format \(format ?? "(none)") is not supported")
+        }
+        if let executionID { try spec.check(executionID: executionID) }
+        return spec
+    }
+
+    /// The embedded content of a PEM CMS SignedData, once its signature and its signer are accepted.
+    func verifiedContent(_ payload: String, now: Date) async throws(SpecificationError) -> [UInt8] {
+        let der: [UInt8]
+        do {
+            der = try PEMDocument(pemString: payload).derBytes
+        } catch {
+            throw SpecificationError("the PKCS7 deployment specification is not PEM: \(error)")
+        }
+        guard let content = Self.embeddedContent(der) else {
+            throw SpecificationError("the PKCS7 deployment specification carries no embedded content")
+        }
+        let result = await CMS.isValidSignature(
+            dataBytes: content, signatureBytes: der, trustRoots: CertificateStore(trusted),
+            allowAttachedContent: true
+        ) {
+            RFC5280Policy(validationTime: now)
+        }
+        let signer: Certificate
+        let pinned: Bool
+        switch result {
+        case .success(let valid):
+            // Chains to a trusted certificate, every certificate of the chain valid at `now`.
+            signer = valid.signer
+            pinned = trusted.contains(valid.signer)
+        case .failure(.unableToValidateSigner(let failure)) where trusted.contains(failure.signer):
+            // The signature is valid (the library checks it before the chain) and the signer is itself a trusted
+            // certificate, which the chain rules refuse for a certificate that is not a CA.
+            signer = failure.signer
+            pinned = true
+        case .failure(let failure):
+            throw SpecificationError(
+                "the deployment specification's signature is not from a certificate this agent trusts "
+                    + "(give the server's CA with --ca-file or :slipway_ca_file:): \(failure)")
+        }
+        try Self.acceptSigner(signer, pinned: pinned, now: now)
+        return content
+    }
+
+    /// Refuses a signer that is not the server's specification signer or is not valid at `now`.
+    static func acceptSigner(_ signer: Certificate, pinned: Bool, now: Date) throws(SpecificationError) {
+        guard signer.subject == signerSubject else {
+            throw SpecificationError(
+                "the deployment specification is signed by \(signer.subject), not by the server's specification "
+                    + "signer (\(signerSubject)); a TLS or CA certificate cannot sign specifications")
+        }
+        guard now >= signer.notValidBefore, now <= signer.notValidAfter else {
+            throw SpecificationError(
+                "the deployment specification's signer certificate is valid from \(signer.notValidBefore) to "
+                    + "\(signer.notValidAfter), not now (\(now))")
+        }
+        if !pinned {
+            let usage = (try? signer.extensions.extendedKeyUsage) ?? nil
+            guard let usage, usage.contains(.codeSigning) else {
+                throw SpecificationError(
+                    "the deployment specification's signer certificate has no code-signing extended key usage: "
+                        + "restart the server to renew its signer under the same CA")
+            }
         }
     }
 

@@ -113,7 +113,8 @@ package struct AgentRunner<Service: CommandService>: Sendable {
             else {
                 throw AgentError("the deployment specification is not for CodeDeploy or is missing")
             }
-            let spec = try await verifier.open(format: envelope.Format, payload: envelope.Payload)
+            let spec = try await verifier.open(
+                format: envelope.Format, payload: envelope.Payload, executionID: executionID)
             metadata["deployment"] = "\(spec.deploymentID)"
             let noop = executor.isNoop(name, spec: spec)
             // The stock agent states no maximum, so a dead stock agent holds its host for 70 minutes. This one
