@@ -59,7 +59,9 @@ public func buildApplication(
             store: store, deployments: deployments, signer: signer, region: configuration.region,
             pollHold: .milliseconds(Int(configuration.pollHold * 1000))),
         revisions: makeRevisionLocator(artifacts: artifacts, configuration: configuration),
-        s3: S3API(artifacts: artifacts, authenticator: authenticator, accountID: configuration.accountID, clock: clock),
+        s3: S3API(
+            artifacts: artifacts, authenticator: authenticator, accountID: configuration.accountID, clock: clock,
+            instanceScope: InstanceScope(store: store, readablePrefixes: configuration.agentReadablePrefixes)),
         clock: clock)
     // S3 uploads send `Expect: 100-continue`; Hummingbird does not answer it by itself.
     let connections = ConnectionCounter()

@@ -1,5 +1,6 @@
 import ArtifactStore
 import Foundation
+import SlipwayModel
 
 /// Everything `slipway server` is told on its command line.
 public struct ServerConfiguration: Sendable {
@@ -27,6 +28,9 @@ public struct ServerConfiguration: Sendable {
     public var pollHold: TimeInterval = 50
     /// Open connections, and how long one may take to send a request head, sit idle or pause a body.
     public var connectionLimits = ConnectionLimits()
+    /// `bucket/` or `bucket/prefix`: objects every on-premises instance may read, besides the revision of the
+    /// deployment it is running (``InstanceScope``).
+    public var agentReadablePrefixes: [String] = []
     /// External S3-compatible endpoints for revisions in buckets the built-in store does not host.
     public var externalS3: [ExternalS3Endpoint] = []
     /// The built-in store's quota and the expiry of its incomplete multipart uploads.
@@ -117,6 +121,15 @@ public struct ServerConfiguration: Sendable {
         }
         guard (Duration.seconds(1)...Duration.seconds(86_400)).contains(connectionLimits.idleTimeout) else {
             throw ConfigurationError("--idle-timeout must be from 1 to 86400 seconds")
+        }
+        for prefix in agentReadablePrefixes {
+            guard let slash = prefix.firstIndex(of: "/"), slash != prefix.startIndex,
+                prefix.firstControlCharacter == nil
+            else {
+                throw ConfigurationError(
+                    "--agent-read-prefix must be BUCKET/ or BUCKET/PREFIX (for example releases/models/), not '\(prefix)'"
+                )
+            }
         }
         if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") {
             throw ConfigurationError(

@@ -75,6 +75,12 @@ struct ServerCommand: AsyncParsableCommand {
         help: "The most connections open at once; more are closed when accepted (keep the open-files limit above it).")
     var maxConnections: Int = ConnectionLimits().maximumConnections
 
+    @Option(
+        help: ArgumentHelp(
+            "BUCKET/ or BUCKET/PREFIX whose objects every on-premises instance may read (repeatable).",
+            discussion: "By default an instance reads only the revision of the deployment it is running."))
+    var agentReadPrefix: [String] = []
+
     @Option(help: "The most bytes the built-in artifact store holds: BYTES, or with K, M, G, T (binary), or unlimited.")
     var artifactQuota: String = "50G"
 
@@ -128,6 +134,7 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.externalS3 = try externalEndpoints()
         configuration.commandPickupTimeout = pickupTimeout
         configuration.pollHold = pollHold
+        configuration.agentReadablePrefixes = agentReadPrefix
         guard let quota = StorageLimits.parseQuota(artifactQuota) else {
             throw ValidationError("--artifact-quota must be a size such as 50G, 512M or 1073741824, or unlimited")
         }

@@ -31,7 +31,7 @@ struct S3APITests {
                 store: store, directory: directory.appendingPathComponent("artifacts"), region: "us-east-1")
             api = S3API(
                 artifacts: artifacts, authenticator: authenticator, accountID: "000000000000",
-                clock: { S3APITests.now })
+                clock: { S3APITests.now }, instanceScope: InstanceScope(store: store, readablePrefixes: []))
             let key = try await AccessKeys.create(in: store, role: .admin, instanceName: nil)
             admin = Credentials(accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey)
         }

@@ -13,6 +13,8 @@ struct S3API: Sendable {
     let authenticator: Authenticator
     let accountID: String
     let clock: @Sendable () -> Date
+    /// What on-premises instances may read besides what their policies say.
+    let instanceScope: InstanceScope
 
     func respond(to request: Request, requestID: String, logger: Logger) async -> Response {
         var resource = request.head.path ?? "/"
@@ -22,6 +24,10 @@ struct S3API: Sendable {
             let authentication = try await authenticator.authenticateS3(request, now: clock())
             let operation = try S3Operation(s3)
             try authentication.principal.authorizeS3(operation, bucket: s3.bucket, key: s3.key)
+            if let host = authentication.principal.instanceHost {
+                try await instanceScope.authorize(
+                    operation, bucket: s3.bucket, key: s3.key, host: host, principalARN: authentication.principal.arn)
+            }
             var response = try await route(operation, s3, authentication: authentication, logger: logger)
             response.headers[.amzS3RequestID] = requestID
             return response

@@ -16,7 +16,7 @@ import Store
 struct TestServer {
     let dataDirectory: URL
     let store: any Store
-    let configuration: ServerConfiguration
+    var configuration: ServerConfiguration
 
     init() throws {
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -31,9 +31,9 @@ struct TestServer {
     func remove() { try? FileManager.default.removeItem(at: dataDirectory) }
 
     /// A new key of `role`, written through the sealing store as the server and `slipway keys` write keys.
-    func key(_ role: KeyRole) async throws -> Credentials {
+    func key(_ role: KeyRole, instanceName: String? = nil) async throws -> Credentials {
         let sealed = SealingStore(base: store, sealer: try SecretSealer.loadOrCreate(dataDirectory: dataDirectory))
-        let key = try await AccessKeys.create(in: sealed, role: role, instanceName: nil)
+        let key = try await AccessKeys.create(in: sealed, role: role, instanceName: instanceName)
         return Credentials(accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey)
     }
 
@@ -74,6 +74,18 @@ struct TestServer {
                 payload: .sha256(SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()), date: Date(),
                 addContentSHA256Header: false)
             return try await send(.post, "/", headers: signed.headers, body: body)
+        }
+
+        /// An S3 request (`path` may carry a query) signed with `credentials`, its payload signed as its SHA-256.
+        func s3(_ method: HTTPRequest.Method, _ path: String, body: Data = Data(), as credentials: Credentials)
+            async throws -> Answer
+        {
+            let parts = path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+            let signed = Signer(credentials: credentials, region: "us-east-1", service: "s3").sign(
+                method: method.rawValue, path: String(parts[0]), query: parts.count > 1 ? String(parts[1]) : "",
+                headers: [HTTPHeader("host", "localhost")],
+                payload: .sha256(SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()), date: Date())
+            return try await send(method, path, headers: signed.headers, body: body)
         }
 
         /// Sends a request as it is (the `host` header becomes the authority the framework sets).

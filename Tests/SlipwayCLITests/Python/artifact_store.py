@@ -229,7 +229,8 @@ check("an unknown key is InvalidAccessKeyId", error_of(boto3.client("s3", aws_ac
 agent = boto3.client(
     "s3", aws_access_key_id=os.environ["SLIPWAY_AGENT_KEY_ID"], aws_secret_access_key=os.environ["SLIPWAY_AGENT_SECRET"]
 )
-check("an agent key reads", agent.get_object(Bucket="artifacts", Key="dir/signed.bin")["Body"].read() == b"signed payload")
+refused = error_of(agent.get_object, Bucket="artifacts", Key="dir/signed.bin")
+check("an agent key reads no object its host is not deploying", refused == ("AccessDenied", 403), refused)
 check("an agent key may not write", error_of(agent.put_object, Bucket="artifacts", Key="agent", Body=b"x")[0] == "AccessDenied")
 check("an agent key may not delete", error_of(agent.delete_object, Bucket="artifacts", Key="dir/signed.bin")[0] == "AccessDenied")
 

@@ -114,8 +114,9 @@ with zipfile.ZipFile(archive, "w") as bundle:
     bundle.writestr("appspec.yml", "version: 0.0\nos: linux\nfiles:\n  - source: app\n    destination: /srv\n")
     bundle.writestr("app/VERSION", "1")
 etag = s3.put_object(Bucket="releases", Key="app.zip", Body=archive.getvalue())["ETag"].strip('"')
-check("the key reads revisions from S3", instance_s3.get_object(Bucket="releases", Key="app.zip")["Body"].read()
-      == archive.getvalue())
+refused = error_of(instance_s3.get_object, Bucket="releases", Key="app.zip")
+check("the key reads no object while its host runs no deployment of it", refused is not None
+      and refused[0] == "AccessDenied" and "--agent-read-prefix" in refused[1], refused)
 refused = error_of(instance_s3.put_object, Bucket="releases", Key="planted", Body=b"x")
 check("the key cannot write to S3", refused is not None and refused[0] == "AccessDenied"
       and "s3:PutObject" in refused[1], refused)
@@ -134,11 +135,23 @@ deployment = codedeploy.create_deployment(
     revision={"revisionType": "S3", "s3Location": {"bucket": "releases", "key": "app.zip", "bundleType": "zip",
                                                    "eTag": etag}})["deploymentId"]
 ran = []
+downloaded = []
+
+
+def download(name):
+    if name == "DownloadBundle":
+        downloaded.append(instance_s3.get_object(Bucket="releases", Key="app.zip")["Body"].read())
+        refused = error_of(instance_s3.get_object, Bucket="releases", Key="planted-elsewhere")
+        downloaded.append(refused is not None and refused[0] == "AccessDenied")
+
+
 while len(ran) < len(IN_PLACE):
-    step = agent.run_command()
+    step = agent.run_command(during=download)
     assert step is not None, "gpu-7 got no command after %s" % ran
     ran.append(step[0])
 check("the key runs a deployment's lifecycle on its host", ran == IN_PLACE, ran)
+check("during DownloadBundle the key reads its revision, and only it", downloaded == [archive.getvalue(), True],
+      downloaded[1:])
 codedeploy.get_waiter("deployment_successful").wait(deploymentId=deployment,
                                                     WaiterConfig={"Delay": 1, "MaxAttempts": 30})
 

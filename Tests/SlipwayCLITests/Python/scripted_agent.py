@@ -92,9 +92,11 @@ class ScriptedAgent:
             "CommandStatus": "Succeeded" if succeeded else "Failed",
             "Diagnostics": {"Format": "JSON", "Payload": json.dumps(diagnostics)}})
 
-    def run_command(self, fail_on=()):
+    def run_command(self, fail_on=(), during=None):
         """Polls one command, fetches its specification, acknowledges and completes it; fails it when its name is in
-        fail_on. Returns (command name, deployment id) or None when the poll came back empty."""
+        fail_on. `during`, when given, is called with the command's name while the command runs (between the
+        acknowledgement and the completion). Returns (command name, deployment id) or None when the poll came back
+        empty."""
         command = self.poll()
         if command is None:
             return None
@@ -102,6 +104,8 @@ class ScriptedAgent:
         status = self.acknowledge(command)
         assert status == "InProgress", f"acknowledgement answered {status}"
         name = command["CommandName"]
+        if during is not None:
+            during(name)
         if name in fail_on:
             self.complete(command, succeeded=False, script=f"scripts/{name}.sh",
                           message=f"Script at specified location: scripts/{name}.sh failed with exit code 1",
