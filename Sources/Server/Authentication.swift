@@ -53,6 +53,37 @@ struct Authenticator: Sendable {
         }
     }
 
+    /// Before the body of a JSON protocol request is read: refuses a request that carries no signature or names no
+    /// active key (an `AWSJSONError`, 403), so that nobody without a key makes the server read (up to 4 MiB of) a
+    /// body. The signature itself covers the body and is checked by ``authenticate(_:body:service:now:)``.
+    func requireKnownKey(_ request: Request) async throws {
+        do {
+            try await knownKey(request)
+        } catch let error as SigV4Error {
+            throw AWSJSONError(type: error.wireCode(for: .json), message: error.message, status: 403)
+        }
+    }
+
+    /// ``requireKnownKey(_:)`` for the query protocol, with IAM's errors.
+    func requireKnownKeyIAM(_ request: Request) async throws {
+        do {
+            try await knownKey(request)
+        } catch let error as SigV4Error {
+            throw IAMError(
+                code: error.wireCode(for: .query), message: error.message, status: error.httpStatus(for: .query))
+        }
+    }
+
+    private func knownKey(_ request: Request) async throws {
+        let signed = VerificationRequest(
+            method: request.method.rawValue, target: request.head.path ?? "/",
+            headers: request.headers.map { HTTPHeader($0.name.rawName, $0.value) }, bodySHA256: nil)
+        let authorization = try Authorization.parse(signed)
+        guard try await principal(accessKeyId: authorization.accessKeyId) != nil else {
+            throw SigV4Error.unknownAccessKey(authorization.accessKeyId)
+        }
+    }
+
     /// `requirements`: the JSON protocols need `X-Amz-Target` and the body's SHA-256 signed, the query protocol the
     /// body's SHA-256, so that a captured request cannot be replayed as another operation.
     private func verify(

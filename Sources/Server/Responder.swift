@@ -54,6 +54,7 @@ struct SlipwayResponder: HTTPResponder {
             return await s3.respond(to: request, requestID: requestID, logger: logger)
         }
         do {
+            try await authenticator.requireKnownKey(request)
             let body = try await readBody(request)
             let (prefix, operation) = Self.split(target)
             switch prefix {

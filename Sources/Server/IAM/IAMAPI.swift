@@ -34,6 +34,7 @@ struct IAMAPI: Sendable {
     func respond(to request: Request, requestID: String, logger: Logger) async -> Response {
         var logger = logger
         do {
+            try await authenticator.requireKnownKeyIAM(request)
             let body: Data
             do {
                 body = Data(try await request.body.collect(upTo: Self.maximumBody).readableBytesView)
@@ -195,6 +196,15 @@ struct IAMQuery: Sendable {
                 throw IAMError.validation("maxItems", text, "Member must have value between 1 and 1000")
             }
             maxItems = value
+        }
+        if let marker = values["Marker"] {
+            // IAM's model: 1 to 320 characters of U+0020–U+00FF.
+            guard (1...320).contains(marker.count),
+                marker.unicodeScalars.allSatisfy({ (0x20...0xFF).contains($0.value) })
+            else {
+                throw IAMError.validation(
+                    "marker", marker, "Member must satisfy regular expression pattern: [\\u0020-\\u00FF]+")
+            }
         }
         return (values["Marker"], maxItems)
     }
