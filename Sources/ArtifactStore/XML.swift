@@ -24,7 +24,9 @@ public struct XMLWriter: Sendable {
         document += "<\(name)>\(Self.escape(text))</\(name)>"
     }
 
-    /// Escapes the five XML special characters and control characters that XML 1.0 cannot carry as text.
+    /// Escapes the five XML special characters. Characters XML 1.0 cannot carry in any form (the C0 controls other
+    /// than tab, line feed and carriage return, which not even a character reference may name, and U+FFFE, U+FFFF)
+    /// become U+FFFD: an error that echoes a hostile name must still be a document clients can parse.
     public static func escape(_ text: String) -> String {
         var escaped = ""
         escaped.reserveCapacity(text.utf8.count)
@@ -37,8 +39,8 @@ public struct XMLWriter: Sendable {
             case "'": escaped += "&apos;"
             case "\n", "\r", "\t": escaped += "&#\(scalar.value);"
             default:
-                if scalar.value < 0x20 {
-                    escaped += "&#x\(String(scalar.value, radix: 16));"
+                if scalar.value < 0x20 || scalar.value == 0xFFFE || scalar.value == 0xFFFF {
+                    escaped.unicodeScalars.append("\u{FFFD}")
                 } else {
                     escaped.unicodeScalars.append(scalar)
                 }

@@ -180,6 +180,15 @@ struct XMLTests {
     func escaping() {
         #expect(XMLWriter.escape("a<b>&\"'") == "a&lt;b&gt;&amp;&quot;&apos;")
     }
+
+    @Test("characters XML 1.0 cannot carry become U+FFFD, so an error echoing a hostile name still parses")
+    func forbiddenCharacters() throws {
+        #expect(XMLWriter.escape("victim\u{0}x\u{1B}[31m\u{FFFE}") == "victim\u{FFFD}x\u{FFFD}[31m\u{FFFD}")
+        #expect(XMLWriter.escape("a\tb\nc\rd\u{7F}é") == "a&#9;b&#10;c&#13;d\u{7F}é")
+        var writer = XMLWriter()
+        writer.element("Key", "k\u{0}\u{1}")
+        _ = try XMLRequestParser.parse(Array(writer.document.utf8))
+    }
 }
 
 @Suite("Names")
