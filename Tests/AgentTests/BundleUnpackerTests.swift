@@ -327,6 +327,33 @@ import Testing
         #expect(error?.entry == "bomb")
         try sandbox.expectNothingLeft()
     }
+
+    /// A bomb that lies low (declares 1,000 bytes, inflates to 4 MiB) passes the check of declared sizes; the bytes
+    /// must then be stopped as they inflate. One that declares more than it holds is refused too.
+    @Test("a zip entry that inflates to another size than it declares is refused", arguments: [1000, 8 << 20])
+    func zipEntryWithLyingSize(_ declared: Int) async throws {
+        let sandbox = try BundleSandbox()
+        defer { sandbox.remove() }
+        let archive = try sandbox.archive("zip", [.file("bomb.bin", String(repeating: "\0", count: 4 << 20))])
+        var bytes = [UInt8](try Data(contentsOf: archive))
+        // The uncompressed size sits at offset 22 of the local file header (PK\3\4) and 24 of the central
+        // directory's header (PK\1\2); both are rewritten.
+        func patch(signature: [UInt8], offset: Int) {
+            for start in 0..<(bytes.count - 4) where Array(bytes[start..<start + 4]) == signature {
+                for byte in 0..<4 { bytes[start + offset + byte] = UInt8(truncatingIfNeeded: declared >> (8 * byte)) }
+            }
+        }
+        patch(signature: [0x50, 0x4B, 0x03, 0x04], offset: 22)
+        patch(signature: [0x50, 0x4B, 0x01, 0x02], offset: 24)
+        try Data(bytes).write(to: archive)
+        let error = await #expect(throws: BundleError.self) {
+            try await BundleUnpacker().unpack(archive, type: .zip, into: sandbox.target)
+        }
+        #expect(error?.entry == "bomb.bin")
+        #expect(error?.reason.contains("declares") == true, "\(String(describing: error))")
+        let written = (try? FileManager.default.attributesOfItem(atPath: sandbox.target.path + "/bomb.bin"))?[.size]
+        #expect(written == nil, "nothing of the entry is left")
+    }
 }
 
 // MARK: - Fixtures

@@ -9,8 +9,8 @@ import ZIPFoundation
 
 /// Zip bundles: ZIPFoundation reads the archive and inflates entries; the checks and the writing are ours.
 ///
-/// Every entry's path, the entry count and the declared sizes are checked before anything is written; the actual
-/// bytes are counted again while writing (declared sizes of a zip bomb lie). ZIPFoundation reports only files,
+/// Every entry's path, the entry count and the declared sizes are checked before anything is written; while writing,
+/// an entry must inflate to exactly the size it declared (declared sizes of a zip bomb lie). ZIPFoundation reports only files,
 /// directories and symbolic links, so an entry marked as a device in its attributes is written as a plain file,
 /// never created as a device.
 enum ZipBundle {
@@ -64,8 +64,23 @@ enum ZipBundle {
                         path, mode: mode ?? 0o644, mtime: mtime,
                         declaredSize: Int64(clamping: entry.uncompressedSize)
                     ) { sink in
+                        // The limits were checked against the declared sizes: an entry that inflates to more (or
+                        // fewer) bytes than it declares is refused, and the bytes beyond are never written.
+                        let declared = entry.uncompressedSize
+                        var written: UInt64 = 0
                         let checksum = try archive.extract(entry, bufferSize: 1 << 18) { data in
+                            written += UInt64(data.count)
+                            guard written <= declared else {
+                                throw BundleError(
+                                    entry: entry.path,
+                                    reason: "the entry inflates to more than the \(declared) bytes it declares")
+                            }
                             try data.withUnsafeBytes { try sink($0) }
+                        }
+                        guard written == declared else {
+                            throw BundleError(
+                                entry: entry.path,
+                                reason: "the entry inflates to \(written) bytes, not the \(declared) it declares")
                         }
                         guard checksum == entry.checksum else {
                             throw BundleError(entry: entry.path, reason: "the entry's CRC-32 does not match")
