@@ -249,8 +249,12 @@ def lifecycle():
 
     listed = codedeploy.list_deployments(applicationName="shop", deploymentGroupName="prod")["deployments"]
     assert set(listed) == {first, broken, rollback, stopped}, listed
-    failed_only = codedeploy.list_deployments(applicationName="shop", includeOnlyStatuses=["Failed"])["deployments"]
+    failed_only = codedeploy.list_deployments(includeOnlyStatuses=["Failed"])["deployments"]
     assert set(failed_only) == {broken, lonely}, failed_only
+    failed_in_prod = codedeploy.list_deployments(
+        applicationName="shop", deploymentGroupName="prod", includeOnlyStatuses=["Failed"])["deployments"]
+    assert failed_in_prod == [broken], failed_in_prod
+    expect_error("DeploymentGroupNameRequiredException", codedeploy.list_deployments, applicationName="shop")
     expect_error("DeploymentDoesNotExistException", codedeploy.get_deployment, deploymentId="d-AAAAAAAAA")
     print("deployment checks passed")
 
