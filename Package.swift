@@ -136,6 +136,9 @@ let package = Package(
         ),
         // Fuzz target for the AppSpec parser: libFuzzer with -DFUZZING, a replayer of input files otherwise.
         .executableTarget(name: "AppSpecFuzzer", dependencies: ["AppSpec"]),
+        // Fuzz target for the request parsers (SigV4, JSON reader and shape validator), built the same way; see
+        // scripts/fuzz-requests.sh. Light modules only, so that its sanitizer build stays short.
+        .executableTarget(name: "RequestFuzzer", dependencies: ["SigV4", "SlipwayModel"]),
         // Benchmarks: one executable, a subcommand per scenario. Figures go to docs/benchmarks.md.
         .executableTarget(
             name: "slipway-bench",
