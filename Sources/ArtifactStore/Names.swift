@@ -25,6 +25,13 @@ public enum BucketName {
         if parts.count == 4 && parts.allSatisfy({ UInt8($0) != nil }) {
             throw .invalidBucketName(name, "a bucket name must not be formatted as an IP address")
         }
+        // Prefixes and suffixes S3 reserves for its own names (punycode, access point and Object Lambda aliases).
+        for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] where name.hasPrefix(prefix) {
+            throw .invalidBucketName(name, "a bucket name must not begin with \(prefix)")
+        }
+        for suffix in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] where name.hasSuffix(suffix) {
+            throw .invalidBucketName(name, "a bucket name must not end with \(suffix)")
+        }
     }
 
     /// Whether `name` could name a bucket at all; used to answer `NoSuchBucket` rather than look up garbage.

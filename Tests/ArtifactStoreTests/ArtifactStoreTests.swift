@@ -193,6 +193,16 @@ struct XMLTests {
 
 @Suite("Names")
 struct NameTests {
+    @Test(
+        "names S3 reserves are refused",
+        arguments: [
+            "xn--abc", "sthree-abc", "amzn-s3-demo-bucket", "bucket-s3alias", "abc--ol-s3", "abc.mrap",
+            "abc--x-s3", "abc--table-s3",
+        ])
+    func reservedBucketNames(_ name: String) {
+        #expect(throws: S3Error.self) { try BucketName.validate(name) }
+    }
+
     @Test("bucket names follow S3's rules")
     func bucketNames() {
         for good in ["abc", "my-bucket.v2", String(repeating: "a", count: 63)] {

@@ -179,3 +179,30 @@ struct HardeningTests {
         #expect(try String(contentsOf: dev.caCertificate, encoding: .utf8) == text)
     }
 }
+
+@Suite("Hardening: what a request must show before its body is read")
+struct BodyAdmissionTests {
+    /// A body over the limit gets the authentication error, not the body's.
+    @Test("a JSON or IAM request with no key, or an unknown one, is refused before its body is read")
+    func keyBeforeBody() async throws {
+        let server = try TestServer()
+        defer { server.remove() }
+        try await server.run { client in
+            let large = Data(repeating: UInt8(ascii: " "), count: 5 << 20)
+            let unsigned = try await client.send(
+                .post, "/", headers: [HTTPHeader("x-amz-target", "CodeDeploy_20141006.ListApplications")],
+                body: large)
+            #expect(unsigned.status == 403, "\(String(decoding: unsigned.body.prefix(300), as: UTF8.self))")
+            #expect(unsigned.errorType == "MissingAuthenticationTokenException")
+            let unknown = try await client.json(
+                target: "CodeDeploy_20141006.ListApplications", body: large, service: "codedeploy",
+                credentials: Credentials(accessKeyId: "AKIAUNKNOWNUNKNOWN00", secretAccessKey: "x"))
+            #expect(unknown.status == 403)
+            #expect(unknown.errorType == "UnrecognizedClientException")
+            let iam = try await client.send(
+                .post, "/", headers: [HTTPHeader("content-type", "application/x-www-form-urlencoded")],
+                body: Data("Action=ListUsers&Version=2010-05-08&".utf8) + Data(repeating: 0x61, count: 2 << 20))
+            #expect(iam.status == 403, "\(String(decoding: iam.body.prefix(300), as: UTF8.self))")
+        }
+    }
+}
