@@ -73,14 +73,14 @@ enum ZipBundle {
                             guard written <= declared else {
                                 throw BundleError(
                                     entry: entry.path,
-                                    reason: "the entry inflates to more than the \(declared) bytes it declares")
+                                    reason: "the entry inflates to more than its declared size of \(declared) bytes")
                             }
                             try data.withUnsafeBytes { try sink($0) }
                         }
                         guard written == declared else {
                             throw BundleError(
                                 entry: entry.path,
-                                reason: "the entry inflates to \(written) bytes, not the \(declared) it declares")
+                                reason: "the entry inflates to \(written) bytes, not its declared size of \(declared)")
                         }
                         guard checksum == entry.checksum else {
                             throw BundleError(entry: entry.path, reason: "the entry's CRC-32 does not match")
