@@ -27,85 +27,99 @@ struct Authenticator: Sendable {
         self.principals = principals
     }
 
-    /// The principal of a signed request of an AWS JSON protocol, or an `AWSJSONError` (HTTP 403) that says what is
-    /// wrong with its signature. `service` is the signing name the endpoint expects. `X-Amz-Target` and the body's
-    /// SHA-256 must be signed (``SigningRequirements/awsJSON``).
-    func authenticate(_ request: Request, body: Data, service: String, now: Date) async throws -> Principal {
+    /// A request whose signature names an active key, before its body is read: what it signed and who signed it.
+    /// Nobody without a key makes the server read (up to 4 MiB of) a body; the signature itself covers the body and
+    /// is checked once the body is there.
+    struct Admission: Sendable {
+        fileprivate var signed: VerificationRequest
+        fileprivate let authorization: Authorization
+        fileprivate let key: AccessKeyRecord
+        let principal: Principal
+    }
+
+    /// The admission of a request of an AWS JSON protocol, or an `AWSJSONError` (HTTP 403).
+    func admit(_ request: Request) async throws -> Admission {
         do {
-            return try await verify(
-                request, body: body, service: service, regions: [region], requirements: .awsJSON, now: now)
+            return try await admission(request)
         } catch let error as SigV4Error {
             throw AWSJSONError(type: error.wireCode(for: .json), message: error.message, status: 403)
         }
     }
 
-    /// The principal of a signed IAM request, or an ``IAMError`` in the query protocol's terms.
+    /// The admission of an IAM request, or an ``IAMError`` in the query protocol's terms.
+    func admitIAM(_ request: Request) async throws -> Admission {
+        do {
+            return try await admission(request)
+        } catch let error as SigV4Error {
+            throw IAMError(
+                code: error.wireCode(for: .query), message: error.message, status: error.httpStatus(for: .query))
+        }
+    }
+
+    /// The principal of an admitted request of an AWS JSON protocol once its signature over `body` is verified, or an
+    /// `AWSJSONError` (HTTP 403) that says what is wrong with the signature. `service` is the signing name the
+    /// endpoint expects. `X-Amz-Target` and the body's SHA-256 must be signed (``SigningRequirements/awsJSON``).
+    func authenticate(_ admission: Admission, body: Data, service: String, now: Date) throws -> Principal {
+        do {
+            return try verify(
+                admission, body: body, service: service, regions: [region], requirements: .awsJSON, now: now)
+        } catch let error as SigV4Error {
+            throw AWSJSONError(type: error.wireCode(for: .json), message: error.message, status: 403)
+        }
+    }
+
+    /// ``admit(_:)`` and ``authenticate(_:body:service:now:)`` in one, for a body already read.
+    func authenticate(_ request: Request, body: Data, service: String, now: Date) async throws -> Principal {
+        try authenticate(try await admit(request), body: body, service: service, now: now)
+    }
+
+    /// The principal of an admitted IAM request once its signature over `body` is verified, or an ``IAMError``.
     ///
     /// IAM signs for `us-east-1`; the AWS SDKs, given a custom endpoint, sign for the client's region instead, so
     /// the server's own region is accepted too.
+    func authenticateIAM(_ admission: Admission, body: Data, now: Date) throws -> Principal {
+        do {
+            return try verify(
+                admission, body: body, service: "iam", regions: ["us-east-1", region], requirements: .awsQuery,
+                now: now)
+        } catch let error as SigV4Error {
+            throw IAMError(
+                code: error.wireCode(for: .query), message: error.message, status: error.httpStatus(for: .query))
+        }
+    }
+
+    /// ``admitIAM(_:)`` and ``authenticateIAM(_:body:now:)`` in one, for a body already read.
     func authenticateIAM(_ request: Request, body: Data, now: Date) async throws -> Principal {
-        do {
-            return try await verify(
-                request, body: body, service: "iam", regions: ["us-east-1", region], requirements: .awsQuery, now: now)
-        } catch let error as SigV4Error {
-            throw IAMError(
-                code: error.wireCode(for: .query), message: error.message, status: error.httpStatus(for: .query))
-        }
+        try authenticateIAM(try await admitIAM(request), body: body, now: now)
     }
 
-    /// Before the body of a JSON protocol request is read: refuses a request that carries no signature or names no
-    /// active key (an `AWSJSONError`, 403), so that nobody without a key makes the server read (up to 4 MiB of) a
-    /// body. The signature itself covers the body and is checked by ``authenticate(_:body:service:now:)``.
-    func requireKnownKey(_ request: Request) async throws {
-        do {
-            try await knownKey(request)
-        } catch let error as SigV4Error {
-            throw AWSJSONError(type: error.wireCode(for: .json), message: error.message, status: 403)
-        }
-    }
-
-    /// ``requireKnownKey(_:)`` for the query protocol, with IAM's errors.
-    func requireKnownKeyIAM(_ request: Request) async throws {
-        do {
-            try await knownKey(request)
-        } catch let error as SigV4Error {
-            throw IAMError(
-                code: error.wireCode(for: .query), message: error.message, status: error.httpStatus(for: .query))
-        }
-    }
-
-    private func knownKey(_ request: Request) async throws {
-        let signed = VerificationRequest(
-            method: request.method.rawValue, target: request.head.path ?? "/",
-            headers: request.headers.map { HTTPHeader($0.name.rawName, $0.value) }, bodySHA256: nil)
-        let authorization = try Authorization.parse(signed)
-        guard try await principal(accessKeyId: authorization.accessKeyId) != nil else {
-            throw SigV4Error.unknownAccessKey(authorization.accessKeyId)
-        }
-    }
-
-    /// `requirements`: the JSON protocols need `X-Amz-Target` and the body's SHA-256 signed, the query protocol the
-    /// body's SHA-256, so that a captured request cannot be replayed as another operation.
-    private func verify(
-        _ request: Request, body: Data, service: String, regions: [String], requirements: SigningRequirements,
-        now: Date
-    ) async throws -> Principal {
+    private func admission(_ request: Request) async throws -> Admission {
         // HTTP/1 `Host` arrives as the request's authority (swift-http-types keeps it apart from the fields), yet
         // clients sign it as a header.
         var headers = request.headers.map { HTTPHeader($0.name.rawName, $0.value) }
         if let authority = request.head.authority { headers.append(HTTPHeader("host", authority)) }
         let signed = VerificationRequest(
-            method: request.method.rawValue, target: request.head.path ?? "/", headers: headers,
-            bodySHA256: Self.sha256Hex(body))
+            method: request.method.rawValue, target: request.head.path ?? "/", headers: headers, bodySHA256: nil)
         let authorization = try Authorization.parse(signed)
         guard let (key, principal) = try await principal(accessKeyId: authorization.accessKeyId) else {
             throw SigV4Error.unknownAccessKey(authorization.accessKeyId)
         }
-        let region = regions.first { $0 == authorization.scope.region } ?? regions[0]
+        return Admission(signed: signed, authorization: authorization, key: key, principal: principal)
+    }
+
+    /// `requirements`: the JSON protocols need `X-Amz-Target` and the body's SHA-256 signed, the query protocol the
+    /// body's SHA-256, so that a captured request cannot be replayed as another operation.
+    private func verify(
+        _ admission: Admission, body: Data, service: String, regions: [String], requirements: SigningRequirements,
+        now: Date
+    ) throws -> Principal {
+        var signed = admission.signed
+        signed.bodySHA256 = Self.sha256Hex(body)
+        let region = regions.first { $0 == admission.authorization.scope.region } ?? regions[0]
         _ = try verifier.verify(
-            signed, authorization: authorization, secretAccessKey: key.secretAccessKey, now: now,
+            signed, authorization: admission.authorization, secretAccessKey: admission.key.secretAccessKey, now: now,
             expectedRegion: region, expectedService: service, requirements: requirements)
-        return principal
+        return admission.principal
     }
 
     /// The active key `accessKeyId` and its principal, from ``principals`` or one read of the store: the key and, for

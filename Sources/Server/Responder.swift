@@ -54,13 +54,13 @@ struct SlipwayResponder: HTTPResponder {
             return await s3.respond(to: request, requestID: requestID, logger: logger)
         }
         do {
-            try await authenticator.requireKnownKey(request)
+            let admission = try await authenticator.admit(request)
             let body = try await readBody(request)
             let (prefix, operation) = Self.split(target)
             switch prefix {
             case CodeDeploy.targetPrefix:
-                let principal = try await authenticator.authenticate(
-                    request, body: body, service: CodeDeploy.signingName, now: clock())
+                let principal = try authenticator.authenticate(
+                    admission, body: body, service: CodeDeploy.signingName, now: clock())
                 try principal.authorizeCodeDeploy(
                     operation: operation, body: body, arns: ARNs(region: region, accountID: accountID))
                 log.operation = operation
@@ -74,8 +74,8 @@ struct SlipwayResponder: HTTPResponder {
                 let signingName =
                     prefix == CodeDeployCommand.targetPrefix
                     ? CodeDeployCommand.signingName : CodeDeployCommand.secureSigningName
-                let principal = try await authenticator.authenticate(
-                    request, body: body, service: signingName, now: clock()
+                let principal = try authenticator.authenticate(
+                    admission, body: body, service: signingName, now: clock()
                 ).authorizedForCommands(operation: operation)
                 log.operation = operation
                 let output = try await commands.handle(
@@ -83,8 +83,8 @@ struct SlipwayResponder: HTTPResponder {
                     agentVersion: request.headers[.agentVersion], now: clock)
                 return Response.awsJSON(output, requestID: requestID)
             case EventLogs.targetPrefix:
-                let principal = try await authenticator.authenticate(
-                    request, body: body, service: CodeDeploy.signingName, now: clock())
+                let principal = try authenticator.authenticate(
+                    admission, body: body, service: CodeDeploy.signingName, now: clock())
                 try principal.authorizeCodeDeploy(
                     operation: "GetDeploymentTarget", body: body, arns: ARNs(region: region, accountID: accountID))
                 log.operation = operation

@@ -34,7 +34,7 @@ struct IAMAPI: Sendable {
     func respond(to request: Request, requestID: String, logger: Logger) async -> Response {
         var logger = logger
         do {
-            try await authenticator.requireKnownKeyIAM(request)
+            let admission = try await authenticator.admitIAM(request)
             let body: Data
             do {
                 body = Data(try await request.body.collect(upTo: Self.maximumBody).readableBytesView)
@@ -43,7 +43,7 @@ struct IAMAPI: Sendable {
                     code: "ValidationError", message: "The request body is larger than \(Self.maximumBody) bytes.",
                     status: 413)
             }
-            let principal = try await authenticator.authenticateIAM(request, body: body, now: clock())
+            let principal = try authenticator.authenticateIAM(admission, body: body, now: clock())
             let query = IAMQuery(form: body, url: request.uri.query ?? "")
             guard let action = query["Action"] else {
                 throw IAMError(code: "MissingAction", message: "The request has no Action parameter.", status: 400)
