@@ -83,7 +83,7 @@ public struct SealingStore: Store {
     }
 
     public func read<T: Sendable>(_ body: @Sendable (any StoreReader) throws -> T) async throws -> T {
-        try await base.read { try body(SealingReader(base: $0, sealer: sealer)) }
+        try await base.read { try body(SealingReader(reads: $0, sealer: sealer)) }
     }
 
     @discardableResult
@@ -125,42 +125,38 @@ extension SecretSealer {
     }
 }
 
-private struct SealingReader: StoreReader {
-    let base: any StoreReader
-    let sealer: SecretSealer
-
-    func record(_ kind: RecordKind, scope: String, name: String) throws -> StoredRecord? {
-        try base.record(kind, scope: scope, name: name).map { try sealer.opened($0) }
-    }
-
-    func records(_ kind: RecordKind, scope: String, after: String?, limit: Int) throws -> [StoredRecord] {
-        try base.records(kind, scope: scope, after: after, limit: limit).map { try sealer.opened($0) }
-    }
-
-    func allRecords(_ kind: RecordKind) throws -> [StoredRecord] {
-        try base.allRecords(kind).map { try sealer.opened($0) }
-    }
-
-    func count(_ kind: RecordKind, scope: String) throws -> Int { try base.count(kind, scope: scope) }
+/// The reads of a sealing transaction: access key records come back with their secrets opened.
+private protocol SealingReads: StoreReader {
+    var reads: any StoreReader { get }
+    var sealer: SecretSealer { get }
 }
 
-private struct SealingWriter: StoreWriter {
-    let base: any StoreWriter
-    let sealer: SecretSealer
-
+extension SealingReads {
     func record(_ kind: RecordKind, scope: String, name: String) throws -> StoredRecord? {
-        try base.record(kind, scope: scope, name: name).map { try sealer.opened($0) }
+        try reads.record(kind, scope: scope, name: name).map { try sealer.opened($0) }
     }
 
     func records(_ kind: RecordKind, scope: String, after: String?, limit: Int) throws -> [StoredRecord] {
-        try base.records(kind, scope: scope, after: after, limit: limit).map { try sealer.opened($0) }
+        try reads.records(kind, scope: scope, after: after, limit: limit).map { try sealer.opened($0) }
     }
 
     func allRecords(_ kind: RecordKind) throws -> [StoredRecord] {
-        try base.allRecords(kind).map { try sealer.opened($0) }
+        try reads.allRecords(kind).map { try sealer.opened($0) }
     }
 
-    func count(_ kind: RecordKind, scope: String) throws -> Int { try base.count(kind, scope: scope) }
+    func count(_ kind: RecordKind, scope: String) throws -> Int { try reads.count(kind, scope: scope) }
+}
+
+private struct SealingReader: SealingReads {
+    let reads: any StoreReader
+    let sealer: SecretSealer
+}
+
+/// The changes of a sealing transaction: access key records are written with their secrets sealed.
+private struct SealingWriter: SealingReads, StoreWriter {
+    let base: any StoreWriter
+    let sealer: SecretSealer
+    var reads: any StoreReader { base }
 
     @discardableResult
     func put(_ kind: RecordKind, scope: String, name: String, document: Data) throws -> Int64 {
