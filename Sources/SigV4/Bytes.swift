@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 
 /// Byte-level helpers used on the hot path: hex, hashing, constant-time comparison, ASCII case.
-enum Bytes {
+package enum Bytes {
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Lowercase hex of `bytes`, written by hand (no `String(format:)`).
@@ -78,7 +78,7 @@ enum Bytes {
 
     /// The value of `text` if it is 1 to `maximumDigits` ASCII digits and nothing else (no sign, space or point);
     /// `maximumDigits` is at most 18, so the value always fits an `Int`.
-    static func decimal(_ text: String, maximumDigits: Int) -> Int? {
+    package static func decimal(_ text: String, maximumDigits: Int) -> Int? {
         let digits = text.utf8
         guard !digits.isEmpty, digits.count <= min(maximumDigits, 18) else { return nil }
         var value = 0

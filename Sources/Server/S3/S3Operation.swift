@@ -1,5 +1,6 @@
 import ArtifactStore
 import Foundation
+import SigV4
 
 /// The object a copy reads: `x-amz-copy-source`, parsed once for both authorization and the copy.
 struct S3CopySource: Sendable, Hashable {
@@ -267,13 +268,6 @@ enum S3Names {
 
     /// The value of `text` if it is 1 to `maximumDigits` ASCII digits (at most 18) and nothing else.
     static func decimal(_ text: String, maximumDigits: Int) -> Int? {
-        let digits = text.utf8
-        guard !digits.isEmpty, digits.count <= min(maximumDigits, 18) else { return nil }
-        var value = 0
-        for byte in digits {
-            guard byte >= 0x30 && byte <= 0x39 else { return nil }
-            value = value * 10 + Int(byte - 0x30)
-        }
-        return value
+        Bytes.decimal(text, maximumDigits: maximumDigits)
     }
 }
