@@ -17,20 +17,13 @@ struct AuthenticationPresignedTests {
     static let now = Date(timeIntervalSince1970: 1_773_480_413)
 
     struct Fixture {
-        let directory: URL
-        let authenticator: Authenticator
-        let key: AccessKeyRecord
+        let base: AuthenticatorFixture
+        var authenticator: Authenticator { base.authenticator }
+        var key: AccessKeyRecord { base.key }
 
-        init() async throws {
-            directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-presigned-\(UUID())")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let store = try SQLiteStore(path: directory.appendingPathComponent("store.sqlite").path)
-            authenticator = Authenticator(
-                store: store, region: "us-east-1", accountID: "000000000000", maximumClockSkew: 900)
-            key = try await AccessKeys.create(in: store, role: .deployer, instanceName: nil)
-        }
+        init() async throws { base = try await AuthenticatorFixture(role: .deployer) }
 
-        func remove() { try? FileManager.default.removeItem(at: directory) }
+        func remove() { base.remove() }
 
         /// A version-2 presigned URL's query for `method path`, signed over `amzHeaders` (lowercase names).
         func queryV2(method: String, path: String, expires: String, amzHeaders: [(String, String)] = []) -> String {

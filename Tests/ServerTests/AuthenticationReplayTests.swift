@@ -15,21 +15,13 @@ struct AuthenticationReplayTests {
     static let now = Date(timeIntervalSince1970: 1_773_480_413)
 
     struct Fixture {
-        let directory: URL
-        let authenticator: Authenticator
-        let credentials: Credentials
+        let base: AuthenticatorFixture
+        var authenticator: Authenticator { base.authenticator }
+        var credentials: Credentials { base.credentials }
 
-        init() async throws {
-            directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-replay-\(UUID())")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let store = try SQLiteStore(path: directory.appendingPathComponent("store.sqlite").path)
-            authenticator = Authenticator(
-                store: store, region: "us-east-1", accountID: "000000000000", maximumClockSkew: 900)
-            let key = try await AccessKeys.create(in: store, role: .admin, instanceName: nil)
-            credentials = Credentials(accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey)
-        }
+        init() async throws { base = try await AuthenticatorFixture(role: .admin) }
 
-        func remove() { try? FileManager.default.removeItem(at: directory) }
+        func remove() { base.remove() }
 
         /// A POST signed for `service` over `signed` headers with `payload`, sent with `extra` headers too.
         func request(
