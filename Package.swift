@@ -79,11 +79,21 @@ let package = Package(
             ],
             exclude: ["README.md"]
         ),
+        // Orchestration: the driver that applies engine events in store transactions and performs their actions.
+        // No HTTP.
+        .target(
+            name: "Deployments",
+            dependencies: [
+                "SlipwayModel", "Engine", "Store", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            exclude: ["README.md"]
+        ),
         // HTTP front: protocol dispatch, authentication, API handlers; drives the engine.
         .target(
             name: "Server",
             dependencies: [
-                "SlipwayModel", "AppSpec", "SigV4", "Engine", "Store", "ArtifactStore", "S3Transfer",
+                "SlipwayModel", "AppSpec", "SigV4", "Engine", "Store", "Deployments", "ArtifactStore", "S3Transfer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -169,7 +179,8 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "SigV4", "SlipwayModel", "Store", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "Server", "Deployments", "SigV4", "SlipwayModel", "Store",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),

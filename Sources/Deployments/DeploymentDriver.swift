@@ -9,9 +9,9 @@ import Store
 ///
 /// Actions may lead to more events (a finished deployment starts the next one of its group, a rollback is created
 /// and started); they are worked off in the same transaction, so the store never shows half a decision.
-struct DeploymentDriver: Sendable {
+package struct DeploymentDriver: Sendable {
     /// What can happen to a deployment.
-    enum Event: Sendable {
+    package enum Event: Sendable {
         case start
         case delivered(HostCommandID)
         case acknowledged(HostCommandID, CommandAcknowledgement)
@@ -23,15 +23,22 @@ struct DeploymentDriver: Sendable {
         case stop(autoRollbackEnabled: Bool?)
     }
 
-    let store: any Store
-    let wakeups: HostWakeups
-    let settings: DeploymentSettings
-    let logger: Logger
-    let cache = DeploymentCache()
+    package let store: any Store
+    package let wakeups: HostWakeups
+    package let settings: DeploymentSettings
+    package let logger: Logger
+    package let cache = DeploymentCache()
+
+    package init(store: any Store, wakeups: HostWakeups, settings: DeploymentSettings, logger: Logger) {
+        self.store = store
+        self.wakeups = wakeups
+        self.settings = settings
+        self.logger = logger
+    }
 
     /// Applies `event` to deployment `id` and returns the deployment as stored afterwards.
     @discardableResult
-    func apply(_ event: Event, to id: String, now: Date) async throws -> LoadedDeployment {
+    package func apply(_ event: Event, to id: String, now: Date) async throws -> LoadedDeployment {
         try await transaction(now: now) { run in
             try run.process(event, for: id)
             return try run.loaded(id)
@@ -40,7 +47,7 @@ struct DeploymentDriver: Sendable {
 
     /// Applies `event` to deployment `id` and returns `answer` of the deployment as stored afterwards, read inside the
     /// transaction: the caller keeps no copy of the deployment, which the next event then changes in place.
-    func apply<Answer: Sendable>(
+    package func apply<Answer: Sendable>(
         _ event: Event, to id: String, now: Date, answer: @Sendable (LoadedDeployment) -> Answer
     ) async throws -> Answer {
         try await transaction(now: now) { run in
@@ -51,14 +58,36 @@ struct DeploymentDriver: Sendable {
 
     /// Creates a deployment from the plan `validate` returns (it runs in the same transaction, so its checks hold
     /// when the deployment is stored) and starts it if its group is idle.
-    func create(now: Date, _ validate: @Sendable (any StoreWriter) throws -> DeploymentPlan) async throws
+    package func create(now: Date, _ validate: @Sendable (any StoreWriter) throws -> DeploymentPlan) async throws
         -> LoadedDeployment
     {
         try await transaction(now: now) { run in
-            let plan = try validate(run.tx)
-            let id = try run.add(plan)
+            let id = try run.add(validate)
             try run.drain()
             return try run.loaded(id)
+        }
+    }
+
+    /// How long a command handed out but not acknowledged waits before a new poll of its host gets it again.
+    package static let redeliveryGrace: TimeInterval = 30
+
+    /// A command handed out to a host's poll.
+    package struct HandedOut: Sendable, Hashable {
+        package var id: HostCommandID
+        /// The group of the command's deployment: it names the deployment execution.
+        package var deploymentGroupId: String
+    }
+
+    /// In one transaction: the host's first offered command, unless the host still runs one; it is marked delivered
+    /// and the host busy. A command handed out but not acknowledged within ``redeliveryGrace`` is handed out again.
+    package func takeCommand(for host: String, now: Date) async throws -> HandedOut? {
+        // Most polls find nothing: look before taking the write lock.
+        let waiting = try await store.read { tx in
+            try !tx.records(.offeredCommand, scope: host, after: nil, limit: 1).isEmpty
+        }
+        guard waiting else { return nil }
+        return try await transaction(now: now) { run in
+            try run.takeCommand(for: host)
         }
     }
 
@@ -77,7 +106,7 @@ struct DeploymentDriver: Sendable {
     }
 
     /// Fires the deadlines that have passed, deployment by deployment.
-    func tick(now: Date) async {
+    package func tick(now: Date) async {
         let due: [String]
         do {
             due = try await store.read { tx in
@@ -99,7 +128,7 @@ struct DeploymentDriver: Sendable {
 
     /// Calls ``tick(now:)`` every `interval` until the task is cancelled. Deadlines are in the store, so after a
     /// restart the first tick fires whatever expired while the server was down.
-    func runTimers(every interval: Duration = .seconds(1), clock: @escaping @Sendable () -> Date) async {
+    package func runTimers(every interval: Duration = .seconds(1), clock: @escaping @Sendable () -> Date) async {
         while !Task.isCancelled {
             await tick(now: clock())
             try? await Task.sleep(for: interval)
@@ -108,14 +137,18 @@ struct DeploymentDriver: Sendable {
 }
 
 /// Server-wide settings of deployments.
-struct DeploymentSettings: Sendable {
+package struct DeploymentSettings: Sendable {
     /// Engine timeouts (pickup, running, grace).
-    var timeouts = DeploymentTimeouts()
+    package var timeouts: DeploymentTimeouts
+
+    package init(timeouts: DeploymentTimeouts = DeploymentTimeouts()) {
+        self.timeouts = timeouts
+    }
 }
 
 /// One transaction's worth of engine work: the events to apply, the deployments they touched, the hosts to wake.
 struct DriverTransaction {
-    let tx: any StoreWriter
+    private let tx: any StoreWriter
     let now: Date
     let settings: DeploymentSettings
     let cache: DeploymentCache
@@ -164,6 +197,43 @@ struct DriverTransaction {
         }
     }
 
+    /// The host's first offered command, unless the host still runs one (see ``DeploymentDriver/takeCommand(for:now:)``).
+    mutating func takeCommand(for host: String) throws -> DeploymentDriver.HandedOut? {
+        if let busy = try tx.get(HostBusyRecord.self, .hostBusy, name: host) {
+            let id = HostCommandID(rawValue: busy.commandId)
+            let (status, groupId) =
+                try id.flatMap { id in
+                    try deployment(id.deploymentId).map {
+                        ($0.machine.host(named: id.instanceName)?.commandStatus(id), $0.record.deploymentGroupId)
+                    }
+                } ?? (nil, nil)
+            // Handed out but never acknowledged, and the host polls again: the answer was lost on its way (a dropped
+            // connection, a client timeout). Hand the same command out again.
+            if status == .pending, let id, now.timeIntervalSince(busy.since) >= DeploymentDriver.redeliveryGrace,
+                let groupId
+            {
+                try tx.set(HostBusyRecord(commandId: id.rawValue, since: now), .hostBusy, name: host)
+                return .init(id: id, deploymentGroupId: groupId)
+            }
+            guard status != .inProgress && status != .pending else { return nil }
+            try tx.delete(.hostBusy, scope: "", name: host)
+        }
+        for stored in try tx.records(.offeredCommand, scope: host, after: nil, limit: 16) {
+            try tx.delete(.offeredCommand, scope: host, name: stored.name)
+            // The deployment's group, if the command is still offered (not withdrawn or over).
+            guard let id = HostCommandID(rawValue: stored.name),
+                let groupId = try deployment(id.deploymentId).flatMap({ deployment in
+                    deployment.machine.host(named: id.instanceName)?.offeredCommand?.id == id
+                        ? deployment.record.deploymentGroupId : nil
+                })
+            else { continue }  // withdrawn or already over: drop it
+            try process(.delivered(id), for: id.deploymentId)
+            try tx.set(HostBusyRecord(commandId: id.rawValue, since: now), .hostBusy, name: host)
+            return .init(id: id, deploymentGroupId: groupId)
+        }
+        return nil
+    }
+
     /// Deployment `id` as it is stored, for a look before deciding on an event; `nil` when there is none.
     mutating func deployment(_ id: String) throws -> LoadedDeployment? {
         if let deployment = touched[id] ?? stored[id] { return deployment }
@@ -172,6 +242,12 @@ struct DriverTransaction {
         touched[id] = deployment
         unchanged.insert(id)
         return deployment
+    }
+
+    /// Creates a deployment from the plan `validate` makes in this transaction (CreateDeployment) and queues it on its
+    /// group; returns its id.
+    mutating func add(_ validate: (any StoreWriter) throws -> DeploymentPlan) throws -> String {
+        try add(validate(tx))
     }
 
     /// Creates a deployment from `plan` (CreateDeployment, a rollback) and queues it on its group; returns its id.

@@ -5,7 +5,7 @@ import Store
 
 /// What a new deployment is made of, before it has an id: CreateDeployment's validated input, or a rollback's.
 /// ``make(id:in:settings:now:)`` snapshots the group, its configuration and its targets.
-struct DeploymentPlan {
+package struct DeploymentPlan: Sendable {
     var applicationName: String
     var group: CodeDeploy.DeploymentGroupInfo
     /// The configuration asked for; `nil`: the group's, else `CodeDeployDefault.OneAtATime`.
@@ -21,7 +21,28 @@ struct DeploymentPlan {
     var rollbackOf: String?
     /// The bundle's eTag as the store has it, for the specification when the revision names none: agents then
     /// check what they download.
-    var bundleETag: String? = nil
+    var bundleETag: String?
+
+    package init(
+        applicationName: String, group: CodeDeploy.DeploymentGroupInfo, configName: String?,
+        revision: CodeDeploy.RevisionLocation, creator: CodeDeploy.DeploymentCreator, description: String?,
+        ignoreApplicationStopFailures: Bool, fileExistsBehavior: CodeDeploy.FileExistsBehavior?,
+        autoRollbackConfiguration: CodeDeploy.AutoRollbackConfiguration?, updateOutdatedInstancesOnly: Bool,
+        rollbackOf: String?, bundleETag: String? = nil
+    ) {
+        self.applicationName = applicationName
+        self.group = group
+        self.configName = configName
+        self.revision = revision
+        self.creator = creator
+        self.description = description
+        self.ignoreApplicationStopFailures = ignoreApplicationStopFailures
+        self.fileExistsBehavior = fileExistsBehavior
+        self.autoRollbackConfiguration = autoRollbackConfiguration
+        self.updateOutdatedInstancesOnly = updateOutdatedInstancesOnly
+        self.rollbackOf = rollbackOf
+        self.bundleETag = bundleETag
+    }
 
     static let defaultConfigName = "CodeDeployDefault.OneAtATime"
 

@@ -6,37 +6,26 @@ import Synchronization
 
 extension RecordKind {
     /// Deployments by id (scope ""): a ``DeploymentRecord``, rewritten when an event changes what it shows.
-    static let deployment = RecordKind(rawValue: "deployment")
+    package static let deployment = RecordKind(rawValue: "deployment")
     /// The state token of a deployment (scope "", name: id), drawn anew on every save of its record or hosts: it
     /// names the stored state, so that ``DeploymentCache`` uses a decoded deployment only for that state.
-    static let deploymentState = RecordKind(rawValue: "deploymentState")
+    package static let deploymentState = RecordKind(rawValue: "deploymentState")
     /// The engine snapshot of a deployment (scope "", name: id), written once.
-    static let deploymentSnapshot = RecordKind(rawValue: "deploymentSnapshot")
+    package static let deploymentSnapshot = RecordKind(rawValue: "deploymentSnapshot")
     /// The hosts of a deployment (scope: deployment id, name: instance name): a ``StoredHost``.
-    static let deploymentHost = RecordKind(rawValue: "deploymentHost")
+    package static let deploymentHost = RecordKind(rawValue: "deploymentHost")
     /// The instance name of each host identifier of a deployment (scope: deployment id, name: host identifier).
-    static let deploymentHostIdentifier = RecordKind(rawValue: "deploymentHostIdentifier")
+    package static let deploymentHostIdentifier = RecordKind(rawValue: "deploymentHostIdentifier")
     /// Deployments not yet ended, by id (scope ""): their next deadline, for the timer and for a restart.
-    static let liveDeployment = RecordKind(rawValue: "liveDeployment")
+    package static let liveDeployment = RecordKind(rawValue: "liveDeployment")
     /// The in-progress and queued deployments of a deployment group (scope: application, name: group).
-    static let groupQueue = RecordKind(rawValue: "groupQueue")
+    package static let groupQueue = RecordKind(rawValue: "groupQueue")
     /// Commands offered to a host and not yet handed out (scope: host identifier, name: command identifier).
-    static let offeredCommand = RecordKind(rawValue: "offeredCommand")
+    package static let offeredCommand = RecordKind(rawValue: "offeredCommand")
     /// The command a host is running (scope "", name: host identifier): the next is handed out only after it.
-    static let hostBusy = RecordKind(rawValue: "hostBusy")
-    /// What Slipway last heard from a host's agent (scope "", name: host identifier).
-    static let hostAgent = RecordKind(rawValue: "hostAgent")
+    package static let hostBusy = RecordKind(rawValue: "hostBusy")
     /// An instance's state within a deployment group (scope: deployment group id, name: instance name).
-    static let instanceGroupState = RecordKind(rawValue: "instanceGroupState")
-    /// The full log of one lifecycle event on one host, as its agent uploaded it (scope: deployment id, name:
-    /// `<instance name>/<event>`): a ``LifecycleEventLogRecord``.
-    static let lifecycleEventLog = RecordKind(rawValue: "lifecycleEventLog")
-}
-
-/// The full log of a lifecycle event on one host (`PutHostCommandLog`); the latest attempt's upload wins.
-struct LifecycleEventLogRecord: Codable, Sendable {
-    var log: String
-    var uploadTime: Date
+    package static let instanceGroupState = RecordKind(rawValue: "instanceGroupState")
 }
 
 /// A deployment as the API shows it, with the engine's progress; its snapshot and hosts are stored apart (see
@@ -44,13 +33,13 @@ struct LifecycleEventLogRecord: Codable, Sendable {
 ///
 /// It is rewritten whenever an event changes what it shows (on a large fleet, thousands of times), so it writes
 /// itself (``writeJSON(to:)``) in the form the synthesized `Codable` conformance reads.
-struct DeploymentRecord: Codable, Sendable, JSONWritable {
+package struct DeploymentRecord: Codable, Sendable, JSONWritable {
     /// `DeploymentInfo` as of the last event: status, times, overview and rollback links included.
-    var info: CodeDeploy.DeploymentInfo
-    var progress: Deployment.Progress
-    var deploymentGroupId: String
+    package var info: CodeDeploy.DeploymentInfo
+    package var progress: Deployment.Progress
+    package var deploymentGroupId: String
     /// The document agents fetch with `GetDeploymentSpecification`.
-    var specification: DeploymentSpecificationDocument {
+    package var specification: DeploymentSpecificationDocument {
         didSet { specificationJSON = nil }
     }
     /// `specification` as signed JSON (sorted keys), once made: it does not change after creation, and it is both
@@ -61,7 +50,7 @@ struct DeploymentRecord: Codable, Sendable, JSONWritable {
         case info, progress, deploymentGroupId, specification
     }
 
-    init(
+    package init(
         info: CodeDeploy.DeploymentInfo, progress: Deployment.Progress, deploymentGroupId: String,
         specification: DeploymentSpecificationDocument
     ) {
@@ -71,19 +60,19 @@ struct DeploymentRecord: Codable, Sendable, JSONWritable {
         self.specification = specification
     }
 
-    var id: String { info.deploymentId ?? "" }
+    package var id: String { info.deploymentId ?? "" }
 
     /// The specification as agents fetch it.
-    func specificationText() throws -> Data {
+    package func specificationText() throws -> Data {
         try specificationJSON ?? JSONEncoder.sortedKeys.encode(specification)
     }
 
     /// Keeps ``specificationText()`` with the record, for its later rewrites.
-    mutating func keepSpecificationText() throws {
+    package mutating func keepSpecificationText() throws {
         if specificationJSON == nil { specificationJSON = try specificationText() }
     }
 
-    func writeJSON(to output: inout JSONOutput) {
+    package func writeJSON(to output: inout JSONOutput) {
         var object = output.beginObject()
         output.member("info", info, in: &object)
         output.member("progress", progress, in: &object)
@@ -96,7 +85,7 @@ struct DeploymentRecord: Codable, Sendable, JSONWritable {
     }
 
     /// Whether the deployment has ended.
-    var isFinished: Bool {
+    package var isFinished: Bool {
         switch info.status {
         case .succeeded?, .failed?, .stopped?: true
         default: false
@@ -114,12 +103,12 @@ extension JSONEncoder {
 }
 
 /// One host of a deployment as stored, with its place in the deployment's scheduling order.
-struct StoredHost: Codable, Sendable, JSONWritable {
+package struct StoredHost: Codable, Sendable, JSONWritable {
     var index: Int
     var host: HostLifecycle
 
     /// The synthesized `Encodable` form, written directly (see the Engine's `JSONWriters.swift`).
-    func writeJSON(to output: inout JSONOutput) {
+    package func writeJSON(to output: inout JSONOutput) {
         var object = output.beginObject()
         output.member("index", index, in: &object)
         output.member("host", host, in: &object)
@@ -128,24 +117,24 @@ struct StoredHost: Codable, Sendable, JSONWritable {
 }
 
 /// A deployment with its engine state, as a transaction works on it.
-struct LoadedDeployment: Sendable {
-    var record: DeploymentRecord
-    var machine: Deployment
+package struct LoadedDeployment: Sendable {
+    package var record: DeploymentRecord
+    package var machine: Deployment
     /// The state token stored with this state (``RecordKind/deploymentState``), when this is the stored state.
     var token: String? = nil
 
-    var id: String { machine.deploymentId }
+    package var id: String { machine.deploymentId }
 }
 
 /// What never changes about a deployment once created, for the command API's checks and answers without a read.
-struct DeploymentFacts: Sendable {
-    var deploymentGroupId: String
+package struct DeploymentFacts: Sendable {
+    package var deploymentGroupId: String
     /// The specification as agents fetch it, encoded with sorted keys for signing.
-    var specificationJSON: Data
+    package var specificationJSON: Data
     /// The host identifier of each instance.
-    var hostIdentifiers: [String: String]
+    package var hostIdentifiers: [String: String]
     /// The instance of each host identifier.
-    var instances: [String: String]
+    package var instances: [String: String]
 }
 
 /// Decoded deployments by id, with their stored state token: an event on a deployment of a thousand hosts then
@@ -153,13 +142,13 @@ struct DeploymentFacts: Sendable {
 /// source of truth: an entry is used only while its token is the stored one, and every save draws a new token.
 /// Transactions install entries as they save, before they commit; one that rolls back leaves an entry whose token
 /// no stored record has, which is never used.
-final class DeploymentCache: Sendable {
+package final class DeploymentCache: Sendable {
     private let entries = Mutex<[String: LoadedDeployment]>([:])
     private let facts = Mutex<[String: DeploymentFacts]>([:])
     /// Entries kept at most; beyond, arbitrary ones are dropped (they are reloaded when needed).
     let capacity: Int
 
-    init(capacity: Int = 256) {
+    package init(capacity: Int = 256) {
         self.capacity = capacity
     }
 
@@ -196,7 +185,7 @@ final class DeploymentCache: Sendable {
     }
 
     /// The unchanging facts of deployment `id`, once a transaction saved it since the server started.
-    func facts(_ id: String) -> DeploymentFacts? {
+    package func facts(_ id: String) -> DeploymentFacts? {
         facts.withLock { $0[id] }
     }
 
@@ -211,16 +200,16 @@ final class DeploymentCache: Sendable {
 }
 
 /// The deployments a group is running and those waiting behind it, oldest first.
-struct GroupQueue: Codable, Sendable {
-    var active: String?
-    var waiting: [String]
+package struct GroupQueue: Codable, Sendable {
+    package var active: String?
+    package var waiting: [String]
 }
 
 // The records below are written (and most read) on every command a host runs; like the model's shapes they read
 // and write themselves, in the form their synthesized `Codable` conformances read and write.
 
 /// A command waiting for its host to poll.
-struct OfferedCommandRecord: Codable, Sendable, JSONReadable, JSONWritable {
+package struct OfferedCommandRecord: Codable, Sendable, JSONReadable, JSONWritable {
     var deploymentId: String
     var commandName: String
     var offeredAt: Date
@@ -231,14 +220,14 @@ struct OfferedCommandRecord: Codable, Sendable, JSONReadable, JSONWritable {
         self.offeredAt = offeredAt
     }
 
-    init(json: JSONValue) throws(JSONTypeMismatch) {
+    package init(json: JSONValue) throws(JSONTypeMismatch) {
         let members = try JSONMembers(json, of: Self.self)
         self.init(
             deploymentId: try members.required("deploymentId"), commandName: try members.required("commandName"),
             offeredAt: try members.required("offeredAt"))
     }
 
-    func writeJSON(to output: inout JSONOutput) {
+    package func writeJSON(to output: inout JSONOutput) {
         var object = output.beginObject()
         output.member("deploymentId", deploymentId, in: &object)
         output.member("commandName", commandName, in: &object)
@@ -248,7 +237,7 @@ struct OfferedCommandRecord: Codable, Sendable, JSONReadable, JSONWritable {
 }
 
 /// The command a host holds.
-struct HostBusyRecord: Codable, Sendable, JSONReadable, JSONWritable {
+package struct HostBusyRecord: Codable, Sendable, JSONReadable, JSONWritable {
     var commandId: String
     var since: Date
 
@@ -257,12 +246,12 @@ struct HostBusyRecord: Codable, Sendable, JSONReadable, JSONWritable {
         self.since = since
     }
 
-    init(json: JSONValue) throws(JSONTypeMismatch) {
+    package init(json: JSONValue) throws(JSONTypeMismatch) {
         let members = try JSONMembers(json, of: Self.self)
         self.init(commandId: try members.required("commandId"), since: try members.required("since"))
     }
 
-    func writeJSON(to output: inout JSONOutput) {
+    package func writeJSON(to output: inout JSONOutput) {
         var object = output.beginObject()
         output.member("commandId", commandId, in: &object)
         output.member("since", since, in: &object)
@@ -270,42 +259,19 @@ struct HostBusyRecord: Codable, Sendable, JSONReadable, JSONWritable {
     }
 }
 
-/// The last poll of a host's agent.
-struct HostAgentRecord: Codable, Sendable, JSONReadable, JSONWritable {
-    var agentVersion: String?
-    var lastPollTime: Date
-
-    init(agentVersion: String?, lastPollTime: Date) {
-        self.agentVersion = agentVersion
-        self.lastPollTime = lastPollTime
-    }
-
-    init(json: JSONValue) throws(JSONTypeMismatch) {
-        let members = try JSONMembers(json, of: Self.self)
-        self.init(agentVersion: try members.value("agentVersion"), lastPollTime: try members.required("lastPollTime"))
-    }
-
-    func writeJSON(to output: inout JSONOutput) {
-        var object = output.beginObject()
-        output.member("agentVersion", agentVersion, in: &object)
-        output.member("lastPollTime", lastPollTime, in: &object)
-        output.endObject(object)
-    }
-}
-
 /// A deployment not yet ended.
-struct LiveDeploymentRecord: Codable, Sendable, JSONReadable, JSONWritable {
+package struct LiveDeploymentRecord: Codable, Sendable, JSONReadable, JSONWritable {
     var nextDeadline: Date?
 
     init(nextDeadline: Date?) {
         self.nextDeadline = nextDeadline
     }
 
-    init(json: JSONValue) throws(JSONTypeMismatch) {
+    package init(json: JSONValue) throws(JSONTypeMismatch) {
         self.init(nextDeadline: try JSONMembers(json, of: Self.self).value("nextDeadline"))
     }
 
-    func writeJSON(to output: inout JSONOutput) {
+    package func writeJSON(to output: inout JSONOutput) {
         var object = output.beginObject()
         output.member("nextDeadline", nextDeadline, in: &object)
         output.endObject(object)
@@ -321,12 +287,12 @@ struct InstanceGroupState: Codable, Sendable {
 }
 
 extension StoreReader {
-    func deployment(_ id: String) throws -> DeploymentRecord? {
+    package func deployment(_ id: String) throws -> DeploymentRecord? {
         try get(DeploymentRecord.self, .deployment, name: id)
     }
 
     /// The deployment, or `DeploymentDoesNotExistException`.
-    func existingDeployment(_ id: String) throws -> DeploymentRecord {
+    package func existingDeployment(_ id: String) throws -> DeploymentRecord {
         guard let record = try deployment(id) else {
             throw AWSJSONError(.deploymentDoesNotExistException, "The deployment \(id) could not be found.")
         }
@@ -334,17 +300,22 @@ extension StoreReader {
     }
 
     /// One host of a deployment.
-    func deploymentHost(_ id: String, instanceName: String) throws -> HostLifecycle? {
+    package func deploymentHost(_ id: String, instanceName: String) throws -> HostLifecycle? {
         try get(StoredHost.self, .deploymentHost, scope: id, name: instanceName)?.host
     }
 
     /// The hosts of a deployment in scheduling order.
-    func deploymentHosts(_ id: String) throws -> [HostLifecycle] {
+    package func deploymentHosts(_ id: String) throws -> [HostLifecycle] {
         try list(StoredHost.self, .deploymentHost, scope: id).map(\.value).sorted { $0.index < $1.index }.map(\.host)
     }
 
+    /// The command a host was handed and has not completed, if any.
+    package func heldCommand(of host: String) throws -> HostCommandID? {
+        try get(HostBusyRecord.self, .hostBusy, name: host).flatMap { HostCommandID(rawValue: $0.commandId) }
+    }
+
     /// The instance a host identifier stands for in a deployment, if it is one of its hosts.
-    func deploymentInstance(_ id: String, hostIdentifier: String) throws -> String? {
+    package func deploymentInstance(_ id: String, hostIdentifier: String) throws -> String? {
         try get(String.self, .deploymentHostIdentifier, scope: id, name: hostIdentifier)
     }
 

@@ -6,17 +6,19 @@ import ServiceLifecycle
 /// A poll reads the host's sequence number, looks in the store, and only then waits, passing the number it read:
 /// a wake-up that happened in between has already moved the number on, so the wait returns at once and no command
 /// written between the look and the wait is missed.
-actor HostWakeups {
+package actor HostWakeups {
     private var sequences: [String: UInt64] = [:]
     /// Held polls by host, by a number drawn from ``lastWaiter``.
     private var waiters: [String: [UInt64: CheckedContinuation<Void, Never>]] = [:]
     private var lastWaiter: UInt64 = 0
 
+    package init() {}
+
     /// The host's current sequence number; read it before looking in the store.
-    func sequence(of host: String) -> UInt64 { sequences[host, default: 0] }
+    package func sequence(of host: String) -> UInt64 { sequences[host, default: 0] }
 
     /// Marks a change for each host and resumes the polls waiting for them.
-    func wake(_ hosts: some Sequence<String>) {
+    package func wake(_ hosts: some Sequence<String>) {
         for host in hosts {
             sequences[host, default: 0] &+= 1
             if let waiting = waiters.removeValue(forKey: host) {
@@ -28,7 +30,7 @@ actor HostWakeups {
     /// Waits until the host is woken or `timeout` passes. Returns whether it was woken (or had been, since
     /// `sequence` was read). A server shutting down gracefully, or a cancelled request, ends the wait at once: the
     /// server waits for held requests before it exits.
-    func wait(for host: String, since sequence: UInt64, timeout: Duration) async -> Bool {
+    package func wait(for host: String, since sequence: UInt64, timeout: Duration) async -> Bool {
         guard sequences[host, default: 0] == sequence else { return true }
         guard !Task.isCancelled, !Task.isShuttingDownGracefully else { return false }
         lastWaiter += 1
@@ -67,7 +69,7 @@ actor HostWakeups {
     }
 
     /// Resumes every waiting poll (at shutdown), so none holds a connection open.
-    func releaseAll() {
+    package func releaseAll() {
         for continuation in waiters.values.flatMap(\.values) { continuation.resume() }
         waiters = [:]
     }

@@ -1,4 +1,5 @@
 import ArtifactStore
+import Deployments
 import Engine
 import Foundation
 import Hummingbird

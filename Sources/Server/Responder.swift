@@ -1,4 +1,5 @@
 import ArtifactStore
+import Deployments
 import Foundation
 import Hummingbird
 import Logging

@@ -6,6 +6,7 @@ import SlipwayModel
 import Store
 import Testing
 
+@testable import Deployments
 @testable import Server
 
 /// A logger that writes nothing.

@@ -5,6 +5,7 @@ import NIOEmbedded
 import NIOHTTPTypes
 import Testing
 
+@testable import Deployments
 @testable import Server
 
 /// The limits a connection meets before it has proved anything, on an embedded channel with a manual clock.

@@ -3,6 +3,7 @@ import Foundation
 import SlipwayModel
 import Testing
 
+@testable import Deployments
 @testable import Server
 
 /// The records a deployment rewrites on every command write themselves (and the small ones read themselves); what

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import Deployments
 @testable import Server
 
 @Suite("Request ids")

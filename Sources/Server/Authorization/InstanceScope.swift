@@ -1,4 +1,5 @@
 import ArtifactStore
+import Deployments
 import Engine
 import Foundation
 import Store
@@ -44,8 +45,7 @@ struct InstanceScope: Sendable {
         -> Bool
     {
         try await store.read { tx in
-            guard let busy = try tx.get(HostBusyRecord.self, .hostBusy, name: host),
-                let command = HostCommandID(rawValue: busy.commandId),
+            guard let command = try tx.heldCommand(of: host),
                 let deployment = try tx.deployment(command.deploymentId),
                 let location = deployment.info.revision?.s3Location
             else { return false }

@@ -1,3 +1,4 @@
+import Deployments
 import Foundation
 import SlipwayModel
 import Store
@@ -8,49 +9,10 @@ enum DeploymentConfigHandlers {
     static let pageSize = 100
     /// AWS's quota of custom deployment configurations per account.
     static let limit = 200
-    static let reservedPrefix = "CodeDeployDefault."
+    static let reservedPrefix = PredefinedDeploymentConfigs.prefix
 
-    /// The predefined configurations. OneAtATime is reported as `MOST_CONCURRENCY`, as AWS does. Its id is AWS's;
-    /// the others are numbered after it in the order of AWS's documentation (inferred: AWS does not publish them).
-    static let predefined: [String: CodeDeploy.DeploymentConfigInfo] = {
-        // 2014-11-12, CodeDeploy's launch: the predefined configurations exist from then on.
-        let created = Date(timeIntervalSince1970: 1_415_750_400)
-        var configs: [String: CodeDeploy.DeploymentConfigInfo] = [:]
-        var number = 0
-        func add(
-            _ name: String, _ platform: CodeDeploy.ComputePlatform, hosts: CodeDeploy.MinimumHealthyHosts? = nil,
-            routing: CodeDeploy.TrafficRoutingConfig? = nil
-        ) {
-            number += 1
-            let id =
-                "00000000-0000-0000-0000-" + String(repeating: "0", count: 12 - String(number).count) + String(number)
-            configs[reservedPrefix + name] = CodeDeploy.DeploymentConfigInfo(
-                computePlatform: platform, createTime: created, deploymentConfigId: id,
-                deploymentConfigName: reservedPrefix + name, minimumHealthyHosts: hosts, trafficRoutingConfig: routing)
-        }
-        add("OneAtATime", .server, hosts: .init(type: .init(rawValue: "MOST_CONCURRENCY"), value: 1))
-        add("HalfAtATime", .server, hosts: .init(type: .fleetPercent, value: 50))
-        add("AllAtOnce", .server, hosts: .init(type: .hostCount, value: 0))
-        for minutes in [5, 10, 15, 30] {
-            add("LambdaCanary10Percent\(minutes)Minutes", .lambda, routing: canary(10, minutes))
-        }
-        for (minutes, label) in [(1, "1Minute"), (2, "2Minutes"), (3, "3Minutes"), (10, "10Minutes")] {
-            add("LambdaLinear10PercentEvery\(label)", .lambda, routing: linear(10, minutes))
-        }
-        add("LambdaAllAtOnce", .lambda, routing: .init(type: .allAtOnce))
-        for minutes in [1, 3] { add("ECSLinear10PercentEvery\(minutes)Minutes", .ecs, routing: linear(10, minutes)) }
-        for minutes in [5, 15] { add("ECSCanary10Percent\(minutes)Minutes", .ecs, routing: canary(10, minutes)) }
-        add("ECSAllAtOnce", .ecs, routing: .init(type: .allAtOnce))
-        return configs
-    }()
-
-    private static func canary(_ percent: Int, _ minutes: Int) -> CodeDeploy.TrafficRoutingConfig {
-        .init(timeBasedCanary: .init(canaryInterval: minutes, canaryPercentage: percent), type: .timeBasedCanary)
-    }
-
-    private static func linear(_ percent: Int, _ minutes: Int) -> CodeDeploy.TrafficRoutingConfig {
-        .init(timeBasedLinear: .init(linearInterval: minutes, linearPercentage: percent), type: .timeBasedLinear)
-    }
+    /// The predefined configurations (the `Deployments` module owns them: deployments resolve their names).
+    static let predefined = PredefinedDeploymentConfigs.all
 
     static func register(in api: inout CodeDeployAPI) {
         api.on(.createDeploymentConfig, create)
@@ -230,12 +192,6 @@ enum DeploymentConfigHandlers {
 }
 
 extension StoreReader {
-    /// A predefined or custom deployment configuration.
-    func deploymentConfig(_ name: String) throws -> CodeDeploy.DeploymentConfigInfo? {
-        if let config = DeploymentConfigHandlers.predefined[name] { return config }
-        return try get(CodeDeploy.DeploymentConfigInfo.self, .deploymentConfig, name: name)
-    }
-
     func existingDeploymentConfig(_ name: String) throws -> CodeDeploy.DeploymentConfigInfo {
         guard let config = try deploymentConfig(name) else {
             throw AWSJSONError(

@@ -1,3 +1,4 @@
+import Deployments
 import Foundation
 import SlipwayModel
 import Store
@@ -362,10 +363,6 @@ enum TagRules {
 }
 
 extension StoreReader {
-    func deploymentGroup(application: String, name: String) throws -> CodeDeploy.DeploymentGroupInfo? {
-        try get(CodeDeploy.DeploymentGroupInfo.self, .deploymentGroup, scope: application, name: name)
-    }
-
     func existingDeploymentGroup(application: String, name: String) throws -> CodeDeploy.DeploymentGroupInfo {
         guard let group = try deploymentGroup(application: application, name: name) else {
             throw Self.noDeploymentGroup(application: application, name: name)

@@ -1,3 +1,4 @@
+import Deployments
 import Foundation
 import SlipwayModel
 import Store
@@ -132,15 +133,8 @@ enum RevisionHandlers {
     }
 }
 
-/// The identity of a revision location, and CodeDeploy's rules for one.
-enum RevisionKey {
-    /// A canonical text of the location: the same revision always gives the same key.
-    static func make(_ location: CodeDeploy.RevisionLocation) throws -> String {
-        let encoder = AWSJSON.makeEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(location), as: UTF8.self)
-    }
-
+/// CodeDeploy's rules for a revision location (its identity, `make`, is the `Deployments` module's).
+extension RevisionKey {
     static func validate(_ location: CodeDeploy.RevisionLocation, platform: CodeDeploy.ComputePlatform) throws {
         func invalid(_ message: String) -> AWSJSONError { AWSJSONError(.invalidRevisionException, message) }
         switch location.revisionType {

@@ -1,3 +1,4 @@
+import Deployments
 import Engine
 import Foundation
 import Logging
@@ -14,8 +15,6 @@ struct CommandAPI: Sendable {
     /// How long an idle poll is held before it is answered `{}`: below a minute, as CodeDeploy answers, and well
     /// inside the stock agent's 80-second read timeout.
     let pollHold: Duration
-    /// How long a command handed out but not acknowledged waits before a new poll of its host gets it again.
-    static let redeliveryGrace: TimeInterval = 30
     let store: any Store
     let deployments: DeploymentDriver
     let signer: SpecificationSigner
@@ -122,58 +121,13 @@ struct CommandAPI: Sendable {
         }
     }
 
-    /// In one transaction: the host's first offered command, unless the host still runs one; it is marked delivered
-    /// and the host busy.
+    /// The host's next command, handed out by the driver.
     private func takeCommand(for host: String, now: Date) async throws -> CodeDeployCommand.HostCommandInstance? {
-        let executionPrefix = "Slipway/\(region)"
-        // Most polls find nothing: look before taking the write lock.
-        let waiting = try await store.read { tx in
-            try !tx.records(.offeredCommand, scope: host, after: nil, limit: 1).isEmpty
-        }
-        guard waiting else { return nil }
-        return try await deployments.transaction(now: now) { run in
-            let tx = run.tx
-            if let busy = try tx.get(HostBusyRecord.self, .hostBusy, name: host) {
-                let id = HostCommandID(rawValue: busy.commandId)
-                let (status, groupId) =
-                    try id.flatMap { id in
-                        try run.deployment(id.deploymentId).map {
-                            ($0.machine.host(named: id.instanceName)?.commandStatus(id), $0.record.deploymentGroupId)
-                        }
-                    } ?? (nil, nil)
-                // Handed out but never acknowledged, and the host polls again: the answer was lost on its way (a
-                // dropped connection, a client timeout). Hand the same command out again.
-                if status == .pending, let id, now.timeIntervalSince(busy.since) >= Self.redeliveryGrace, let groupId {
-                    try tx.set(HostBusyRecord(commandId: id.rawValue, since: now), .hostBusy, name: host)
-                    return instance(id, groupId)
-                }
-                guard status != .inProgress && status != .pending else { return nil }
-                try tx.delete(.hostBusy, scope: "", name: host)
-            }
-            for stored in try tx.records(.offeredCommand, scope: host, after: nil, limit: 16) {
-                try tx.delete(.offeredCommand, scope: host, name: stored.name)
-                // The deployment's group, if the command is still offered (not withdrawn or over).
-                guard let id = HostCommandID(rawValue: stored.name),
-                    let groupId = try run.deployment(id.deploymentId).flatMap({ deployment in
-                        deployment.machine.host(named: id.instanceName)?.offeredCommand?.id == id
-                            ? deployment.record.deploymentGroupId : nil
-                    })
-                else { continue }  // withdrawn or already over: drop it
-                try run.process(.delivered(id), for: id.deploymentId)
-                try tx.set(HostBusyRecord(commandId: id.rawValue, since: now), .hostBusy, name: host)
-                return instance(id, groupId)
-            }
-            return nil
-        }
-
-        @Sendable func instance(_ id: HostCommandID, _ deploymentGroupId: String)
-            -> CodeDeployCommand.HostCommandInstance
-        {
-            CodeDeployCommand.HostCommandInstance(
-                hostCommandIdentifier: id.rawValue, hostIdentifier: host,
-                deploymentExecutionId: "\(executionPrefix)/\(deploymentGroupId)/\(id.deploymentId)",
-                commandName: id.event.rawValue, nonce: 0)
-        }
+        guard let command = try await deployments.takeCommand(for: host, now: now) else { return nil }
+        return CodeDeployCommand.HostCommandInstance(
+            hostCommandIdentifier: command.id.rawValue, hostIdentifier: host,
+            deploymentExecutionId: "Slipway/\(region)/\(command.deploymentGroupId)/\(command.id.deploymentId)",
+            commandName: command.id.event.rawValue, nonce: 0)
     }
 
     /// Keeps the agent's version and the time of its last poll, so that a pickup timeout can say whether it polls.

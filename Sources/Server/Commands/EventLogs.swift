@@ -1,3 +1,4 @@
+import Deployments
 import Foundation
 import SlipwayModel
 import Store
