@@ -20,6 +20,7 @@ package struct DeploymentDriver: Sendable {
         /// A load-balancer event the traffic controller finished.
         case trafficDone(HostCommandID)
         case tick
+        /// StopDeployment; refused with ``DeploymentError/deploymentAlreadyCompleted(_:)`` once the deployment ended.
         case stop(autoRollbackEnabled: Bool?)
     }
 
@@ -180,6 +181,9 @@ struct DriverTransaction {
         while !work.isEmpty {
             let (id, event) = work.removeFirst()
             if touched[id] == nil { touched[id] = try load(id) }
+            if case .stop = event, touched[id]!.machine.isFinished {
+                throw DeploymentError.deploymentAlreadyCompleted(id)
+            }
             unchanged.remove(id)
             // In place: the transaction holds the only copy of the deployment (the cache gave its entry up), so a
             // thousand hosts are not copied to change one.
@@ -270,7 +274,7 @@ struct DriverTransaction {
     func loaded(_ id: String) throws -> LoadedDeployment {
         if let deployment = stored[id] ?? touched[id] { return deployment }
         guard let deployment = try tx.loadDeployment(id, cache: cache) else {
-            throw AWSJSONError(.deploymentDoesNotExistException, "The deployment \(id) could not be found.")
+            throw DeploymentError.deploymentDoesNotExist(id)
         }
         return deployment
     }
@@ -293,7 +297,7 @@ struct DriverTransaction {
     private mutating func load(_ id: String) throws -> LoadedDeployment {
         if let deployment = touched[id] { return deployment }
         guard let deployment = try tx.loadDeployment(id, cache: cache, taking: true) else {
-            throw AWSJSONError(.deploymentDoesNotExistException, "The deployment \(id) could not be found.")
+            throw DeploymentError.deploymentDoesNotExist(id)
         }
         loadedDeadlines[id] = deployment.machine.nextDeadline
         return deployment

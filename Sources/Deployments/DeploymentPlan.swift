@@ -54,14 +54,10 @@ package struct DeploymentPlan: Sendable {
         let groupId = group.deploymentGroupId ?? ""
         let configName = self.configName ?? group.deploymentConfigName ?? Self.defaultConfigName
         guard let config = try tx.deploymentConfig(configName) else {
-            throw AWSJSONError(
-                .deploymentConfigDoesNotExistException, "The deployment configuration \(configName) does not exist.")
+            throw DeploymentError.deploymentConfigDoesNotExist(configName)
         }
         guard let minimumHealthy = config.minimumHealthyHosts.flatMap(MinimumHealthy.init) else {
-            throw AWSJSONError(
-                .invalidDeploymentConfigNameException,
-                "The deployment configuration \(configName) has no minimum healthy hosts; it is not for the Server "
-                    + "compute platform.")
+            throw DeploymentError.deploymentConfigNotForServer(configName)
         }
         let revisionKey = try RevisionKey.make(revision)
         let instances = try tx.list(CodeDeploy.InstanceInfo.self, .instance).map(\.value)
@@ -71,9 +67,7 @@ package struct DeploymentPlan: Sendable {
         {
         case .success(let matched): names = matched
         case .failure:
-            throw AWSJSONError(
-                .invalidTagException,
-                "Deployment group \(groupName) has both onPremisesInstanceTagFilters and onPremisesTagSet; keep one.")
+            throw DeploymentError.ambiguousTargetSelection(group: groupName)
         }
         let byName = Dictionary(instances.compactMap { i in i.instanceName.map { ($0, i) } }) { first, _ in first }
         var targets: [DeploymentTarget] = []
@@ -135,7 +129,7 @@ package struct DeploymentPlan: Sendable {
                     repository: String(repository[repository.index(after: slash)...]),
                     commitId: commit, bundleType: "tar"))
         } else {
-            throw AWSJSONError(.invalidRevisionException, "Server deployments take S3 or GitHub revisions.")
+            throw DeploymentError.revisionNotForServer
         }
         return DeploymentSpecificationDocument(
             deploymentId: id, deploymentGroupId: groupId, deploymentGroupName: groupName,

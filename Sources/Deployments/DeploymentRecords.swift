@@ -291,11 +291,9 @@ extension StoreReader {
         try get(DeploymentRecord.self, .deployment, name: id)
     }
 
-    /// The deployment, or `DeploymentDoesNotExistException`.
+    /// The deployment, or ``DeploymentError/deploymentDoesNotExist(_:)``.
     package func existingDeployment(_ id: String) throws -> DeploymentRecord {
-        guard let record = try deployment(id) else {
-            throw AWSJSONError(.deploymentDoesNotExistException, "The deployment \(id) could not be found.")
-        }
+        guard let record = try deployment(id) else { throw DeploymentError.deploymentDoesNotExist(id) }
         return record
     }
 

@@ -112,7 +112,12 @@ struct CodeDeployAPI: Sendable {
         var context = context
         context.operation = operationName
         context.deploymentsAuthorized = DeploymentAuthorization()
-        let output = try await handler(document, context)
+        let output: Data
+        do {
+            output = try await handler(document, context)
+        } catch let error as DeploymentError {
+            throw error.awsError
+        }
         // An answer about deployments the handler never authorised on would bypass the policies' resources.
         if CodeDeployResources.byDeployment.contains(operationName)
             && !context.deploymentsAuthorized.done.withLock({ $0 })

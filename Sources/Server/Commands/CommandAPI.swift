@@ -53,52 +53,59 @@ struct CommandAPI: Sendable {
         if let violation = validator.violations(of: document, against: operation.inputShape).first {
             throw Self.clientError(violation.description)
         }
-        switch operation {
-        case .pollHostCommand:
-            let input = try Self.decode(CodeDeployCommand.PollHostCommandInput.self, document)
-            let host = input.HostIdentifier ?? ""
-            try Self.authorize(principal, host: host)
-            try await recordPoll(host: host, agentVersion: agentVersion, now: now())
-            return JSONOutput.encode(try await poll(host: host, now: now))
-        case .getDeploymentSpecification:
-            let input = try Self.decode(CodeDeployCommand.GetDeploymentSpecificationInput.self, document)
-            let host = input.HostIdentifier ?? ""
-            try Self.authorize(principal, host: host)
-            return JSONOutput.encode(
-                try await specification(executionId: input.DeploymentExecutionId ?? "", host: host, now: now()))
-        case .putHostCommandAcknowledgement:
-            let input = try Self.decode(CodeDeployCommand.PutHostCommandAcknowledgementInput.self, document)
-            let id = try await command(input.HostCommandIdentifier, principal: principal)
-            let status = try await deployments.apply(
-                .acknowledged(id, CommandAcknowledgement(diagnostics: input.Diagnostics)), to: id.deploymentId,
-                now: now()
-            ) { $0.machine.commandStatus(id) }
-            return JSONOutput.encode(
-                CodeDeployCommand.PutHostCommandAcknowledgementOutput(commandStatus: status ?? .failed))
-        case .putHostCommandComplete:
-            let input = try Self.decode(CodeDeployCommand.PutHostCommandCompleteInput.self, document)
-            let id = try await command(input.HostCommandIdentifier, principal: principal)
-            guard let report = CommandReport(status: input.CommandStatus, diagnostics: input.Diagnostics) else {
-                throw Self.clientError("CommandStatus must be Succeeded or Failed to complete a command.")
+        // The driver's refusals are CodeDeploy's errors on this protocol too.
+        do {
+            switch operation {
+            case .pollHostCommand:
+                let input = try Self.decode(CodeDeployCommand.PollHostCommandInput.self, document)
+                let host = input.HostIdentifier ?? ""
+                try Self.authorize(principal, host: host)
+                try await recordPoll(host: host, agentVersion: agentVersion, now: now())
+                return JSONOutput.encode(try await poll(host: host, now: now))
+            case .getDeploymentSpecification:
+                let input = try Self.decode(CodeDeployCommand.GetDeploymentSpecificationInput.self, document)
+                let host = input.HostIdentifier ?? ""
+                try Self.authorize(principal, host: host)
+                return JSONOutput.encode(
+                    try await specification(executionId: input.DeploymentExecutionId ?? "", host: host, now: now()))
+            case .putHostCommandAcknowledgement:
+                let input = try Self.decode(CodeDeployCommand.PutHostCommandAcknowledgementInput.self, document)
+                let id = try await command(input.HostCommandIdentifier, principal: principal)
+                let status = try await deployments.apply(
+                    .acknowledged(id, CommandAcknowledgement(diagnostics: input.Diagnostics)), to: id.deploymentId,
+                    now: now()
+                ) { $0.machine.commandStatus(id) }
+                return JSONOutput.encode(
+                    CodeDeployCommand.PutHostCommandAcknowledgementOutput(commandStatus: status ?? .failed))
+            case .putHostCommandComplete:
+                let input = try Self.decode(CodeDeployCommand.PutHostCommandCompleteInput.self, document)
+                let id = try await command(input.HostCommandIdentifier, principal: principal)
+                guard let report = CommandReport(status: input.CommandStatus, diagnostics: input.Diagnostics) else {
+                    throw Self.clientError("CommandStatus must be Succeeded or Failed to complete a command.")
+                }
+                try await deployments.apply(.completed(id, report), to: id.deploymentId, now: now()) { _ in () }
+                return Data("{}".utf8)
+            case .putHostCommandLog:
+                let input = try Self.decode(CodeDeployCommand.PutHostCommandLogInput.self, document)
+                let id = try await command(input.HostCommandIdentifier, principal: principal)
+                let record = LifecycleEventLogRecord(log: input.Log ?? "", uploadTime: now())
+                try await store.write { tx in
+                    try tx.set(
+                        record, .lifecycleEventLog, scope: id.deploymentId,
+                        name: "\(id.instanceName)/\(id.event.rawValue)")
+                }
+                return Data("{}".utf8)
+            case .postHostCommandUpdate:
+                let input = try Self.decode(CodeDeployCommand.PostHostCommandUpdateInput.self, document)
+                let id = try await command(input.HostCommandIdentifier, principal: principal)
+                let status = try await deployments.apply(
+                    .heartbeat(id, estimatedCompletion: input.EstimatedCompletionTime), to: id.deploymentId, now: now()
+                ) { $0.machine.commandStatus(id) }
+                return JSONOutput.encode(
+                    CodeDeployCommand.PostHostCommandUpdateOutput(commandStatus: status ?? .failed))
             }
-            try await deployments.apply(.completed(id, report), to: id.deploymentId, now: now()) { _ in () }
-            return Data("{}".utf8)
-        case .putHostCommandLog:
-            let input = try Self.decode(CodeDeployCommand.PutHostCommandLogInput.self, document)
-            let id = try await command(input.HostCommandIdentifier, principal: principal)
-            let record = LifecycleEventLogRecord(log: input.Log ?? "", uploadTime: now())
-            try await store.write { tx in
-                try tx.set(
-                    record, .lifecycleEventLog, scope: id.deploymentId, name: "\(id.instanceName)/\(id.event.rawValue)")
-            }
-            return Data("{}".utf8)
-        case .postHostCommandUpdate:
-            let input = try Self.decode(CodeDeployCommand.PostHostCommandUpdateInput.self, document)
-            let id = try await command(input.HostCommandIdentifier, principal: principal)
-            let status = try await deployments.apply(
-                .heartbeat(id, estimatedCompletion: input.EstimatedCompletionTime), to: id.deploymentId, now: now()
-            ) { $0.machine.commandStatus(id) }
-            return JSONOutput.encode(CodeDeployCommand.PostHostCommandUpdateOutput(commandStatus: status ?? .failed))
+        } catch let error as DeploymentError {
+            throw error.awsError
         }
     }
 
