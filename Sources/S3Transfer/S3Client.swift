@@ -34,49 +34,39 @@ public struct S3ClientError: Error, CustomStringConvertible, Sendable {
 
 /// A SigV4 S3 client for revisions in external buckets: HEAD for CreateDeployment, and a streaming GET to a file
 /// that resumes with a ranged request after a dropped connection, retries with exponential backoff, and checks
-/// the ETag. Used by the server and by agents.
+/// the ETag. Used by the server and by agents; requests go through a ``SignedHTTPClient``.
 public struct S3Client: Sendable {
-    public let endpoint: S3Endpoint
-    let http: HTTPClient
+    /// The client requests are signed and sent with; its endpoint is the S3 endpoint.
+    public let client: SignedHTTPClient
     /// Attempts per download or HEAD, the first included.
     public var maximumAttempts = 5
     /// The first retry delay; doubled for every further attempt.
     public var initialBackoff: TimeAmount = .milliseconds(200)
 
-    public init(endpoint: S3Endpoint, http: HTTPClient = .shared) {
-        self.endpoint = endpoint
-        self.http = http
+    public init(client: SignedHTTPClient) {
+        self.client = client
     }
 
-    func request(method: HTTPMethod, bucket: String, key: String, version: String?, headers extra: [HTTPHeader])
-        -> HTTPClientRequest
-    {
-        let path = "/\(URIEncoding.encode(bucket))/\(URIEncoding.encode(key, keepSlash: true))"
-        let query = version.map { "versionId=\(URIEncoding.encode($0))" } ?? ""
-        let host = URL(string: endpoint.url).map { url in url.port.map { "\(url.host ?? ""):\($0)" } ?? (url.host ?? "")
-        }
-        let signer = Signer(credentials: endpoint.credentials, region: endpoint.region, service: "s3")
-        let signed = signer.sign(
-            method: method.rawValue, path: path, query: query, headers: [HTTPHeader("Host", host ?? "")] + extra,
-            payload: .empty, date: Date())
-        var request = HTTPClientRequest(url: endpoint.url + path + (query.isEmpty ? "" : "?\(query)"))
-        request.method = method
-        for header in signed.headers where header.name.lowercased() != "host" {
-            request.headers.add(name: header.name, value: header.value)
-        }
-        return request
+    /// A client for `endpoint` with its fixed keys. An endpoint that is not a URL fails every request, naming it.
+    public init(endpoint: S3Endpoint, http: HTTPClient = .shared) {
+        self.init(
+            client: SignedHTTPClient(
+                endpoint: URL(string: endpoint.url) ?? URL(fileURLWithPath: endpoint.url), region: endpoint.region,
+                credentials: endpoint.credentials, http: http))
     }
+
+    /// The endpoint as error messages name it.
+    var endpointText: String { client.endpoint.absoluteString }
 
     /// The object's ETag, version and size, or nil when the endpoint answers 404.
     public func head(bucket: String, key: String, version: String?) async throws -> RevisionObject? {
         try await retrying {
-            let response = try await http.execute(
-                request(method: .HEAD, bucket: bucket, key: key, version: version, headers: []),
-                timeout: .seconds(30))
+            let response = try await client.send(
+                .s3(.HEAD, bucket: bucket, key: key, versionID: version, timeout: .seconds(30)))
             if response.status.code == 404 { return nil }
             guard response.status.code == 200 else {
                 throw S3ClientError(
-                    "HEAD s3://\(bucket)/\(key) at \(endpoint.url) answered \(response.status.code)",
+                    "HEAD s3://\(bucket)/\(key) at \(endpointText) answered \(response.status.code)",
                     status: Int(response.status.code))
             }
             return Self.object(from: response.headers, size: nil)
@@ -130,13 +120,12 @@ public struct S3Client: Sendable {
                     headers.append(HTTPHeader("Range", "bytes=\(received)-"))
                     headers.append(HTTPHeader("If-Match", "\"\(eTag)\""))
                 }
-                let response = try await http.execute(
-                    request(method: .GET, bucket: bucket, key: key, version: version, headers: headers),
-                    timeout: .hours(6))
+                let response = try await client.send(
+                    .s3(.GET, bucket: bucket, key: key, versionID: version, headers: headers, timeout: .hours(6)))
                 let status = Int(response.status.code)
                 guard status == 200 || status == 206 else {
                     throw S3ClientError(
-                        "GET s3://\(bucket)/\(key) at \(endpoint.url) answered \(status)", status: status)
+                        "GET s3://\(bucket)/\(key) at \(endpointText) answered \(status)", status: status)
                 }
                 if status == 200 && received > 0 {
                     // The endpoint ignored the range: start again.

@@ -39,14 +39,7 @@ struct AgentCommand: AsyncParsableCommand {
         @Option(help: "The agent configuration file. (default: <config-dir>/codedeployagent.yml)")
         var config: String?
 
-        @Option(help: "The server's address, overriding :deploy_control_endpoint:.")
-        var server: String?
-
-        @Option(help: "Where deployments are kept, overriding :root_dir:.")
-        var rootDir: String?
-
-        @Flag(help: "Log debug messages.")
-        var verbose = false
+        @OptionGroup var overrides: AgentOverrideOptions
 
         func run() async throws {
             var configuration: AgentConfiguration
@@ -56,10 +49,8 @@ struct AgentCommand: AsyncParsableCommand {
             } catch {
                 throw ValidationError("\(error)")
             }
-            if let server { configuration.deployControlEndpoint = server }
-            if let rootDir { configuration.rootDirectory = URL(fileURLWithPath: rootDir, isDirectory: true) }
+            overrides.apply(to: &configuration)
             if let caFile = locations.caFile { configuration.caFile = URL(fileURLWithPath: caFile) }
-            if verbose { configuration.verbose = true }
             let onPremises: OnPremisesConfiguration
             do {
                 onPremises = try OnPremisesConfiguration.load(from: configuration.onPremisesConfigFile)

@@ -20,8 +20,7 @@ extension AgentCommand {
 
         @OptionGroup var locations: AgentCommand.Locations
 
-        @Option(help: "The Slipway server's address. (default: AWS_ENDPOINT_URL or the profile's endpoint_url)")
-        var server: String?
+        @OptionGroup var connection: ServerOptions
 
         @Option(help: "The on-premises instance name (letters, digits and +=,.@_-; at most 100 characters).")
         var instanceName: String
@@ -31,9 +30,6 @@ extension AgentCommand {
 
         @Option(help: "The AWS profile with the admin key. (default: AWS_PROFILE or default)")
         var profile: String?
-
-        @Option(help: "The region. (default: AWS_REGION or the profile's)")
-        var region: String?
 
         @Option(
             help: "Where deployments will be kept (:root_dir:). (default: the stock agent's, or under --config-dir)")
@@ -67,12 +63,11 @@ extension AgentCommand {
         func run() async throws {
             let profile: ClientProfile
             do {
-                profile = try ClientProfile.resolve(
-                    endpoint: server, region: region, profile: self.profile, caBundle: locations.caFile)
+                profile = try connection.resolve(profile: self.profile, caBundle: locations.caFile)
             } catch {
                 throw ValidationError("\(error)")
             }
-            let client = try SignedClient(profile: profile)
+            let client = try APIClient(profile: profile)
             do {
                 try await register(client: client, profile: profile)
             } catch {
@@ -84,7 +79,7 @@ extension AgentCommand {
             await client.shutdown()
         }
 
-        private func register(client: SignedClient, profile: ClientProfile) async throws {
+        private func register(client: APIClient, profile: ClientProfile) async throws {
             let registration = HostRegistration(
                 instanceName: instanceName, tags: try parsedTags(), configDirectory: locations.configDirectory,
                 rootDirectory: rootDir.map { URL(fileURLWithPath: $0).standardizedFileURL })

@@ -39,7 +39,7 @@ struct DevAgent {
         guard !FileManager.default.fileExists(atPath: onPremisesFile.path) else { return }
         let profile = ClientProfile(
             endpoint: URL(string: endpoint)!, region: region, credentials: adminCredentials, caBundle: caFile.path)
-        let client = try SignedClient(profile: profile)
+        let client = try APIClient(profile: profile)
         do {
             try await register(client: client, profile: profile, onPremisesFile: onPremisesFile)
         } catch {
@@ -49,7 +49,7 @@ struct DevAgent {
         await client.shutdown()
     }
 
-    private func register(client: SignedClient, profile: ClientProfile, onPremisesFile: URL) async throws {
+    private func register(client: APIClient, profile: ClientProfile, onPremisesFile: URL) async throws {
         let registration = HostRegistration(
             instanceName: Self.instanceName, tags: [("env", "dev")], configDirectory: configDirectory,
             rootDirectory: configDirectory.appendingPathComponent("deployment-root", isDirectory: true))

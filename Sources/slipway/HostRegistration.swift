@@ -10,11 +10,11 @@ struct HostRegistration {
 
     /// Creates the user, its policy and key, registers and tags the instance, and writes the files; undoes what it
     /// did when a step fails. Returns the instance's IAM ARN.
-    func register(client: SignedClient, profile: ClientProfile) async throws -> String {
+    func register(client: APIClient, profile: ClientProfile) async throws -> String {
         let directory = configDirectory
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let user = try await client.iam("CreateUser", ["UserName": instanceName, "Path": "/slipway/agent/"])
-        guard let arn = SignedClient.element("Arn", in: user) else {
+        guard let arn = APIClient.element("Arn", in: user) else {
             throw ClientError("CreateUser answered without the user's ARN")
         }
         var undo: [() async -> Void] = [{ _ = try? await client.iam("DeleteUser", ["UserName": instanceName]) }]
@@ -29,8 +29,8 @@ struct HostRegistration {
                     "DeleteUserPolicy", ["UserName": instanceName, "PolicyName": "codedeploy-agent"])
             }
             let key = try await client.iam("CreateAccessKey", ["UserName": instanceName])
-            guard let id = SignedClient.element("AccessKeyId", in: key),
-                let secret = SignedClient.element("SecretAccessKey", in: key)
+            guard let id = APIClient.element("AccessKeyId", in: key),
+                let secret = APIClient.element("SecretAccessKey", in: key)
             else { throw ClientError("CreateAccessKey answered without the key") }
             undo.append {
                 _ = try? await client.iam("DeleteAccessKey", ["UserName": instanceName, "AccessKeyId": id])

@@ -41,8 +41,7 @@ struct LocalCommand: AsyncParsableCommand {
     @Option(help: "The agent configuration file, for :root_dir:.")
     var agentConfigurationFile: String?
 
-    @Option(help: "Where deployments are kept, overriding :root_dir:.")
-    var rootDir: String?
+    @OptionGroup var root: RootDirectoryOption
 
     func run() async throws {
         guard ["tgz", "tar", "zip", "directory"].contains(type) else {
@@ -70,7 +69,7 @@ struct LocalCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        if let rootDir { configuration.rootDirectory = URL(fileURLWithPath: rootDir, isDirectory: true) }
+        root.apply(to: &configuration)
         var logger = Logger(label: "slipway.local")
         logger.logLevel = .warning
         let deployment: LocalDeployment

@@ -1,4 +1,5 @@
 import Foundation
+import S3Transfer
 import SigV4
 import Synchronization
 
@@ -70,7 +71,7 @@ public struct OnPremisesConfiguration: Sendable, Hashable {
 
 /// Credentials for signing, re-read from the session credentials file whenever it changes (its refresher rewrites
 /// it at least hourly; the stock agent re-reads every 30 minutes, which can sign with expired credentials).
-public final class CredentialSource: Sendable {
+public final class CredentialSource: CredentialsProvider {
     private let identity: OnPremisesConfiguration.Identity
     private let cache = Mutex<(modified: Date, credentials: Credentials)?>(nil)
 

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import S3Transfer
 import SigV4
 import SlipwayModel
 
@@ -34,25 +35,23 @@ public struct CommandServiceError: Error, CustomStringConvertible, Sendable {
     public var isUnreachable: Bool { (status ?? 500) >= 500 || isThrottling }
 }
 
-/// The command API over HTTPS (or HTTP), signed with SigV4 as the stock agent signs it.
+/// The command API over HTTPS (or HTTP), signed with SigV4 as the stock agent signs it: `X-Amz-Target` and the
+/// body's SHA-256 signed, the hash also sent as `x-amz-content-sha256`.
 public struct HTTPCommandClient: CommandService {
-    let http: HTTPClient
-    let endpoint: URL
-    let region: String
-    let credentials: CredentialSource
+    let client: SignedHTTPClient
+    /// The endpoint's path, where operations are posted (`/` when it has none).
+    let path: String
     let secure: Bool
     let agentVersion: String
     /// How long a request may take; long polls are answered by the server well within it.
     let readTimeout: TimeAmount
 
     public init(
-        http: HTTPClient, endpoint: URL, region: String, credentials: CredentialSource, secure: Bool,
+        http: HTTPClient, endpoint: URL, region: String, credentials: any CredentialsProvider, secure: Bool,
         agentVersion: String, readTimeout: TimeAmount
     ) {
-        self.http = http
-        self.endpoint = endpoint
-        self.region = region
-        self.credentials = credentials
+        self.client = SignedHTTPClient(endpoint: endpoint, region: region, credentials: credentials, http: http)
+        self.path = endpoint.path.isEmpty ? "/" : endpoint.path
         self.secure = secure
         self.agentVersion = agentVersion
         self.readTimeout = readTimeout
@@ -112,30 +111,20 @@ public struct HTTPCommandClient: CommandService {
     private func call<Input: Encodable, Output: Decodable>(_ operation: String, _ input: Input) async throws -> Output {
         let body = try AWSJSON.makeEncoder().encode(input)
         let prefix = secure ? CodeDeployCommand.secureTargetPrefix : CodeDeployCommand.targetPrefix
-        let signer = Signer(
-            credentials: try credentials.current(), region: region,
-            service: secure ? CodeDeployCommand.secureSigningName : CodeDeployCommand.signingName)
-        let host = endpoint.port.map { "\(endpoint.host ?? ""):\($0)" } ?? (endpoint.host ?? "")
-        let path = endpoint.path.isEmpty ? "/" : endpoint.path
-        let signed = signer.sign(
-            method: "POST", path: path,
-            headers: [
-                HTTPHeader("Host", host), HTTPHeader("Content-Type", "application/x-amz-json-1.1"),
-                HTTPHeader("X-Amz-Target", "\(prefix).\(operation)"),
-                HTTPHeader(CodeDeployCommand.agentVersionHeader, agentVersion),
-            ],
-            payload: .of(body), date: Date(), addContentSHA256Header: true)
-        var request = HTTPClientRequest(url: endpoint.absoluteString)
-        request.method = .POST
-        for header in signed.headers where header.name.lowercased() != "host" {
-            request.headers.add(name: header.name, value: header.value)
-        }
-        request.body = .bytes(ByteBuffer(bytes: body))
+        let request = AWSRequest.json(
+            service: secure ? CodeDeployCommand.secureSigningName : CodeDeployCommand.signingName,
+            target: "\(prefix).\(operation)", body: body, path: path,
+            headers: [HTTPHeader(CodeDeployCommand.agentVersionHeader, agentVersion)], contentSHA256Header: true,
+            timeout: readTimeout)
         let response: HTTPClientResponse
         do {
-            response = try await http.execute(request, timeout: readTimeout)
+            response = try await client.send(request)
+        } catch let error as AgentConfigurationError {
+            // The session credentials file cannot be read: not the server's fault.
+            throw error
         } catch {
-            throw CommandServiceError(description: "\(operation) to \(endpoint.absoluteString) failed: \(error)")
+            throw CommandServiceError(
+                description: "\(operation) to \(client.endpoint.absoluteString) failed: \(error)")
         }
         let data = try await response.body.collect(upTo: 8 << 20)
         let bytes = Data(data.readableBytesView)

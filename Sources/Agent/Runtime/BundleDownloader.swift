@@ -31,9 +31,11 @@ public struct BundleDownloader: Sendable {
                 "the revision is in S3 but this agent has no S3 endpoint: set :s3_endpoint_override: or "
                     + ":deploy_control_endpoint: in codedeployagent.yml")
         }
+        // The keys are read again for every request, so a long download that resumes signs with fresh ones.
         let client = S3Client(
-            endpoint: S3Endpoint(url: s3.endpoint, region: s3.region, credentials: try s3.credentials.current()),
-            http: http)
+            client: SignedHTTPClient(
+                endpoint: URL(string: s3.endpoint) ?? URL(fileURLWithPath: s3.endpoint), region: s3.region,
+                credentials: s3.credentials, http: http))
         do {
             try await client.download(bucket: bucket, key: key, version: version, expectedETag: eTag, to: destination)
         } catch let error as S3ClientError {

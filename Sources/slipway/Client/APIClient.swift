@@ -1,14 +1,17 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOHTTP1
 import NIOSSL
+import S3Transfer
 import SigV4
 import SlipwayModel
 
-/// Signed requests to a Slipway server's CodeDeploy (JSON) and IAM (query) APIs, for the commands people run.
-struct SignedClient {
+/// Requests to a Slipway server's CodeDeploy (JSON), IAM (query) and S3 APIs for the commands people run, signed
+/// with the profile's keys and region through one ``SignedHTTPClient`` that trusts the profile's CA bundle.
+struct APIClient {
     let profile: ClientProfile
-    let http: HTTPClient
+    let client: SignedHTTPClient
 
     init(profile: ClientProfile) throws {
         self.profile = profile
@@ -19,11 +22,13 @@ struct SignedClient {
             }
             tls.trustRoots = .file(bundle)
         }
-        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+        client = SignedHTTPClient(
+            endpoint: profile.endpoint, region: profile.region, credentials: profile.credentials, http: http)
     }
 
     func shutdown() async {
-        try? await http.shutdown()
+        try? await client.http.shutdown()
     }
 
     /// A CodeDeploy operation with a JSON body; the answer's JSON object.
@@ -31,12 +36,8 @@ struct SignedClient {
         _ operation: String, _ input: [String: Any], targetPrefix: String = CodeDeploy.targetPrefix
     ) async throws -> [String: Any] {
         let body = try JSONSerialization.data(withJSONObject: input)
-        let (status, answer) = try await send(
-            service: CodeDeploy.signingName, region: profile.region, body: body,
-            headers: [
-                HTTPHeader("Content-Type", AWSJSON.contentType),
-                HTTPHeader("X-Amz-Target", "\(targetPrefix).\(operation)"),
-            ])
+        let (status, answer, _) = try await send(
+            .json(service: CodeDeploy.signingName, target: "\(targetPrefix).\(operation)", body: body))
         let object = (try? JSONSerialization.jsonObject(with: answer)) as? [String: Any] ?? [:]
         guard status == 200 else {
             let type = (object["__type"] as? String)?.split(separator: "#").last.map(String.init) ?? "HTTP \(status)"
@@ -47,14 +48,8 @@ struct SignedClient {
 
     /// An IAM query operation; the answer's XML text.
     func iam(_ action: String, _ parameters: [String: String]) async throws -> String {
-        var form = ["Action": action, "Version": "2010-05-08"]
-        form.merge(parameters) { $1 }
-        let body = Data(
-            form.sorted { $0.key < $1.key }.map { "\(Self.formEncode($0.key))=\(Self.formEncode($0.value))" }
-                .joined(separator: "&").utf8)
-        let (status, answer) = try await send(
-            service: "iam", region: profile.region, body: body,
-            headers: [HTTPHeader("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")])
+        let (status, answer, _) = try await send(
+            .query(service: "iam", action: action, version: "2010-05-08", parameters: parameters))
         let text = String(decoding: answer, as: UTF8.self)
         guard status == 200 else {
             throw APIError(
@@ -64,32 +59,16 @@ struct SignedClient {
         return text
     }
 
-    private func send(service: String, region: String, body: Data, headers: [HTTPHeader]) async throws -> (UInt, Data) {
-        let endpoint = profile.endpoint
-        let host = endpoint.port.map { "\(endpoint.host ?? ""):\($0)" } ?? (endpoint.host ?? "")
-        let signer = Signer(credentials: profile.credentials, region: region, service: service)
-        let signed = signer.sign(
-            method: "POST", path: "/", headers: [HTTPHeader("Host", host)] + headers, payload: .of(body), date: Date())
-        var request = HTTPClientRequest(url: "\(endpoint.scheme ?? "https")://\(host)/")
-        request.method = .POST
-        for header in signed.headers where header.name.lowercased() != "host" {
-            request.headers.add(name: header.name, value: header.value)
-        }
-        request.body = .bytes(ByteBuffer(bytes: body))
+    /// Sends `request` and reads the whole answer (at most `limit` bytes).
+    func send(_ request: AWSRequest, limit: Int = 16 << 20) async throws -> (UInt, Data, HTTPHeaders) {
         let response: HTTPClientResponse
         do {
-            response = try await http.execute(request, timeout: .seconds(60))
+            response = try await client.send(request)
         } catch {
-            throw ClientError("cannot reach \(endpoint.absoluteString): \(error)")
+            throw ClientError("cannot reach \(profile.endpoint.absoluteString): \(error)")
         }
-        let answer = try await response.body.collect(upTo: 16 << 20)
-        return (response.status.code, Data(answer.readableBytesView))
-    }
-
-    static func formEncode(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+        let answer = try await response.body.collect(upTo: limit)
+        return (response.status.code, Data(answer.readableBytesView), response.headers)
     }
 
     /// The text of the first `<name>` element: enough for the few fields read from IAM's answers, which are plain

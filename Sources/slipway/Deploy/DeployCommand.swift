@@ -158,7 +158,7 @@ extension DeployCommand {
         }
 
         private func deploy(
-            bundle: RevisionBundle, client: SignedClient, application: String, group deploymentGroup: String,
+            bundle: RevisionBundle, client: APIClient, application: String, group deploymentGroup: String,
             tags: [(key: String, value: String)]
         ) async throws -> Int32 {
             let zip = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -213,7 +213,7 @@ extension DeployCommand {
         /// Checks that the application and the group exist before anything is uploaded; with --create-missing,
         /// creates what is missing.
         private func ensureApplicationAndGroup(
-            client: SignedClient, application: String, group: String, tags: [(key: String, value: String)]
+            client: APIClient, application: String, group: String, tags: [(key: String, value: String)]
         ) async throws {
             do {
                 _ = try await client.codeDeploy("GetApplication", ["applicationName": application])
@@ -250,8 +250,8 @@ extension DeployCommand {
 
         /// The account of the caller's key, for the service role's ARN (IAM GetUser without a name answers with the
         /// caller); the default account when the key may not ask.
-        private func accountID(_ client: SignedClient) async throws -> String {
-            guard let user = try? await client.iam("GetUser", [:]), let arn = SignedClient.element("Arn", in: user)
+        private func accountID(_ client: APIClient) async throws -> String {
+            guard let user = try? await client.iam("GetUser", [:]), let arn = APIClient.element("Arn", in: user)
             else { return "000000000000" }
             let parts = arn.split(separator: ":", omittingEmptySubsequences: false)
             return parts.count > 4 && !parts[4].isEmpty ? String(parts[4]) : "000000000000"
@@ -353,22 +353,17 @@ extension DeployCommand {
 
 /// How `slipway deploy` and its subcommands reach the server.
 struct DeployConnectionOptions: ParsableArguments {
-    @Option(help: "The Slipway server's address. (default: AWS_ENDPOINT_URL or the profile's endpoint_url)")
-    var server: String?
+    @OptionGroup var server: ServerOptions
 
     @Option(help: "The AWS profile to use. (default: AWS_PROFILE or default)")
     var profile: String?
-
-    @Option(help: "The region. (default: AWS_REGION or the profile's)")
-    var region: String?
 
     @Option(help: "A PEM file of certificates to trust. (default: AWS_CA_BUNDLE or the profile's ca_bundle)")
     var caBundle: String?
 
     /// Runs `body` with a client for the resolved profile, and shuts the client down after it either way.
-    func withClient<T>(_ body: (SignedClient) async throws -> T) async throws -> T {
-        let client = try SignedClient(
-            profile: ClientProfile.resolve(endpoint: server, region: region, profile: profile, caBundle: caBundle))
+    func withClient<T>(_ body: (APIClient) async throws -> T) async throws -> T {
+        let client = try APIClient(profile: server.resolve(profile: profile, caBundle: caBundle))
         do {
             let result = try await body(client)
             await client.shutdown()

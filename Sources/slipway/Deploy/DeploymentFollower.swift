@@ -12,7 +12,7 @@ struct DeploymentFollower {
         case quiet
     }
 
-    let client: SignedClient
+    let client: APIClient
     var interval: Duration = .seconds(1)
     /// Consecutive failed polls tolerated (a server restart, a dropped connection) before giving up.
     var maximumFailures = 15

@@ -61,7 +61,7 @@ extension DeployCommand {
     }
 }
 
-extension SignedClient {
+extension APIClient {
     /// A Slipway-only JSON operation (`Slipway_20261127.<operation>`), signed as CodeDeploy requests are.
     func `extension`(_ operation: String, _ input: [String: Any]) async throws -> [String: Any] {
         try await codeDeploy(operation, input, targetPrefix: "Slipway_20261127")
