@@ -177,7 +177,7 @@ struct SignedHTTPClientTests {
         #expect(verified.authorization.signedHeaders.contains("x-amz-security-token"))
     }
 
-    @Test("an endpoint without a default port signs the Host it sends; one that is not http(s) is refused")
+    @Test("the Host signed is the Host sent, an IPv6 address in brackets; an endpoint that is not http(s) is refused")
     func hostAndEndpoint() throws {
         let plain = SignedHTTPClient(
             endpoint: URL(string: "http://127.0.0.1")!, region: "eu-west-1", credentials: Self.credentials)
@@ -185,6 +185,12 @@ struct SignedHTTPClientTests {
         #expect(signed.url == "http://127.0.0.1/revisions")
         #expect(signed.headers.first(named: "Host") == "127.0.0.1")
         #expect(signed.httpClientRequest.headers.first(name: "Host") == "127.0.0.1")
+
+        let ipv6 = SignedHTTPClient(
+            endpoint: URL(string: "http://[::1]:9000")!, region: "eu-west-1", credentials: Self.credentials)
+        let bracketed = try ipv6.sign(.s3(.HEAD, bucket: "revisions"), date: Self.signedAt)
+        #expect(bracketed.url == "http://[::1]:9000/revisions")
+        #expect(bracketed.headers.first(named: "Host") == "[::1]:9000")
 
         let file = SignedHTTPClient(
             endpoint: URL(fileURLWithPath: "/revisions"), region: "eu-west-1", credentials: Self.credentials)
