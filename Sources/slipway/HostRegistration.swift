@@ -1,4 +1,5 @@
 import Foundation
+import S3Transfer
 
 /// Onboards a host through a Slipway server's APIs, as `aws deploy register` does, and writes the agent's two files:
 /// what `slipway agent register` and the `--dev` server's own agent do.
@@ -14,7 +15,7 @@ struct HostRegistration {
         let directory = configDirectory
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let user = try await client.iam("CreateUser", ["UserName": instanceName, "Path": "/slipway/agent/"])
-        guard let arn = APIClient.element("Arn", in: user) else {
+        guard let arn = AWSXML.element("Arn", in: user) else {
             throw ClientError("CreateUser answered without the user's ARN")
         }
         var undo: [() async -> Void] = [{ _ = try? await client.iam("DeleteUser", ["UserName": instanceName]) }]
@@ -29,8 +30,8 @@ struct HostRegistration {
                     "DeleteUserPolicy", ["UserName": instanceName, "PolicyName": "codedeploy-agent"])
             }
             let key = try await client.iam("CreateAccessKey", ["UserName": instanceName])
-            guard let id = APIClient.element("AccessKeyId", in: key),
-                let secret = APIClient.element("SecretAccessKey", in: key)
+            guard let id = AWSXML.element("AccessKeyId", in: key),
+                let secret = AWSXML.element("SecretAccessKey", in: key)
             else { throw ClientError("CreateAccessKey answered without the key") }
             undo.append {
                 _ = try? await client.iam("DeleteAccessKey", ["UserName": instanceName, "AccessKeyId": id])

@@ -199,3 +199,28 @@ struct SignedHTTPClientTests {
         }
     }
 }
+
+@Suite("AWS error answers")
+struct AWSErrorAnswerTests {
+    @Test("a JSON error's code is the part of __type after #, its message message or Message; other bodies have none")
+    func json() {
+        let namespaced = AWSErrorAnswer(
+            json: Data(#"{"__type":"com.amazonaws.codedeploy#ThrottlingException","message":"slow down"}"#.utf8))
+        #expect(namespaced == AWSErrorAnswer(code: "ThrottlingException", message: "slow down"))
+        let plain = AWSErrorAnswer(json: Data(#"{"__type":"ClientException","Message":"no such host"}"#.utf8))
+        #expect(plain == AWSErrorAnswer(code: "ClientException", message: "no such host"))
+        #expect(AWSErrorAnswer(json: Data("<html>bad gateway</html>".utf8)) == AWSErrorAnswer(code: nil, message: nil))
+    }
+
+    @Test("an XML error's code and message are read with their entities decoded")
+    func xml() {
+        let answer = AWSErrorAnswer(
+            xml: "<ErrorResponse><Error><Type>Sender</Type><Code>EntityAlreadyExists</Code>"
+                + "<Message>User &quot;web&amp;1&quot; exists</Message></Error></ErrorResponse>")
+        #expect(answer == AWSErrorAnswer(code: "EntityAlreadyExists", message: "User \"web&1\" exists"))
+        #expect(
+            AWSXML.element("Arn", in: "<User><Arn>arn:aws:iam::000000000000:user/web</Arn></User>")
+                == "arn:aws:iam::000000000000:user/web")
+        #expect(AWSXML.element("Arn", in: "<User></User>") == nil)
+    }
+}

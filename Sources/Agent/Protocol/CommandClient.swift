@@ -129,13 +129,11 @@ public struct HTTPCommandClient: CommandService {
         let data = try await response.body.collect(upTo: 8 << 20)
         let bytes = Data(data.readableBytesView)
         guard response.status == .ok else {
-            let answer = (try? JSONSerialization.jsonObject(with: bytes)) as? [String: Any]
-            let type = (answer?["__type"] as? String).map { $0.split(separator: "#").last.map(String.init) ?? $0 }
-            let message = (answer?["message"] ?? answer?["Message"]) as? String
+            let answer = AWSErrorAnswer(json: bytes)
             throw CommandServiceError(
-                description: "\(operation) answered \(response.status.code) \(type ?? ""): "
-                    + (message ?? String(decoding: bytes.prefix(500), as: UTF8.self)),
-                type: type, status: Int(response.status.code))
+                description: "\(operation) answered \(response.status.code) \(answer.code ?? ""): "
+                    + (answer.message ?? String(decoding: bytes.prefix(500), as: UTF8.self)),
+                type: answer.code, status: Int(response.status.code))
         }
         do {
             return try AWSJSON.makeDecoder().decode(Output.self, from: bytes.isEmpty ? Data("{}".utf8) : bytes)

@@ -38,12 +38,11 @@ struct APIClient {
         let body = try JSONSerialization.data(withJSONObject: input)
         let (status, answer, _) = try await send(
             .json(service: CodeDeploy.signingName, target: "\(targetPrefix).\(operation)", body: body))
-        let object = (try? JSONSerialization.jsonObject(with: answer)) as? [String: Any] ?? [:]
         guard status == 200 else {
-            let type = (object["__type"] as? String)?.split(separator: "#").last.map(String.init) ?? "HTTP \(status)"
-            throw APIError(code: type, message: object["message"] as? String ?? object["Message"] as? String ?? "")
+            let error = AWSErrorAnswer(json: answer)
+            throw APIError(code: error.code ?? "HTTP \(status)", message: error.message ?? "")
         }
-        return object
+        return (try? JSONSerialization.jsonObject(with: answer)) as? [String: Any] ?? [:]
     }
 
     /// An IAM query operation; the answer's XML text.
@@ -52,9 +51,8 @@ struct APIClient {
             .query(service: "iam", action: action, version: "2010-05-08", parameters: parameters))
         let text = String(decoding: answer, as: UTF8.self)
         guard status == 200 else {
-            throw APIError(
-                code: Self.element("Code", in: text) ?? "HTTP \(status)",
-                message: Self.element("Message", in: text) ?? text)
+            let error = AWSErrorAnswer(xml: text)
+            throw APIError(code: error.code ?? "HTTP \(status)", message: error.message ?? text)
         }
         return text
     }
@@ -69,18 +67,6 @@ struct APIClient {
         }
         let answer = try await response.body.collect(upTo: limit)
         return (response.status.code, Data(answer.readableBytesView), response.headers)
-    }
-
-    /// The text of the first `<name>` element: enough for the few fields read from IAM's answers, which are plain
-    /// text without nested markup (a full XML parser would add a library for three lookups).
-    static func element(_ name: String, in xml: String) -> String? {
-        guard let start = xml.range(of: "<\(name)>"),
-            let end = xml.range(of: "</\(name)>", range: start.upperBound..<xml.endIndex)
-        else { return nil }
-        return String(xml[start.upperBound..<end.lowerBound])
-            .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
-            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'")
-            .replacingOccurrences(of: "&amp;", with: "&")
     }
 }
 

@@ -45,9 +45,8 @@ extension APIClient {
 
     private static func s3Error(status: UInt, body: Data, doing what: String) -> APIError {
         let text = String(decoding: body, as: UTF8.self)
-        return APIError(
-            code: element("Code", in: text) ?? "HTTP \(status)",
-            message: element("Message", in: text) ?? "\(what) failed")
+        let error = AWSErrorAnswer(xml: text)
+        return APIError(code: error.code ?? "HTTP \(status)", message: error.message ?? "\(what) failed")
     }
 }
 

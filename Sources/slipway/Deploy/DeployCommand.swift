@@ -1,6 +1,7 @@
 import AppSpec
 import ArgumentParser
 import Foundation
+import S3Transfer
 
 /// `slipway deploy`: bundle a directory, upload it, create a deployment and follow it (`start`, the default);
 /// `status` and `watch` for an existing deployment.
@@ -251,7 +252,7 @@ extension DeployCommand {
         /// The account of the caller's key, for the service role's ARN (IAM GetUser without a name answers with the
         /// caller); the default account when the key may not ask.
         private func accountID(_ client: APIClient) async throws -> String {
-            guard let user = try? await client.iam("GetUser", [:]), let arn = APIClient.element("Arn", in: user)
+            guard let user = try? await client.iam("GetUser", [:]), let arn = AWSXML.element("Arn", in: user)
             else { return "000000000000" }
             let parts = arn.split(separator: ":", omittingEmptySubsequences: false)
             return parts.count > 4 && !parts[4].isEmpty ? String(parts[4]) : "000000000000"
