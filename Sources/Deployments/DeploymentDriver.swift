@@ -72,16 +72,9 @@ package struct DeploymentDriver: Sendable {
     /// How long a command handed out but not acknowledged waits before a new poll of its host gets it again.
     package static let redeliveryGrace: TimeInterval = 30
 
-    /// A command handed out to a host's poll.
-    package struct HandedOut: Sendable, Hashable {
-        package var id: HostCommandID
-        /// The group of the command's deployment: it names the deployment execution.
-        package var deploymentGroupId: String
-    }
-
     /// In one transaction: the host's first offered command, unless the host still runs one; it is marked delivered
     /// and the host busy. A command handed out but not acknowledged within ``redeliveryGrace`` is handed out again.
-    package func takeCommand(for host: String, now: Date) async throws -> HandedOut? {
+    package func takeCommand(for host: String, now: Date) async throws -> CodeDeployCommand.HostCommandInstance? {
         // Most polls find nothing: look before taking the write lock.
         let waiting = try await store.read { tx in
             try !tx.records(.offeredCommand, scope: host, after: nil, limit: 1).isEmpty
@@ -139,10 +132,13 @@ package struct DeploymentDriver: Sendable {
 
 /// Server-wide settings of deployments.
 package struct DeploymentSettings: Sendable {
+    /// The server's region, which the deployment executions handed to agents name.
+    package var region: String
     /// Engine timeouts (pickup, running, grace).
     package var timeouts: DeploymentTimeouts
 
-    package init(timeouts: DeploymentTimeouts = DeploymentTimeouts()) {
+    package init(region: String, timeouts: DeploymentTimeouts = DeploymentTimeouts()) {
+        self.region = region
         self.timeouts = timeouts
     }
 }
@@ -202,7 +198,7 @@ struct DriverTransaction {
     }
 
     /// The host's first offered command, unless the host still runs one (see ``DeploymentDriver/takeCommand(for:now:)``).
-    mutating func takeCommand(for host: String) throws -> DeploymentDriver.HandedOut? {
+    mutating func takeCommand(for host: String) throws -> CodeDeployCommand.HostCommandInstance? {
         if let busy = try tx.get(HostBusyRecord.self, .hostBusy, name: host) {
             let id = HostCommandID(rawValue: busy.commandId)
             let (status, groupId) =
@@ -217,7 +213,7 @@ struct DriverTransaction {
                 let groupId
             {
                 try tx.set(HostBusyRecord(commandId: id.rawValue, since: now), .hostBusy, name: host)
-                return .init(id: id, deploymentGroupId: groupId)
+                return instance(id, for: host, groupId: groupId)
             }
             guard status != .inProgress && status != .pending else { return nil }
             try tx.delete(.hostBusy, scope: "", name: host)
@@ -233,9 +229,18 @@ struct DriverTransaction {
             else { continue }  // withdrawn or already over: drop it
             try process(.delivered(id), for: id.deploymentId)
             try tx.set(HostBusyRecord(commandId: id.rawValue, since: now), .hostBusy, name: host)
-            return .init(id: id, deploymentGroupId: groupId)
+            return instance(id, for: host, groupId: groupId)
         }
         return nil
+    }
+
+    /// Command `id` as the poll of `host` answers it: its deployment execution names the region and the group.
+    private func instance(_ id: HostCommandID, for host: String, groupId: String)
+        -> CodeDeployCommand.HostCommandInstance
+    {
+        let execution = DeploymentExecutionID(
+            region: settings.region, deploymentGroupId: groupId, deploymentId: id.deploymentId)
+        return id.instance(for: host, execution: execution)
     }
 
     /// Deployment `id` as it is stored, for a look before deciding on an event; `nil` when there is none.

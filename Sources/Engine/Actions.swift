@@ -39,10 +39,8 @@ public struct HostCommand: Codable, Sendable, Hashable {
     public var commandName: String { id.event.rawValue }
 
     /// The command as `PollHostCommand` returns it.
-    public func instance(deploymentExecutionId: String, nonce: Int64 = 0) -> CodeDeployCommand.HostCommandInstance {
-        CodeDeployCommand.HostCommandInstance(
-            hostCommandIdentifier: id.rawValue, hostIdentifier: hostIdentifier,
-            deploymentExecutionId: deploymentExecutionId, commandName: commandName, nonce: nonce)
+    public func instance(execution: DeploymentExecutionID, nonce: Int64 = 0) -> CodeDeployCommand.HostCommandInstance {
+        id.instance(for: hostIdentifier, execution: execution, nonce: nonce)
     }
 }
 

@@ -67,6 +67,15 @@ public struct HostCommandID: RawRepresentable, Codable, Sendable, Hashable, Cust
     /// The identifier as the agent sees it.
     public var description: String { rawValue }
 
+    /// The command as `PollHostCommand` hands it to the host `hostIdentifier`.
+    public func instance(for hostIdentifier: String, execution: DeploymentExecutionID, nonce: Int64 = 0)
+        -> CodeDeployCommand.HostCommandInstance
+    {
+        CodeDeployCommand.HostCommandInstance(
+            hostCommandIdentifier: rawValue, hostIdentifier: hostIdentifier, deploymentExecutionId: execution.rawValue,
+            commandName: event.rawValue, nonce: nonce)
+    }
+
     /// Decodes the identifier from its text.
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)

@@ -50,14 +50,14 @@ public func buildApplication(
     let deployments = DeploymentDriver(
         store: store, wakeups: HostWakeups(),
         settings: DeploymentSettings(
-            timeouts: DeploymentTimeouts(pickup: configuration.commandPickupTimeout)),
+            region: configuration.region, timeouts: DeploymentTimeouts(pickup: configuration.commandPickupTimeout)),
         logger: logger)
     let responder = SlipwayResponder(
         store: store, region: configuration.region, accountID: configuration.accountID,
         authenticator: authenticator,
         codeDeploy: makeCodeDeployAPI(),
         commands: CommandAPI(
-            store: store, deployments: deployments, signer: signer, region: configuration.region,
+            store: store, deployments: deployments, signer: signer,
             pollHold: .milliseconds(Int(configuration.pollHold * 1000))),
         revisions: makeRevisionLocator(artifacts: artifacts, configuration: configuration),
         s3: S3API(

@@ -35,7 +35,7 @@ struct CodeDeployHarness {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         store = try SQLiteStore(path: directory.appendingPathComponent("store.sqlite").path)
         driver = DeploymentDriver(
-            store: store, wakeups: HostWakeups(), settings: DeploymentSettings(), logger: quiet)
+            store: store, wakeups: HostWakeups(), settings: DeploymentSettings(region: Self.arns.region), logger: quiet)
     }
 
     func remove() { try? FileManager.default.removeItem(at: directory) }

@@ -1,5 +1,6 @@
 import AppSpec
 import Foundation
+import SlipwayModel
 import SwiftASN1
 @_spi(CMS) import X509
 
@@ -66,17 +67,15 @@ public struct DeploymentSpec: Sendable, Hashable {
     /// Refuses a specification that is not the one of the command's deployment execution, so a specification of
     /// another deployment (or group) cannot be run in its place.
     ///
-    /// The execution id ends with the deployment id, after the last `/` (Slipway's
-    /// `Slipway/<region>/<group id>/<deployment id>`, CodeDeploy's `…/arn:…:deployment/<deployment id>`); in Slipway's
-    /// form the third part is the deployment group's id.
+    /// The execution id names the deployment, and in Slipway's form its group too (``DeploymentExecutionID``).
     public func check(executionID: String) throws(SpecificationError) {
-        let parts = executionID.split(separator: "/", omittingEmptySubsequences: false)
-        guard let last = parts.last, String(last) == deploymentID else {
+        let execution = DeploymentExecutionID(rawValue: executionID)
+        guard let execution, execution.deploymentId == deploymentID else {
             throw SpecificationError(
                 "the deployment specification is for deployment \(deploymentID), but the command is for the "
                     + "deployment execution \(executionID)")
         }
-        if parts.count == 4, parts[0] == "Slipway", String(parts[2]) != deploymentGroupID {
+        if let group = execution.deploymentGroupId, group != deploymentGroupID {
             throw SpecificationError(
                 "the deployment specification is for deployment group \(deploymentGroupID), but the command is "
                     + "for the deployment execution \(executionID)")

@@ -18,7 +18,6 @@ struct CommandAPI: Sendable {
     let store: any Store
     let deployments: DeploymentDriver
     let signer: SpecificationSigner
-    let region: String
     private let validator = ShapeValidator(
         schema: CodeDeployCommand.schema, freeTextShapes: CodeDeployCommand.freeTextShapes)
     /// The last poll record this server wrote or read for each host.
@@ -27,14 +26,13 @@ struct CommandAPI: Sendable {
     private let recentSignatures = RecentSignatures()
 
     init(
-        store: any Store, deployments: DeploymentDriver, signer: SpecificationSigner, region: String,
+        store: any Store, deployments: DeploymentDriver, signer: SpecificationSigner,
         pollHold: Duration = .seconds(50)
     ) {
         self.pollHold = pollHold
         self.store = store
         self.deployments = deployments
         self.signer = signer
-        self.region = region
     }
 
     /// Handles one request; `operationName` is the part of `X-Amz-Target` after the prefix.
@@ -116,7 +114,7 @@ struct CommandAPI: Sendable {
         let deadline = ContinuousClock.now.advanced(by: pollHold)
         while true {
             let sequence = await deployments.wakeups.sequence(of: host)
-            if let command = try await takeCommand(for: host, now: now()) {
+            if let command = try await deployments.takeCommand(for: host, now: now()) {
                 return CodeDeployCommand.PollHostCommandOutput(hostCommand: command)
             }
             let remaining = ContinuousClock.now.duration(to: deadline)
@@ -126,15 +124,6 @@ struct CommandAPI: Sendable {
                 return CodeDeployCommand.PollHostCommandOutput(hostCommand: nil)
             }
         }
-    }
-
-    /// The host's next command, handed out by the driver.
-    private func takeCommand(for host: String, now: Date) async throws -> CodeDeployCommand.HostCommandInstance? {
-        guard let command = try await deployments.takeCommand(for: host, now: now) else { return nil }
-        return CodeDeployCommand.HostCommandInstance(
-            hostCommandIdentifier: command.id.rawValue, hostIdentifier: host,
-            deploymentExecutionId: "Slipway/\(region)/\(command.deploymentGroupId)/\(command.id.deploymentId)",
-            commandName: command.id.event.rawValue, nonce: 0)
     }
 
     /// Keeps the agent's version and the time of its last poll, so that a pickup timeout can say whether it polls.
@@ -169,7 +158,7 @@ struct CommandAPI: Sendable {
     private func specification(executionId: String, host: String, now: Date) async throws
         -> CodeDeployCommand.GetDeploymentSpecificationOutput
     {
-        guard let deploymentId = executionId.split(separator: "/").last.map(String.init),
+        guard let deploymentId = DeploymentExecutionID(rawValue: executionId)?.deploymentId,
             DeploymentID.isValid(deploymentId)
         else {
             throw Self.clientError("\(executionId) is not a deployment execution id this server gave out.")
