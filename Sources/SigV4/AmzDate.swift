@@ -41,12 +41,14 @@ public enum AmzDate {
         let parts = text.split(separator: " ", omittingEmptySubsequences: true)
         guard parts.count == 6, parts[0].hasSuffix(","), parts[5] == "GMT" else { return nil }
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        guard let day = number(parts[1].utf8), let monthIndex = months.firstIndex(of: String(parts[2])),
-            let year = number(parts[3].utf8)
+        // IMF-fixdate (RFC 9110): a two-digit day, a four-digit year and a two-digit hour, minute and second, so
+        // that the timestamp the date is written back as (`yyyyMMdd'T'HHmmss'Z'`) is the one the client signed.
+        guard parts[1].utf8.count == 2, parts[3].utf8.count == 4, let day = number(parts[1].utf8),
+            let monthIndex = months.firstIndex(of: String(parts[2])), let year = number(parts[3].utf8)
         else { return nil }
-        let clock = parts[4].split(separator: ":")
-        guard clock.count == 3, let hour = number(clock[0].utf8), let minute = number(clock[1].utf8),
-            let second = number(clock[2].utf8)
+        let clock = parts[4].split(separator: ":", omittingEmptySubsequences: false)
+        guard clock.count == 3, clock.allSatisfy({ $0.utf8.count == 2 }), let hour = number(clock[0].utf8),
+            let minute = number(clock[1].utf8), let second = number(clock[2].utf8)
         else { return nil }
         return makeDate(year: year, month: monthIndex + 1, day: day, hour: hour, minute: minute, second: second)
     }

@@ -74,6 +74,14 @@ import Testing
         #expect(
             AmzDate.date(fromHTTPDate: "Fri, 24 May 2013 00:00:00 GMT") == Date(timeIntervalSince1970: 1_369_353_600))
         #expect(AmzDate.date(fromHTTPDate: "Friday, 24-May-13 00:00:00 GMT") == nil)
+        // Only IMF-fixdate's widths: a longer year could not be written back as the timestamp that was signed.
+        for text in [
+            "Sat, 14 Mar 20260 09:26:53 GMT", "Fri, 24 May 20136 00:00:00 GMT", "Fri, 24 May 013 00:00:00 GMT",
+            "Fri, 24 May 2013 9:26:53 GMT", "Fri, 4 May 2013 09:26:53 GMT", "Fri, 24 May 2013 09:26:053 GMT",
+            "Fri, 24 May 2013 09::53 GMT",
+        ] {
+            #expect(AmzDate.date(fromHTTPDate: text) == nil, "\(text)")
+        }
         for seconds in stride(from: -86_400 * 400, through: 4_102_444_800, by: 9_999_937) {
             let date = Date(timeIntervalSince1970: TimeInterval(seconds))
             #expect(AmzDate.date(fromTimestamp: AmzDate.timestamp(from: date)) == date)
