@@ -130,7 +130,8 @@ public struct ShapeValidator: Sendable {
         case .list(let elementShape):
             guard case .array(let elements) = value else { return wrongType("a list") }
             checkLength(elements.count)
-            for (index, element) in elements.enumerated() where element != .null {
+            // A null element is a wrong type, as the typed readers take it: only a structure's member may be null.
+            for (index, element) in elements.enumerated() {
                 check(element, shapeName: elementShape, path: "\(path)[\(index)]", member: member, into: &found)
             }
         case .map(let keyShape, let valueShape):
@@ -139,9 +140,7 @@ public struct ShapeValidator: Sendable {
             for (key, entry) in entries.sorted(by: { $0.key < $1.key }) {
                 let entryPath = "\(path).\(key)"
                 check(.string(key), shapeName: keyShape, path: entryPath, member: member, into: &found)
-                if entry != .null {
-                    check(entry, shapeName: valueShape, path: entryPath, member: member, into: &found)
-                }
+                check(entry, shapeName: valueShape, path: entryPath, member: member, into: &found)
             }
         case .string(let enumValues):
             guard case .string(let text) = value else { return wrongType("a string") }

@@ -144,4 +144,12 @@ struct ShapeValidatorTests {
         let host = try json(#"{"HostIdentifier":"arn:aws:iam::1:user/h\u0000"}"#)
         #expect(commands.violations(of: host, against: "PollHostCommandInput").map(\.path) == ["HostIdentifier"])
     }
+
+    @Test("a null list element or map value is a wrong type, as the typed readers take it")
+    func nullElements() throws {
+        let list = try json(#"{"instanceNames":["a",null],"tags":[{"Key":"k","Value":"v"}]}"#)
+        let violations = codeDeploy.violations(of: list, against: "AddTagsToOnPremisesInstancesInput")
+        #expect(violations.map(\.path) == ["instanceNames[1]"])
+        #expect(violations.first?.isSerializationError == true)
+    }
 }
