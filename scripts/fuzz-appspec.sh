@@ -58,8 +58,11 @@ if [ "$jobs" -gt 1 ]; then
     if [ -z "$seconds" ]; then options=("${options[@]/-runs=$runs/-runs=$(((runs + jobs - 1) / jobs))}"); fi
     options+=(-jobs="$jobs" -workers="$jobs")
 fi
-# Leak detection is off: Swift's runtime keeps some allocations to the end of the process on purpose.
+# Leak detection is off: Swift's runtime keeps some allocations to the end of the process on purpose. Swift's own
+# backtracer is off too: at a trap it reads the stack from a helper thread, which AddressSanitizer reports as a
+# second, unrelated error after the real one.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
+export SWIFT_BACKTRACE="${SWIFT_BACKTRACE:-enable=no}"
 
 echo "fuzz-appspec: $binary ${options[*]} ${extra[*]:-} $corpus"
 start=$(date +%s)

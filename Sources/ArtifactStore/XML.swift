@@ -149,8 +149,13 @@ public enum XMLRequestParser {
             }
             guard index > start, index - start <= 256 else { throw .malformedXML("a missing or overlong name") }
             let full = String(decoding: bytes[start..<index], as: UTF8.self)
-            if let colon = full.lastIndex(of: ":") { return String(full[full.index(after: colon)...]) }
-            return full
+            let local = full.lastIndex(of: ":").map { String(full[full.index(after: $0)...]) } ?? full
+            // A name starts with a letter or `_` (after its namespace prefix, if any): not with `!`, `?`, a digit,
+            // and it is not empty.
+            guard let first = local.unicodeScalars.first, first == "_" || first.properties.isAlphabetic else {
+                throw .malformedXML("an element or attribute name '\(full)' that XML does not allow")
+            }
+            return local
         }
 
         mutating func element(depth: Int) throws(S3Error) -> XMLRequestElement {
@@ -216,6 +221,9 @@ public enum XMLRequestParser {
                 } else if byte == UInt8(ascii: "&") {
                     text += try entity()
                 } else {
+                    guard byte >= 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D else {
+                        throw .malformedXML("a control character (0x\(String(byte, radix: 16))) in <\(elementName)>")
+                    }
                     text.append(byte)
                     index += 1
                 }
@@ -244,6 +252,12 @@ public enum XMLRequestParser {
                 }
                 guard let value, let scalar = Unicode.Scalar(value) else {
                     throw .malformedXML("an unknown entity '&\(body);'")
+                }
+                // XML 1.0 names no C0 control other than tab, line feed and carriage return, by reference either.
+                guard scalar.value >= 0x20 || scalar == "\t" || scalar == "\n" || scalar == "\r",
+                    scalar.value != 0xFFFE, scalar.value != 0xFFFF
+                else {
+                    throw .malformedXML("a reference '&\(body);' to a character XML does not allow")
                 }
                 return Array(String(Character(scalar)).utf8)
             }
