@@ -18,7 +18,7 @@ package struct DeploymentDriver: Sendable {
         case heartbeat(HostCommandID, estimatedCompletion: Date?)
         case completed(HostCommandID, CommandReport)
         /// A load-balancer event the traffic controller finished.
-        case trafficDone(HostCommandID)
+        case trafficCompleted(HostCommandID, TrafficResult)
         case tick
         /// StopDeployment; refused with ``DeploymentError/deploymentAlreadyCompleted(_:)`` once the deployment ended.
         case stop(autoRollbackEnabled: Bool?)
@@ -28,13 +28,19 @@ package struct DeploymentDriver: Sendable {
     package let wakeups: HostWakeups
     package let settings: DeploymentSettings
     package let logger: Logger
+    /// Performs the traffic events the engine asks for.
+    package let traffic: any TrafficController
     package let cache = DeploymentCache()
 
-    package init(store: any Store, wakeups: HostWakeups, settings: DeploymentSettings, logger: Logger) {
+    package init(
+        store: any Store, wakeups: HostWakeups, settings: DeploymentSettings, logger: Logger,
+        traffic: any TrafficController = NoLoadBalancer()
+    ) {
         self.store = store
         self.wakeups = wakeups
         self.settings = settings
         self.logger = logger
+        self.traffic = traffic
     }
 
     /// Applies `event` to deployment `id` and returns the deployment as stored afterwards.
@@ -89,8 +95,8 @@ package struct DeploymentDriver: Sendable {
     func transaction<T: Sendable>(now: Date, _ body: @Sendable (inout DriverTransaction) throws -> T) async throws
         -> T
     {
-        let (result, hosts) = try await store.write { [settings, cache] tx in
-            var run = DriverTransaction(tx: tx, now: now, settings: settings, cache: cache)
+        let (result, hosts) = try await store.write { [settings, cache, traffic] tx in
+            var run = DriverTransaction(tx: tx, now: now, settings: settings, cache: cache, traffic: traffic)
             let result = try body(&run)
             try run.drain()  // hands back to the cache what the body only looked at
             return (result, run.hostsToWake)
@@ -149,6 +155,7 @@ struct DriverTransaction {
     let now: Date
     let settings: DeploymentSettings
     let cache: DeploymentCache
+    let traffic: any TrafficController
     private(set) var hostsToWake: Set<String> = []
     /// The deployments saved by ``drain()``.
     private var stored: [String: LoadedDeployment] = [:]
@@ -159,11 +166,15 @@ struct DriverTransaction {
     private var loadedDeadlines: [String: Date?] = [:]
     private var work: [(id: String, event: DeploymentDriver.Event)] = []
 
-    init(tx: any StoreWriter, now: Date, settings: DeploymentSettings, cache: DeploymentCache) {
+    init(
+        tx: any StoreWriter, now: Date, settings: DeploymentSettings, cache: DeploymentCache,
+        traffic: any TrafficController
+    ) {
         self.tx = tx
         self.now = now
         self.settings = settings
         self.cache = cache
+        self.traffic = traffic
     }
 
     /// Applies `event` to deployment `id`, and every event its actions lead to, then stores what changed.
@@ -293,7 +304,7 @@ struct DriverTransaction {
         case .acknowledged(let id, let acknowledgement): machine.commandAcknowledged(id, acknowledgement, now: now)
         case .heartbeat(let id, let estimate): machine.heartbeat(id, estimatedCompletion: estimate, now: now)
         case .completed(let id, let report): machine.commandCompleted(id, report, now: now)
-        case .trafficDone(let id): machine.trafficCompleted(id, .succeeded, now: now)
+        case .trafficCompleted(let id, let result): machine.trafficCompleted(id, result, now: now)
         case .tick: machine.tick(now: now)
         case .stop(let rollBack): machine.stop(autoRollbackEnabled: rollBack, now: now)
         }
@@ -352,9 +363,7 @@ struct DriverTransaction {
             try tx.delete(.offeredCommand, scope: host, name: command.rawValue)
             hostsToWake.insert(host)
         case .performTraffic(let request):
-            // Slipway drives no load balancer yet: the traffic controller of every group is `NoTrafficController`,
-            // whose requests succeed at once, so the report is applied in the same transaction.
-            work.append((id, .trafficDone(request.id)))
+            work.append((id, .trafficCompleted(request.id, traffic.perform(request))))
         case .finish(let outcome):
             try finished(id, outcome)
         case .requestRollback(let request):

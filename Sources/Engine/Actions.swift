@@ -72,24 +72,6 @@ public enum TrafficResult: Codable, Sendable, Hashable {
     case failed(message: String)
 }
 
-/// Performs the load-balancer events of hosts. The driver calls it for each ``DeploymentAction/performTraffic(_:)``
-/// and reports the result back to the deployment. Performing the same request twice must be harmless (after a
-/// restart the driver performs every request in ``Deployment/openTrafficRequests`` again).
-public protocol TrafficController: Sendable {
-    /// Deregisters (`BlockTraffic`) or registers (`AllowTraffic`) the host and waits until that is done.
-    func perform(_ request: TrafficRequest) async -> TrafficResult
-}
-
-/// The traffic controller of a deployment group without a load balancer that Slipway drives: every request
-/// succeeds at once.
-public struct NoTrafficController: TrafficController {
-    /// A controller that does nothing.
-    public init() {}
-
-    /// Succeeds at once.
-    public func perform(_ request: TrafficRequest) async -> TrafficResult { .succeeded }
-}
-
 /// How a deployment ended.
 public enum DeploymentOutcome: Codable, Sendable, Hashable {
     /// At least `max(m, 1)` hosts succeeded.

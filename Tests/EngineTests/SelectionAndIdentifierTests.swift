@@ -132,12 +132,4 @@ struct IdentifierTests {
             try JSONDecoder().decode([HostCommandID].self, from: Data(#"["x"]"#.utf8))
         }
     }
-
-    @Test("the do-nothing traffic controller succeeds at once")
-    func noTrafficController() async {
-        let request = TrafficRequest(
-            id: HostCommandID(deploymentId: "d-AB1CDEF23", instanceName: "web-1", event: .blockTraffic),
-            hostIdentifier: arn("web-1"))
-        #expect(await NoTrafficController().perform(request) == .succeeded)
-    }
 }
