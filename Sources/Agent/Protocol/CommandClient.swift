@@ -108,14 +108,19 @@ public struct HTTPCommandClient: CommandService {
 
     private struct Empty: Decodable {}
 
-    private func call<Input: Encodable, Output: Decodable>(_ operation: String, _ input: Input) async throws -> Output {
-        let body = try AWSJSON.makeEncoder().encode(input)
+    /// The request for `operation`: AWS JSON 1.1 to the endpoint's path, for the secure flavour's target prefix and
+    /// signing name when the agent uses it.
+    func request<Input: Encodable>(_ operation: String, _ input: Input) throws -> AWSRequest {
         let prefix = secure ? CodeDeployCommand.secureTargetPrefix : CodeDeployCommand.targetPrefix
-        let request = AWSRequest.json(
+        return AWSRequest.json(
             service: secure ? CodeDeployCommand.secureSigningName : CodeDeployCommand.signingName,
-            target: "\(prefix).\(operation)", body: body, path: path,
+            target: "\(prefix).\(operation)", body: try AWSJSON.makeEncoder().encode(input), path: path,
             headers: [HTTPHeader(CodeDeployCommand.agentVersionHeader, agentVersion)], contentSHA256Header: true,
             timeout: readTimeout)
+    }
+
+    private func call<Input: Encodable, Output: Decodable>(_ operation: String, _ input: Input) async throws -> Output {
+        let request = try request(operation, input)
         let response: HTTPClientResponse
         do {
             response = try await client.send(request)
