@@ -148,7 +148,7 @@ public struct SignedAWSRequest: Sendable {
     }
 }
 
-/// A request that could not be signed: the endpoint is not an `http(s)://host` address, or the keys are missing.
+/// A request that could not be signed because the endpoint is not an `http(s)://host` address.
 public struct SignedHTTPClientError: Error, CustomStringConvertible, Sendable {
     public let description: String
 
@@ -162,7 +162,7 @@ public struct SignedHTTPClientError: Error, CustomStringConvertible, Sendable {
 /// Only the endpoint's scheme, host and port are used; each request brings its own path. Retries are the callers':
 /// what is safe to repeat depends on the protocol.
 public struct SignedHTTPClient: Sendable {
-    /// `http(s)://host[:port]`.
+    /// The server, `http(s)://host[:port]`; a path it has is not used.
     public let endpoint: URL
     /// The region in the credential scope.
     public let region: String
