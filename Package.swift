@@ -168,6 +168,12 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "SlipwayModel"]),
         .testTarget(
+            name: "DeploymentsTests",
+            dependencies: [
+                "Deployments", "Engine", "Store", "SlipwayModel", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "ArtifactStoreTests",
             dependencies: [
                 "ArtifactStore", "SigV4", "Store", "S3Transfer",

@@ -81,9 +81,12 @@ package struct DeploymentDriver: Sendable {
     /// In one transaction: the host's first offered command, unless the host still runs one; it is marked delivered
     /// and the host busy. A command handed out but not acknowledged within ``redeliveryGrace`` is handed out again.
     package func takeCommand(for host: String, now: Date) async throws -> CodeDeployCommand.HostCommandInstance? {
-        // Most polls find nothing: look before taking the write lock.
+        // Most polls find nothing: look before taking the write lock. A host with nothing offered may still hold a
+        // command it never acknowledged, due again once the grace has passed.
         let waiting = try await store.read { tx in
-            try !tx.records(.offeredCommand, scope: host, after: nil, limit: 1).isEmpty
+            if try !tx.records(.offeredCommand, scope: host, after: nil, limit: 1).isEmpty { return true }
+            guard let busy = try tx.get(HostBusyRecord.self, .hostBusy, name: host) else { return false }
+            return now.timeIntervalSince(busy.since) >= Self.redeliveryGrace
         }
         guard waiting else { return nil }
         return try await transaction(now: now) { run in

@@ -1,0 +1,170 @@
+import Engine
+import Foundation
+import SlipwayModel
+import Testing
+
+@testable import Deployments
+
+/// The driver over a real store: each test is an event (CreateDeployment, a poll, a report, a stop, a restart) and
+/// what the store and the agents see after it.
+@Suite("The deployment driver")
+struct DriverTests {
+    @Test("a created deployment offers each host its first command and wakes the host's poll")
+    func createOffersFirstCommands() async throws {
+        let harness = try await DriverHarness(hosts: ["web-1", "web-2"])
+        let id = try await harness.createDeployment()
+        for host in ["web-1", "web-2"] {
+            #expect(await harness.driver.wakeups.sequence(of: arn(host)) > 0)
+            let command = try #require(try await harness.poll(host))
+            #expect(command.CommandName == "ApplicationStop")
+            #expect(command.HostIdentifier == arn(host))
+            #expect(command.HostCommandIdentifier == "\(id):\(host):ApplicationStop:1")
+            #expect(command.DeploymentExecutionId == "Slipway/us-east-1/g-1/\(id)")
+        }
+        #expect(try await harness.deployment(id)?.info.status == .inProgress)
+    }
+
+    @Test("a host running one deployment's command is handed another deployment's only once it completes it")
+    func busyHostGetsNothing() async throws {
+        let harness = try await DriverHarness(hosts: ["web-1"])
+        let web = try await harness.createDeployment()
+        let api = try await harness.createDeployment(to: try await harness.addGroup("api"))
+        let first = try #require(try await harness.pollCommand("web-1"))
+        try await harness.acknowledge(first)
+        harness.advance(by: 60)
+        #expect(try await harness.poll("web-1") == nil)
+        try await harness.complete(first)
+        let next = try #require(try await harness.pollCommand("web-1"))
+        #expect([web, api].contains(next.deploymentId))
+        #expect(next != first)
+    }
+
+    @Test("a completed command frees its host, which is handed the next lifecycle event")
+    func completionOffersNext() async throws {
+        let harness = try await DriverHarness(hosts: ["web-1"])
+        let id = try await harness.createDeployment()
+        let first = try #require(try await harness.pollCommand("web-1"))
+        try await harness.acknowledge(first)
+        let woken = await harness.driver.wakeups.sequence(of: arn("web-1"))
+        try await harness.complete(first)
+        #expect(await harness.driver.wakeups.sequence(of: arn("web-1")) > woken)
+        #expect(
+            try await harness.pollCommand("web-1")
+                == HostCommandID(
+                    deploymentId: id, instanceName: "web-1", event: .downloadBundle))
+        let stored = try #require(try await harness.host("web-1", of: id))
+        #expect(stored.events.first?.status == .succeeded)
+    }
+
+    @Test("every host running every event succeeds the deployment")
+    func allEventsSucceed() async throws {
+        let harness = try await DriverHarness(hosts: ["web-1", "web-2"])
+        let id = try await harness.createDeployment()
+        for host in ["web-1", "web-2"] {
+            #expect(try await harness.runCommands(of: host) == LifecycleEvent.inPlaceOrder(withLoadBalancer: false))
+        }
+        #expect(try await harness.deployment(id)?.info.status == .succeeded)
+    }
+
+    @Test("a command handed out and never acknowledged is handed out again once the redelivery grace has passed")
+    func unacknowledgedCommandIsRedelivered() async throws {
+        let harness = try await DriverHarness(hosts: ["web-1"])
+        _ = try await harness.createDeployment()
+        let first = try #require(try await harness.pollCommand("web-1"))
+        harness.advance(by: DeploymentDriver.redeliveryGrace - 1)
+        #expect(try await harness.poll("web-1") == nil, "within the grace the answer may still be on its way")
+        harness.advance(by: 1)
+        #expect(try await harness.pollCommand("web-1") == first)
+    }
+
+    @Test("a stop while a command runs skips the hosts not started, and the deployment stops when the command ends")
+    func stopWhileCommandRuns() async throws {
+        let harness = try await DriverHarness(hosts: ["web-1", "web-2"], config: "CodeDeployDefault.OneAtATime")
+        let id = try await harness.createDeployment()
+        let running = try #require(try await harness.pollCommand("web-1"))
+        try await harness.acknowledge(running)
+        #expect(try await harness.poll("web-2") == nil, "one host at a time")
+
+        let stopping = try await harness.driver.apply(.stop(autoRollbackEnabled: nil), to: id, now: harness.now)
+        #expect(stopping.machine.stopStatus == .pending)
+        #expect(try await harness.deployment(id)?.info.status == .inProgress)
+        #expect(try await harness.host("web-2", of: id)?.status == .skipped)
+
+        try await harness.complete(running)
+        #expect(try await harness.deployment(id)?.info.status == .stopped)
+        #expect(try await harness.host("web-1", of: id)?.status == .failed, "it ran only part of the revision")
+        #expect(try await harness.poll("web-1") == nil)
+    }
+
+    @Test("stopping a deployment that has ended is refused as already completed")
+    func stopAfterEndIsRefused() async throws {
+        let harness = try await DriverHarness(hosts: ["web-1"])
+        let id = try await harness.createDeployment()
+        try await harness.runCommands(of: "web-1")
+        await #expect(throws: DeploymentError.deploymentAlreadyCompleted(id)) {
+            try await harness.driver.apply(.stop(autoRollbackEnabled: nil), to: id, now: harness.now)
+        }
+    }
+
+    @Test("an event for a deployment that does not exist is refused as such")
+    func unknownDeploymentIsRefused() async throws {
+        let harness = try await DriverHarness(hosts: ["web-1"])
+        await #expect(throws: DeploymentError.deploymentDoesNotExist("d-NOSUCH000")) {
+            try await harness.driver.apply(.stop(autoRollbackEnabled: nil), to: "d-NOSUCH000", now: harness.now)
+        }
+    }
+
+    @Test("a new driver over the same store carries a deployment on, handing out no command twice")
+    func restartCarriesOn() async throws {
+        let harness = try await DriverHarness(hosts: ["web-1"])
+        let id = try await harness.createDeployment()
+        let first = try #require(try await harness.pollCommand("web-1"))
+        try await harness.acknowledge(first)
+        try await harness.complete(first)
+        let handedOut = try #require(try await harness.pollCommand("web-1"))
+
+        harness.restart()
+        harness.advance(by: 1)
+        #expect(try await harness.poll("web-1") == nil, "the command handed out before the restart is not handed again")
+        #expect(try await harness.acknowledge(handedOut) == .inProgress)
+        try await harness.complete(handedOut)
+        #expect(try await harness.runCommands(of: "web-1").first == .beforeInstall)
+        #expect(try await harness.deployment(id)?.info.status == .succeeded)
+    }
+}
+
+@Suite("Traffic")
+struct TrafficTests {
+    @Test("the driver asks its traffic controller to block and then allow each host's traffic")
+    func trafficEventsGoToTheController() async throws {
+        let traffic = RecordingTraffic()
+        let harness = try await DriverHarness(hosts: ["web-1"], loadBalancer: true, traffic: traffic)
+        let id = try await harness.createDeployment()
+        let ran = try await harness.runCommands(of: "web-1")
+        #expect(!ran.contains(.blockTraffic) && !ran.contains(.allowTraffic), "agents never run traffic events")
+        #expect(traffic.requests.map(\.event) == [.blockTraffic, .allowTraffic])
+        #expect(traffic.requests.map(\.hostIdentifier) == [arn("web-1"), arn("web-1")])
+        #expect(try await harness.deployment(id)?.info.status == .succeeded)
+    }
+
+    @Test("a traffic event the controller fails fails its host, with the controller's message")
+    func failedTrafficFailsTheHost() async throws {
+        let harness = try await DriverHarness(
+            hosts: ["web-1"], loadBalancer: true, traffic: RecordingTraffic(failing: [.blockTraffic]))
+        let id = try await harness.createDeployment()
+        #expect(try await harness.runCommands(of: "web-1") == [.beforeBlockTraffic])
+        let host = try #require(try await harness.host("web-1", of: id))
+        #expect(host.status == .failed)
+        let block = try #require(host.events.first { $0.event == .blockTraffic })
+        #expect(block.status == .failed)
+        #expect(block.diagnostics?.message == "the load balancer refused")
+    }
+
+    @Test("without a load balancer Slipway drives, every traffic request is reported succeeded at once")
+    func noLoadBalancerSucceeds() {
+        let request = TrafficRequest(
+            id: HostCommandID(deploymentId: "d-AB1CDEF23", instanceName: "web-1", event: .blockTraffic),
+            hostIdentifier: arn("web-1"))
+        #expect(NoLoadBalancer().perform(request) == .succeeded)
+    }
+}
