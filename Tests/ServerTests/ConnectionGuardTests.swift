@@ -5,7 +5,6 @@ import NIOEmbedded
 import NIOHTTPTypes
 import Testing
 
-@testable import Deployments
 @testable import Server
 
 /// The limits a connection meets before it has proved anything, on an embedded channel with a manual clock.
@@ -74,26 +73,5 @@ struct ConnectionGuardTests {
         let fourth = try connect(counter)
         #expect(fourth.isActive)
         #expect(counter.count == 2)
-    }
-}
-
-@Suite("Held polls")
-struct HostWakeupsTests {
-    @Test("a host holds at most four polls: a fifth displaces the oldest, which is answered at once")
-    func heldPollsPerHostAreBounded() async throws {
-        let wakeups = HostWakeups()
-        let sequence = await wakeups.sequence(of: "h")
-        let started = ContinuousClock.now
-        let oldest = Task { await wakeups.wait(for: "h", since: sequence, timeout: .seconds(60)) }
-        try await Task.sleep(for: .milliseconds(50))
-        var others: [Task<Bool, Never>] = []
-        for _ in 0..<4 {
-            others.append(Task { await wakeups.wait(for: "h", since: sequence, timeout: .seconds(60)) })
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(await oldest.value == false, "the displaced poll is not woken, it is answered empty")
-        #expect(started.duration(to: .now) < .seconds(30))
-        await wakeups.wake(["h"])
-        for other in others { #expect(await other.value == true) }
     }
 }
