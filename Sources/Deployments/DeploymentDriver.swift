@@ -276,12 +276,11 @@ struct DriverTransaction {
     /// Creates a deployment from `plan` (CreateDeployment, a rollback) and queues it on its group; returns its id.
     mutating func add(_ plan: DeploymentPlan) throws -> String {
         let id = try freshDeploymentID()
-        let (record, snapshot) = try plan.make(id: id, in: tx, settings: settings, now: now)
-        guard try tx.create(snapshot, .deploymentSnapshot, name: id) else {
+        let (record, machine) = try plan.make(id: id, in: tx, settings: settings, now: now)
+        guard try tx.create(machine.snapshot, .deploymentSnapshot, name: id) else {
             throw StoreError("a snapshot of deployment \(id) exists already")
         }
-        let machine = Deployment(snapshot: snapshot, now: now)
-        for target in snapshot.targets {
+        for target in machine.snapshot.targets {
             try tx.set(target.instanceName, .deploymentHostIdentifier, scope: id, name: target.hostIdentifier)
         }
         touched[id] = LoadedDeployment(record: record, machine: machine)
@@ -326,11 +325,7 @@ struct DriverTransaction {
     /// hosts that changed since they were loaded, and a new state token.
     private mutating func save(_ id: String) throws {
         guard var deployment = touched.removeValue(forKey: id) else { return }
-        let info = deployment.machine.deploymentInfo(deployment.record.info)
-        let progress = deployment.machine.progress
-        if deployment.token == nil || info != deployment.record.info || progress != deployment.record.progress {
-            deployment.record.info = info
-            deployment.record.progress = progress
+        if deployment.record.show(deployment.machine) || deployment.token == nil {
             try deployment.record.keepSpecificationText()
             try tx.put(.deployment, scope: "", name: id, document: RecordCoding.encode(deployment.record))
         }

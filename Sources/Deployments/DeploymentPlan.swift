@@ -46,9 +46,9 @@ package struct DeploymentPlan: Sendable {
 
     static let defaultConfigName = "CodeDeployDefault.OneAtATime"
 
-    /// The deployment's record and engine snapshot, with its targets resolved from the registered instances now.
+    /// The deployment's record and engine state, with its targets resolved from the registered instances now.
     func make(id: String, in tx: any StoreReader, settings: DeploymentSettings, now: Date) throws
-        -> (record: DeploymentRecord, snapshot: DeploymentSnapshot)
+        -> (record: DeploymentRecord, machine: Deployment)
     {
         let groupName = group.deploymentGroupName ?? ""
         let groupId = group.deploymentGroupId ?? ""
@@ -105,10 +105,11 @@ package struct DeploymentPlan: Sendable {
             previousRevision: previous?.info.revision, revision: revision,
             updateOutdatedInstancesOnly: updateOutdatedInstancesOnly)
         let machine = Deployment(snapshot: snapshot, now: now)
-        let record = DeploymentRecord(
-            info: machine.deploymentInfo(info), progress: machine.progress, deploymentGroupId: groupId,
+        var record = DeploymentRecord(
+            info: info, progress: machine.progress, deploymentGroupId: groupId,
             specification: try specification(id: id, groupName: groupName, groupId: groupId))
-        return (record, snapshot)
+        record.show(machine)
+        return (record, machine)
     }
 
     private func specification(id: String, groupName: String, groupId: String) throws

@@ -84,6 +84,18 @@ package struct DeploymentRecord: Codable, Sendable, JSONWritable {
         output.endObject(object)
     }
 
+    /// Brings `info` and `progress` up to `machine`: the one place a record takes in the engine's side of its
+    /// `DeploymentInfo` (status, times, overview, errors, rollback links). Returns whether either changed.
+    @discardableResult
+    package mutating func show(_ machine: Deployment) -> Bool {
+        let info = machine.deploymentInfo(self.info)
+        let progress = machine.progress
+        guard info != self.info || progress != self.progress else { return false }
+        self.info = info
+        self.progress = progress
+        return true
+    }
+
     /// Whether the deployment has ended.
     package var isFinished: Bool {
         switch info.status {
