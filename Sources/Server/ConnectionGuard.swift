@@ -57,6 +57,10 @@ final class ConnectionCounter: Sendable {
 
 /// Enforces ``ConnectionLimits`` on one connection. It sits after HTTP decoding, so it sees request heads, body
 /// parts and the end of each request and response.
+///
+/// One timer at most is pending per connection: events move a deadline (a read of the event loop's clock), and the
+/// timer, when it fires, closes the connection if the deadline has passed or waits for the new one. Scheduling and
+/// cancelling a timer on every request cost as much as the rest of a `/healthz` answer.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -72,6 +76,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var readingBody = false
     /// Requests whose response has not ended yet; while one is being answered (a held poll), nothing times out.
     private var unanswered = 0
+    /// When the connection is closed unless something happens first; nil while a request is being answered.
+    private var deadline: NIODeadline?
+    private var reason = ""
     private var timer: Scheduled<Void>?
 
     init(limits: ConnectionLimits, counter: ConnectionCounter, logger: Logger) {
@@ -101,20 +108,22 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         admitted = true
-        schedule(context, after: limits.requestHeadTimeout, reason: "no request head")
+        arm(context, after: limits.requestHeadTimeout, reason: "no request head")
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        cancelTimer()
-        if admitted {
-            admitted = false
-            counter.release()
-        }
+        stop()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        cancelTimer()
+        stop()
+    }
+
+    private func stop() {
+        timer?.cancel()
+        timer = nil
+        deadline = nil
         if admitted {
             admitted = false
             counter.release()
@@ -126,12 +135,12 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case .head:
             unanswered += 1
             readingBody = true
-            schedule(context, after: limits.idleTimeout, reason: "request body stalled")
+            arm(context, after: limits.idleTimeout, reason: "request body stalled")
         case .body:
-            if readingBody { schedule(context, after: limits.idleTimeout, reason: "request body stalled") }
+            if readingBody { arm(context, after: limits.idleTimeout, reason: "request body stalled") }
         case .end:
             readingBody = false
-            cancelTimer()
+            deadline = nil
         }
         context.fireChannelRead(data)
     }
@@ -139,25 +148,32 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) {
             unanswered = max(0, unanswered - 1)
-            if unanswered == 0 && !readingBody {
-                schedule(context, after: limits.idleTimeout, reason: "idle")
-            }
+            if unanswered == 0 && !readingBody { arm(context, after: limits.idleTimeout, reason: "idle") }
         }
         context.write(data, promise: promise)
     }
 
-    private func schedule(_ context: ChannelHandlerContext, after delay: Duration, reason: String) {
-        cancelTimer()
+    /// Moves the deadline to `delay` from now, scheduling the timer only when none is pending.
+    private func arm(_ context: ChannelHandlerContext, after delay: Duration, reason: String) {
         let nanoseconds = delay.components.seconds &* 1_000_000_000 &+ delay.components.attoseconds / 1_000_000_000
-        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) { [logger] in
-            logger.debug("closing a connection: \(reason)")
-            bound.value.close(promise: nil)
-        }
+        deadline = context.eventLoop.now + .nanoseconds(nanoseconds)
+        self.reason = reason
+        if timer == nil { schedule(context) }
     }
 
-    private func cancelTimer() {
-        timer?.cancel()
-        timer = nil
+    private func schedule(_ context: ChannelHandlerContext) {
+        guard let deadline else { return }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = bound.value
+            handler.timer = nil
+            guard let deadline = handler.deadline else { return }
+            if context.eventLoop.now >= deadline {
+                handler.logger.debug("closing a connection: \(handler.reason)")
+                context.close(promise: nil)
+            } else {
+                handler.schedule(context)
+            }
+        }
     }
 }
