@@ -6,6 +6,12 @@ import S3Transfer
 import SigV4
 import SlipwayModel
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// How a command ended, in the form the command API takes: a status, the diagnostics JSON, and the event's full log.
 public struct CommandOutcome: Sendable, Hashable {
     public var succeeded: Bool
@@ -216,15 +222,26 @@ public struct CommandExecutor: Sendable {
         let appSpec = try loadAppSpec(in: directory, spec: spec)
         let scripts = appSpec.scripts(for: event)
         guard !scripts.isEmpty else { return .success() }
+        let archive = DeploymentLayout.archiveDirectory(in: directory)
+        if scripts.contains(where: { $0.runas.map { !Self.isCurrentUser($0) } ?? false }) {
+            try layout.letOthersPass(to: archive)
+        }
         let environment = HookEnvironment(
             lifecycleEvent: command, deploymentID: spec.deploymentID, applicationName: spec.applicationName,
             deploymentGroupName: spec.deploymentGroupName, deploymentGroupID: spec.deploymentGroupID,
             bundle: spec.bundleVariables)
         let result = await hooks.run(
-            scripts: scripts, revisionDirectory: DeploymentLayout.archiveDirectory(in: directory),
+            scripts: scripts, revisionDirectory: archive,
             environment: environment, logFile: layout.scriptsLog(spec))
         try Task.checkCancellation()
         return CommandOutcome(result)
+    }
+
+    /// Whether `user` is the user the agent runs as (by name or numeric id).
+    static func isCurrentUser(_ user: String) -> Bool {
+        if let id = uid_t(user) { return id == geteuid() }
+        guard let entry = getpwuid(geteuid()) else { return false }
+        return String(cString: entry.pointee.pw_name) == user
     }
 
     /// The server AppSpec of the revision in `deploymentDirectory`.

@@ -68,7 +68,9 @@ public struct DeploymentLayout: Sendable, Hashable {
         guard stat(root.path, &info) == 0 else {
             throw AgentError("cannot read the deployment root \(root.path): \(String(cString: strerror(errno)))")
         }
-        guard info.st_uid == geteuid(), info.st_mode & 0o077 != 0 else { return nil }
+        // Others may pass through a root a `runas` hook needed (0711, see ``letOthersPass(to:)``), never list or
+        // change it.
+        guard info.st_uid == geteuid(), info.st_mode & 0o066 != 0 else { return nil }
         let before = String(info.st_mode & 0o7777, radix: 8)
         guard chmod(root.path, Self.privateMode) == 0 else {
             throw AgentError(
@@ -76,6 +78,31 @@ public struct DeploymentLayout: Sendable, Hashable {
         }
         return
             "the deployment root \(root.path) was mode 0\(before); it is now 0700 (only the agent's user may enter it)"
+    }
+
+    /// Lets other users pass through (`x`, never `r` or `w`) the directories this agent made from the root down to
+    /// `directory`, so that a hook run as another user (`runas`) reaches its script by its path, as it does under the
+    /// stock agent. They still cannot list them: what they reach is what the bundle's own modes allow, and the agent
+    /// does this only for revisions whose hooks name such a user.
+    func letOthersPass(to directory: URL) throws {
+        let rootPath = root.standardizedFileURL.path
+        let target = directory.standardizedFileURL.path
+        guard target == rootPath || target.hasPrefix(rootPath + "/") else { return }
+        var paths = [rootPath]
+        var current = rootPath
+        for component in target.dropFirst(rootPath.count).split(separator: "/") {
+            current += "/" + component
+            paths.append(current)
+        }
+        for path in paths {
+            var info = stat()
+            guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, info.st_uid == geteuid() else { continue }
+            guard info.st_mode & 0o011 != 0o011 else { continue }
+            guard chmod(path, (info.st_mode & 0o7777) | 0o011) == 0 else {
+                throw AgentError(
+                    "cannot let the runas user pass through \(path): \(String(cString: strerror(errno)))")
+            }
+        }
     }
 
     /// `mkdir -p` where every directory created gets mode 0700 (existing ones are left as they are).
