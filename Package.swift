@@ -54,7 +54,8 @@ let package = Package(
             ],
             exclude: ["README.md"]
         ),
-        // A SigV4 S3 client for objects Slipway does not store itself: used by the server and by agents.
+        // The signed HTTP client of the agent and the CLI (JSON, query and S3 requests), and the S3 client the server
+        // and agents fetch revisions with.
         .target(
             name: "S3Transfer",
             dependencies: [
@@ -132,7 +133,7 @@ let package = Package(
         .executableTarget(
             name: "slipway",
             dependencies: [
-                "SlipwayModel", "AppSpec", "Server", "Agent", "Store", "SigV4",
+                "SlipwayModel", "AppSpec", "Server", "Agent", "Store", "SigV4", "S3Transfer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
