@@ -249,7 +249,15 @@ public struct AuthorizationHeader: Sendable, Hashable {
         let names = text.utf8.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: false).map {
             String(Substring($0))
         }
-        guard !text.isEmpty, !names.contains(where: \.isEmpty) else {
+        // Header names are HTTP tokens (RFC 9110): a name of other bytes could never match a header of the request.
+        func isToken(_ name: String) -> Bool {
+            !name.isEmpty
+                && name.utf8.allSatisfy { byte in
+                    (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                        || "!#$%&'*+-.^_`|~".utf8.contains(byte)
+                }
+        }
+        guard !text.isEmpty, names.allSatisfy(isToken) else {
             throw SigV4Error(
                 .malformedAuthorization,
                 "SignedHeaders '\(text)' must be a semicolon-separated list of lowercase header names.",

@@ -202,6 +202,11 @@ import Testing
             + "SignedHeaders=, Signature=" + String(repeating: "a", count: 64),
         "AWS4-HMAC-SHA256 garbage",
         "",
+        // Signed header names that are not HTTP tokens: U+037E reads as ';' to Swift's Character comparison.
+        "AWS4-HMAC-SHA256 Credential=AKIASLIPWAYTEST00001/20260314/eu-west-1/codedeploy/aws4_request, "
+            + "SignedHeaders=host;x\u{37E}y, Signature=" + String(repeating: "a", count: 64),
+        "AWS4-HMAC-SHA256 Credential=AKIASLIPWAYTEST00001/20260314/eu-west-1/codedeploy/aws4_request, "
+            + "SignedHeaders=host;x-amz-date\u{0}, Signature=" + String(repeating: "a", count: 64),
     ]
 
     @Test(arguments: malformed)
