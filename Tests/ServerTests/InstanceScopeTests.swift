@@ -14,45 +14,17 @@ struct InstanceScopeTests {
         let server = try TestServer()
         defer { server.remove() }
         let admin = try await server.key(.admin)
-        let hostARN = "arn:aws:iam::000000000000:user/gpu-01"
         try await server.run { client in
-            func ok(_ answer: TestServer.Client.Answer, _ what: String) {
-                #expect(answer.status == 200, "\(what): \(String(decoding: answer.body, as: UTF8.self))")
-            }
-            ok(try await client.s3(.put, "/releases", as: admin), "CreateBucket")
-            ok(try await client.s3(.put, "/releases/app.zip", body: Data("v1".utf8), as: admin), "PutObject")
-            ok(try await client.s3(.put, "/releases/other-team.zip", body: Data("x".utf8), as: admin), "PutObject")
-            ok(
-                try await client.codeDeploy(
-                    "RegisterOnPremisesInstance", #"{"instanceName":"gpu-01","iamUserArn":"\#(hostARN)"}"#, as: admin),
-                "RegisterOnPremisesInstance")
-            ok(
-                try await client.codeDeploy(
-                    "AddTagsToOnPremisesInstances",
-                    #"{"instanceNames":["gpu-01"],"tags":[{"Key":"env","Value":"prod"}]}"#, as: admin), "AddTags")
-            ok(try await client.codeDeploy("CreateApplication", #"{"applicationName":"web"}"#, as: admin), "CreateApp")
-            ok(
-                try await client.codeDeploy(
-                    "CreateDeploymentGroup",
-                    #"{"applicationName":"web","deploymentGroupName":"prod","serviceRoleArn":"arn:aws:iam::0:role/r","#
-                        + #""onPremisesInstanceTagFilters":[{"Key":"env","Value":"prod","Type":"KEY_AND_VALUE"}]}"#,
-                    as: admin), "CreateDeploymentGroup")
+            try await client.prepareFleet(as: admin)
             let agent = try await server.key(.agent, instanceName: "gpu-01")
 
             let early = try await client.s3(.get, "/releases/app.zip", as: agent)
             #expect(early.status == 403, "no deployment runs on the host yet")
 
-            ok(
-                try await client.codeDeploy(
-                    "CreateDeployment",
-                    #"{"applicationName":"web","deploymentGroupName":"prod","revision":{"revisionType":"S3","#
-                        + #""s3Location":{"bucket":"releases","key":"app.zip","bundleType":"zip"}}}"#, as: admin),
-                "CreateDeployment")
-            let poll = try await client.json(
-                target: "\(CodeDeployCommand.targetPrefix).PollHostCommand",
-                body: Data(#"{"HostIdentifier":"\#(hostARN)"}"#.utf8), service: CodeDeployCommand.signingName,
-                credentials: agent)
-            ok(poll, "PollHostCommand")
+            try await client.deployRevision(as: admin)
+            let poll = try await client.command(
+                "PollHostCommand", #"{"HostIdentifier":"\#(TestServer.Client.hostARN)"}"#, as: agent)
+            #expect(poll.status == 200)
             #expect((poll.json?["HostCommand"] as? [String: Any]) != nil, "the host got its first command")
 
             let revision = try await client.s3(.get, "/releases/app.zip", as: agent)

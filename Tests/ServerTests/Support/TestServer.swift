@@ -6,7 +6,9 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import SigV4
+import SlipwayModel
 import Store
+import Testing
 
 @testable import Server
 
@@ -86,6 +88,51 @@ struct TestServer {
                 headers: [HTTPHeader("host", "localhost")],
                 payload: .sha256(SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()), date: Date())
             return try await send(method, path, headers: signed.headers, body: body)
+        }
+
+        /// An agent command API request (`CodeDeployCommandService_v20141006.<operation>`), signed with `credentials`.
+        func command(_ operation: String, _ body: String, as credentials: Credentials) async throws -> Answer {
+            try await json(
+                target: "\(CodeDeployCommand.targetPrefix).\(operation)", body: Data(body.utf8),
+                service: CodeDeployCommand.signingName, credentials: credentials)
+        }
+
+        /// The ARN the on-premises instance `gpu-01` of ``prepareFleet(as:)`` is registered with.
+        static let hostARN = "arn:aws:iam::000000000000:user/gpu-01"
+
+        /// The bucket `releases` holding `app.zip`, the instance `gpu-01` tagged `env=prod`, and the group `web/prod`
+        /// targeting it; each step is expected to succeed.
+        func prepareFleet(as admin: Credentials) async throws {
+            func ok(_ answer: Answer, _ what: String) {
+                #expect(answer.status == 200, "\(what): \(String(decoding: answer.body, as: UTF8.self))")
+            }
+            ok(try await s3(.put, "/releases", as: admin), "CreateBucket")
+            ok(try await s3(.put, "/releases/app.zip", body: Data("v1".utf8), as: admin), "PutObject")
+            ok(try await s3(.put, "/releases/other-team.zip", body: Data("x".utf8), as: admin), "PutObject")
+            ok(
+                try await codeDeploy(
+                    "RegisterOnPremisesInstance", #"{"instanceName":"gpu-01","iamUserArn":"\#(Self.hostARN)"}"#,
+                    as: admin), "RegisterOnPremisesInstance")
+            ok(
+                try await codeDeploy(
+                    "AddTagsToOnPremisesInstances",
+                    #"{"instanceNames":["gpu-01"],"tags":[{"Key":"env","Value":"prod"}]}"#, as: admin), "AddTags")
+            ok(try await codeDeploy("CreateApplication", #"{"applicationName":"web"}"#, as: admin), "CreateApp")
+            ok(
+                try await codeDeploy(
+                    "CreateDeploymentGroup",
+                    #"{"applicationName":"web","deploymentGroupName":"prod","serviceRoleArn":"arn:aws:iam::0:role/r","#
+                        + #""onPremisesInstanceTagFilters":[{"Key":"env","Value":"prod","Type":"KEY_AND_VALUE"}]}"#,
+                    as: admin), "CreateDeploymentGroup")
+        }
+
+        /// A deployment of `s3://releases/app.zip` to the group of ``prepareFleet(as:)``.
+        func deployRevision(as admin: Credentials) async throws {
+            let answer = try await codeDeploy(
+                "CreateDeployment",
+                #"{"applicationName":"web","deploymentGroupName":"prod","revision":{"revisionType":"S3","#
+                    + #""s3Location":{"bucket":"releases","key":"app.zip","bundleType":"zip"}}}"#, as: admin)
+            #expect(answer.status == 200, "CreateDeployment: \(String(decoding: answer.body, as: UTF8.self))")
         }
 
         /// Sends a request as it is (the `host` header becomes the authority the framework sets).
