@@ -39,11 +39,14 @@ struct TestServer {
         return Credentials(accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey)
     }
 
-    /// Runs `body` with a client of the application.
-    func run(_ body: @escaping @Sendable (Client) async throws -> Void) async throws {
+    /// Runs `body` with a client of the application; the server reads the time from `clock` when one is given, and
+    /// from the system otherwise.
+    func run(clock: ManualClock? = nil, _ body: @escaping @Sendable (Client) async throws -> Void) async throws {
         var logger = Logger(label: "slipway.test")
         logger.logLevel = .warning
-        let app = try buildApplication(configuration: configuration, store: store, logger: logger)
+        let now: @Sendable () -> Date
+        if let clock { now = { clock.now } } else { now = { Date() } }
+        let app = try buildApplication(configuration: configuration, store: store, logger: logger, clock: now)
         try await app.test(.router) { client in try await body(Client(client: client)) }
     }
 
