@@ -75,18 +75,12 @@ package struct DeploymentDriver: Sendable {
         }
     }
 
-    /// How long a command handed out but not acknowledged waits before a new poll of its host gets it again.
-    package static let redeliveryGrace: TimeInterval = 30
-
-    /// In one transaction: the host's first offered command, unless the host still runs one; it is marked delivered
-    /// and the host busy. A command handed out but not acknowledged within ``redeliveryGrace`` is handed out again.
+    /// In one transaction: the command a poll of `host` gets from its ``HostCommandDelivery``, marked delivered in its
+    /// deployment; `nil` when none is offered or the host still runs the one it holds.
     package func takeCommand(for host: String, now: Date) async throws -> CodeDeployCommand.HostCommandInstance? {
-        // Most polls find nothing: look before taking the write lock. A host with nothing offered may still hold a
-        // command it never acknowledged, due again once the grace has passed.
+        // Most polls find nothing: look before taking the write lock.
         let waiting = try await store.read { tx in
-            if try !tx.records(.offeredCommand, scope: host, after: nil, limit: 1).isEmpty { return true }
-            guard let busy = try tx.get(HostBusyRecord.self, .hostBusy, name: host) else { return false }
-            return now.timeIntervalSince(busy.since) >= Self.redeliveryGrace
+            try tx.commandDelivery(of: host)?.mayHandOut(at: now) ?? false
         }
         guard waiting else { return nil }
         return try await transaction(now: now) { run in
@@ -129,6 +123,15 @@ package struct DeploymentDriver: Sendable {
         }
     }
 
+    /// Makes sure every command a deployment in progress offers is offered to its host: run once at start, it carries
+    /// on deployments stored by a version of Slipway that kept offers in other records, and repairs any offer an
+    /// earlier fault lost. Offering a command twice offers it once.
+    package func reofferCommands(now: Date) async throws {
+        try await transaction(now: now) { run in
+            try run.reofferCommands()
+        }
+    }
+
     /// Calls ``tick(now:)`` every `interval` until the task is cancelled. Deadlines are in the store, so after a
     /// restart the first tick fires whatever expired while the server was down.
     package func runTimers(every interval: Duration = .seconds(1), clock: @escaping @Sendable () -> Date) async {
@@ -168,6 +171,8 @@ struct DriverTransaction {
     /// The next deadline of each deployment as loaded: its live record is rewritten only when that changes.
     private var loadedDeadlines: [String: Date?] = [:]
     private var work: [(id: String, event: DeploymentDriver.Event)] = []
+    /// The command deliveries of the hosts this transaction changed, by host identifier; stored by ``drain()``.
+    private var deliveries: [String: HostCommandDelivery] = [:]
 
     init(
         tx: any StoreWriter, now: Date, settings: DeploymentSettings, cache: DeploymentCache,
@@ -198,9 +203,16 @@ struct DriverTransaction {
             // In place: the transaction holds the only copy of the deployment (the cache gave its entry up), so a
             // thousand hosts are not copied to change one.
             let actions = Self.apply(event, to: &touched[id]!.machine, now: now)
-            if case .completed(let command, _) = event { try releaseHost(of: command, in: id) }
             for action in actions { try perform(action, for: id) }
         }
+        for (host, delivery) in deliveries.sorted(by: { $0.key < $1.key }) {
+            if delivery.isIdle {
+                try tx.delete(.commandDelivery, scope: "", name: host)
+            } else {
+                try tx.set(delivery, .commandDelivery, name: host)
+            }
+        }
+        deliveries = [:]
         for id in touched.keys.sorted() {
             if unchanged.remove(id) != nil, let deployment = touched.removeValue(forKey: id) {
                 stored[id] = deployment
@@ -211,41 +223,39 @@ struct DriverTransaction {
         }
     }
 
-    /// The host's first offered command, unless the host still runs one (see ``DeploymentDriver/takeCommand(for:now:)``).
+    /// The command a poll of `host` gets (see ``DeploymentDriver/takeCommand(for:now:)``).
     mutating func takeCommand(for host: String) throws -> CodeDeployCommand.HostCommandInstance? {
-        if let busy = try tx.get(HostBusyRecord.self, .hostBusy, name: host) {
-            let id = HostCommandID(rawValue: busy.commandId)
-            let (status, groupId) =
-                try id.flatMap { id in
-                    try deployment(id.deploymentId).map {
-                        ($0.machine.host(named: id.instanceName)?.commandStatus(id), $0.record.deploymentGroupId)
-                    }
-                } ?? (nil, nil)
-            // Handed out but never acknowledged, and the host polls again: the answer was lost on its way (a dropped
-            // connection, a client timeout). Hand the same command out again.
-            if status == .pending, let id, now.timeIntervalSince(busy.since) >= DeploymentDriver.redeliveryGrace,
-                let groupId
-            {
-                try tx.set(HostBusyRecord(commandId: id.rawValue, since: now), .hostBusy, name: host)
-                return instance(id, for: host, groupId: groupId)
+        let now = now
+        while true {
+            var heldStatus: CodeDeployCommand.CommandStatus? = nil
+            if let held = try commandDelivery(of: host).held?.id {
+                heldStatus = try deployment(held.deploymentId)?.machine.host(named: held.instanceName)?.commandStatus(
+                    held)
             }
-            guard status != .inProgress && status != .pending else { return nil }
-            try tx.delete(.hostBusy, scope: "", name: host)
-        }
-        for stored in try tx.records(.offeredCommand, scope: host, after: nil, limit: 16) {
-            try tx.delete(.offeredCommand, scope: host, name: stored.name)
-            // The deployment's group, if the command is still offered (not withdrawn or over).
-            guard let id = HostCommandID(rawValue: stored.name),
-                let groupId = try deployment(id.deploymentId).flatMap({ deployment in
-                    deployment.machine.host(named: id.instanceName)?.offeredCommand?.id == id
-                        ? deployment.record.deploymentGroupId : nil
-                })
-            else { continue }  // withdrawn or already over: drop it
-            try process(.delivered(id), for: id.deploymentId)
-            try tx.set(HostBusyRecord(commandId: id.rawValue, since: now), .hostBusy, name: host)
+            let handout = try changeDelivery(of: host) { $0.poll(now: now, heldStatus: heldStatus) }
+            guard case .command(let id, let again) = handout else { return nil }
+            guard let deployment = try deployment(id.deploymentId),
+                again || deployment.machine.host(named: id.instanceName)?.offeredCommand?.id == id
+            else {
+                try changeDelivery(of: host) { $0.end(id) }  // no longer offered: the action that withdrew it was lost
+                continue
+            }
+            let groupId = deployment.record.deploymentGroupId
+            if !again { try process(.delivered(id), for: id.deploymentId) }
             return instance(id, for: host, groupId: groupId)
         }
-        return nil
+    }
+
+    /// Offers every live deployment's offered commands to their hosts again (see
+    /// ``DeploymentDriver/reofferCommands(now:)``).
+    mutating func reofferCommands() throws {
+        for live in try tx.list(LiveDeploymentRecord.self, .liveDeployment) {
+            guard let deployment = try deployment(live.name) else { continue }
+            for command in deployment.machine.offeredCommands {
+                try changeDelivery(of: command.hostIdentifier) { $0.offer(command) }
+                hostsToWake.insert(command.hostIdentifier)
+            }
+        }
     }
 
     /// Command `id` as the poll of `host` answers it: its deployment execution names the region and the group.
@@ -350,16 +360,14 @@ struct DriverTransaction {
     private mutating func perform(_ action: DeploymentAction, for id: String) throws {
         switch action {
         case .offerCommand(let command):
-            try tx.set(
-                OfferedCommandRecord(deploymentId: id, commandName: command.commandName, offeredAt: command.offeredAt),
-                .offeredCommand, scope: command.hostIdentifier, name: command.id.rawValue)
+            try changeDelivery(of: command.hostIdentifier) { $0.offer(command) }
             hostsToWake.insert(command.hostIdentifier)
-        case .withdrawCommand(let command):
+        case .withdrawCommand(let command), .releaseHost(let command):
             guard let host = touched[id]?.machine.host(named: command.instanceName)?.target.hostIdentifier else {
                 return
             }
-            try tx.delete(.offeredCommand, scope: host, name: command.rawValue)
-            hostsToWake.insert(host)
+            let freed = try changeDelivery(of: host) { $0.end(command) && !$0.offers.isEmpty }
+            if freed { hostsToWake.insert(host) }
         case .performTraffic(let request):
             work.append((id, .trafficCompleted(request.id, traffic.perform(request))))
         case .finish(let outcome):
@@ -369,13 +377,19 @@ struct DriverTransaction {
         }
     }
 
-    /// A host that completed its command may be handed the next one.
-    private mutating func releaseHost(of command: HostCommandID, in id: String) throws {
-        guard let host = touched[id]?.machine.host(named: command.instanceName)?.target.hostIdentifier else { return }
-        if let busy = try tx.get(HostBusyRecord.self, .hostBusy, name: host), busy.commandId == command.rawValue {
-            try tx.delete(.hostBusy, scope: "", name: host)
-            hostsToWake.insert(host)
-        }
+    /// The command delivery of `host` as this transaction has it.
+    private mutating func commandDelivery(of host: String) throws -> HostCommandDelivery {
+        if let delivery = deliveries[host] { return delivery }
+        return try tx.commandDelivery(of: host) ?? HostCommandDelivery()
+    }
+
+    /// Changes the command delivery of `host` with `change`, to be stored by ``drain()``.
+    @discardableResult
+    private mutating func changeDelivery<T>(of host: String, _ change: (inout HostCommandDelivery) -> T) throws -> T {
+        var delivery = try commandDelivery(of: host)
+        let result = change(&delivery)
+        deliveries[host] = delivery
+        return result
     }
 
     /// Queues a deployment on its group: it starts now if the group is idle, otherwise when the one ahead ends.

@@ -20,10 +20,9 @@ extension RecordKind {
     package static let liveDeployment = RecordKind(rawValue: "liveDeployment")
     /// The in-progress and queued deployments of a deployment group (scope: application, name: group).
     package static let groupQueue = RecordKind(rawValue: "groupQueue")
-    /// Commands offered to a host and not yet handed out (scope: host identifier, name: command identifier).
-    package static let offeredCommand = RecordKind(rawValue: "offeredCommand")
-    /// The command a host is running (scope "", name: host identifier): the next is handed out only after it.
-    package static let hostBusy = RecordKind(rawValue: "hostBusy")
+    /// How a host's commands reach it (scope "", name: host identifier): a ``HostCommandDelivery`` while the host has
+    /// a command offered or holds one.
+    package static let commandDelivery = RecordKind(rawValue: "commandDelivery")
     /// An instance's state within a deployment group (scope: deployment group id, name: instance name).
     package static let instanceGroupState = RecordKind(rawValue: "instanceGroupState")
 }
@@ -217,61 +216,8 @@ package struct GroupQueue: Codable, Sendable {
     package var waiting: [String]
 }
 
-// The records below are written (and most read) on every command a host runs; like the model's shapes they read
-// and write themselves, in the form their synthesized `Codable` conformances read and write.
-
-/// A command waiting for its host to poll.
-package struct OfferedCommandRecord: Codable, Sendable, JSONReadable, JSONWritable {
-    var deploymentId: String
-    var commandName: String
-    var offeredAt: Date
-
-    init(deploymentId: String, commandName: String, offeredAt: Date) {
-        self.deploymentId = deploymentId
-        self.commandName = commandName
-        self.offeredAt = offeredAt
-    }
-
-    package init(json: JSONValue) throws(JSONTypeMismatch) {
-        let members = try JSONMembers(json, of: Self.self)
-        self.init(
-            deploymentId: try members.required("deploymentId"), commandName: try members.required("commandName"),
-            offeredAt: try members.required("offeredAt"))
-    }
-
-    package func writeJSON(to output: inout JSONOutput) {
-        var object = output.beginObject()
-        output.member("deploymentId", deploymentId, in: &object)
-        output.member("commandName", commandName, in: &object)
-        output.member("offeredAt", offeredAt, in: &object)
-        output.endObject(object)
-    }
-}
-
-/// The command a host holds.
-package struct HostBusyRecord: Codable, Sendable, JSONReadable, JSONWritable {
-    var commandId: String
-    var since: Date
-
-    init(commandId: String, since: Date) {
-        self.commandId = commandId
-        self.since = since
-    }
-
-    package init(json: JSONValue) throws(JSONTypeMismatch) {
-        let members = try JSONMembers(json, of: Self.self)
-        self.init(commandId: try members.required("commandId"), since: try members.required("since"))
-    }
-
-    package func writeJSON(to output: inout JSONOutput) {
-        var object = output.beginObject()
-        output.member("commandId", commandId, in: &object)
-        output.member("since", since, in: &object)
-        output.endObject(object)
-    }
-}
-
-/// A deployment not yet ended.
+/// A deployment not yet ended. Written whenever its next deadline moves, so, like the model's shapes, it reads and
+/// writes itself, in the form its synthesized `Codable` conformance reads and writes.
 package struct LiveDeploymentRecord: Codable, Sendable, JSONReadable, JSONWritable {
     var nextDeadline: Date?
 
@@ -319,9 +265,14 @@ extension StoreReader {
         try list(StoredHost.self, .deploymentHost, scope: id).map(\.value).sorted { $0.index < $1.index }.map(\.host)
     }
 
+    /// How `host`'s commands reach it; `nil` when it has none offered and holds none.
+    package func commandDelivery(of host: String) throws -> HostCommandDelivery? {
+        try get(HostCommandDelivery.self, .commandDelivery, name: host)
+    }
+
     /// The command a host was handed and has not completed, if any.
     package func heldCommand(of host: String) throws -> HostCommandID? {
-        try get(HostBusyRecord.self, .hostBusy, name: host).flatMap { HostCommandID(rawValue: $0.commandId) }
+        try commandDelivery(of: host)?.held?.id
     }
 
     /// The instance a host identifier stands for in a deployment, if it is one of its hosts.

@@ -9,6 +9,8 @@ public enum DeploymentAction: Codable, Sendable, Hashable {
     /// Take back an offered command that was not acknowledged (its host timed out, or the deployment stopped).
     /// A later acknowledgement of it is answered `Failed`.
     case withdrawCommand(HostCommandID)
+    /// The command the host ran has ended (reported or timed out): the host may be handed its next command.
+    case releaseHost(HostCommandID)
     /// Perform a load-balancer event for a host, then report it with ``Deployment/trafficCompleted(_:_:now:)``.
     case performTraffic(TrafficRequest)
     /// The deployment is over.

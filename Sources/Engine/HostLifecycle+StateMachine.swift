@@ -81,7 +81,8 @@ extension HostLifecycle {
         if case .traffic = step.kind { return [] }
         let failure: HostFailure? =
             report.succeeded ? nil : .eventFailed(step.id.event, report.diagnostics.errorCode ?? .unknownError)
-        return end(step, diagnostics: report.diagnostics, failure: failure, now: now, stopping: stopping, snapshot)
+        return [.releaseHost(step.id)]
+            + end(step, diagnostics: report.diagnostics, failure: failure, now: now, stopping: stopping, snapshot)
     }
 
     /// The traffic controller reported a request's end.
@@ -123,9 +124,10 @@ extension HostLifecycle {
                 message: "Slipway: the host acknowledged \(event.rawValue) but did not report its end within "
                     + "\(seconds(now.timeIntervalSince(acknowledgedAt))). The CodeDeploy agent may have stopped, or "
                     + "the host may be down.")
-            return end(
-                step, diagnostics: report.diagnostics, failure: .noReport(event), now: now, stopping: stopping, snapshot
-            )
+            return [.releaseHost(step.id)]
+                + end(
+                    step, diagnostics: report.diagnostics, failure: .noReport(event), now: now, stopping: stopping,
+                    snapshot)
         case .traffic:
             let report = CommandReport.failure(
                 .unknownError,

@@ -108,6 +108,7 @@ struct DeploymentTimerService: Service {
     let clock: @Sendable () -> Date
 
     func run() async throws {
+        try await driver.reofferCommands(now: clock())
         await cancelWhenGracefulShutdown {
             await driver.runTimers(clock: clock)
         }

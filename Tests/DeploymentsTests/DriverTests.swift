@@ -71,7 +71,7 @@ struct DriverTests {
         let harness = try await DriverHarness(hosts: ["web-1"])
         _ = try await harness.createDeployment()
         let first = try #require(try await harness.pollCommand("web-1"))
-        harness.advance(by: DeploymentDriver.redeliveryGrace - 1)
+        harness.advance(by: HostCommandDelivery.redeliveryGrace - 1)
         #expect(try await harness.poll("web-1") == nil, "within the grace the answer may still be on its way")
         harness.advance(by: 1)
         #expect(try await harness.pollCommand("web-1") == first)
@@ -130,6 +130,44 @@ struct DriverTests {
         try await harness.complete(handedOut)
         #expect(try await harness.runCommands(of: "web-1").first == .beforeInstall)
         #expect(try await harness.deployment(id)?.info.status == .succeeded)
+    }
+
+    @Test("at start, a command a live deployment offers but its host's delivery lost is offered again")
+    func startReoffersLostOffers() async throws {
+        let harness = try await DriverHarness(hosts: ["web-1", "web-2"])
+        let id = try await harness.createDeployment()
+        let held = try #require(try await harness.pollCommand("web-1"))
+        try await harness.store.write { tx in
+            for host in ["web-1", "web-2"] { try tx.delete(.commandDelivery, scope: "", name: arn(host)) }
+        }
+        harness.restart()
+        #expect(try await harness.poll("web-2") == nil, "the offer is gone")
+        try await harness.driver.reofferCommands(now: harness.now)
+        #expect(await harness.driver.wakeups.sequence(of: arn("web-2")) > 0)
+        #expect(try await harness.pollCommand("web-2")?.event == .applicationStop)
+        #expect(
+            try await harness.pollCommand("web-1") == held,
+            "a command handed out and never acknowledged is offered again")
+        try await harness.driver.reofferCommands(now: harness.now)
+        #expect(try await harness.poll("web-1") == nil, "offering it again while it is held changes nothing")
+        #expect(try await harness.deployment(id)?.info.status == .inProgress)
+    }
+
+    @Test("a command that runs past its limit frees its host at once for another deployment's command")
+    func runningTimeoutReleasesHost() async throws {
+        let harness = try await DriverHarness(hosts: ["web-1"])
+        let web = try await harness.createDeployment()
+        let first = try #require(try await harness.pollCommand("web-1"))
+        try await harness.acknowledge(first)
+        harness.advance(by: 4_200)
+        let api = try await harness.createDeployment(to: try await harness.addGroup("api"))
+        #expect(try await harness.poll("web-1") == nil)
+        harness.advance(by: 60)
+        let woken = await harness.driver.wakeups.sequence(of: arn("web-1"))
+        await harness.driver.tick(now: harness.now)
+        #expect(try await harness.deployment(web)?.info.status == .failed)
+        #expect(await harness.driver.wakeups.sequence(of: arn("web-1")) > woken, "its held poll is woken at once")
+        #expect(try await harness.pollCommand("web-1")?.deploymentId == api)
     }
 }
 

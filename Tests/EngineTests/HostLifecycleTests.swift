@@ -23,9 +23,9 @@ struct HostLifecycleTests {
             clock.advance(by: 3)
             let actions = deployment.commandCompleted(id, .success, now: clock.now)
             if index + 1 < installEvents.count {
-                #expect(actions == [offer("web-1", installEvents[index + 1], at: clock.now)])
+                #expect(actions == [.releaseHost(id), offer("web-1", installEvents[index + 1], at: clock.now)])
             } else {
-                #expect(actions == [.finish(.succeeded)])
+                #expect(actions == [.releaseHost(id), .finish(.succeeded)])
             }
             #expect(deployment.commandStatus(id) == .succeeded)
         }
@@ -51,7 +51,7 @@ struct HostLifecycleTests {
         let actions = deployment.run(
             command("web-1", .beforeInstall), failure(script: "scripts/before.sh"), now: clock.now)
         let information = try #require(deployment.errorInformation)
-        #expect(actions == [.finish(.failed(information))])
+        #expect(actions == [.releaseHost(command("web-1", .beforeInstall)), .finish(.failed(information))])
         #expect(information.code == .healthConstraints)
         #expect(information.message?.hasPrefix("The overall deployment failed because too many individual") == true)
         #expect(information.message?.contains("web-1: BeforeInstall failed (ScriptFailed)") == true)
@@ -74,8 +74,14 @@ struct HostLifecycleTests {
             snapshot: snapshot(["web-1"], ignoreApplicationStopFailures: true), now: clock.now)
         _ = deployment.start(now: clock.now)
         let actions = deployment.run(command("web-1", .applicationStop), failure(), now: clock.now)
-        #expect(actions == [offer("web-1", .downloadBundle, at: clock.now)])
-        #expect(deployment.runHost("web-1", now: clock.now) == [.finish(.succeeded)])
+        #expect(
+            actions == [
+                .releaseHost(command("web-1", .applicationStop)), offer("web-1", .downloadBundle, at: clock.now),
+            ])
+        #expect(
+            deployment.runHost("web-1", now: clock.now) == [
+                .releaseHost(command("web-1", .validateService)), .finish(.succeeded),
+            ])
         let host = try #require(deployment.host(named: "web-1"))
         #expect(host.status == .succeeded)
         #expect(host.events[0].status == .failed)
@@ -92,14 +98,15 @@ struct HostLifecycleTests {
         let blocked = deployment.run(command("web-1", .beforeBlockTraffic), failure(), now: clock.now)
         #expect(
             blocked == [
-                .performTraffic(TrafficRequest(id: command("web-1", .blockTraffic), hostIdentifier: arn("web-1")))
+                .releaseHost(command("web-1", .beforeBlockTraffic)),
+                .performTraffic(TrafficRequest(id: command("web-1", .blockTraffic), hostIdentifier: arn("web-1"))),
             ])
         #expect(deployment.openTrafficRequests.map(\.event) == [.blockTraffic])
         let after = deployment.trafficCompleted(command("web-1", .blockTraffic), .succeeded, now: clock.now)
         #expect(after == [offer("web-1", .afterBlockTraffic, at: clock.now)])
         #expect(
             deployment.run(command("web-1", .afterBlockTraffic), failure(), now: clock.now) == [
-                offer("web-1", .applicationStop, at: clock.now)
+                .releaseHost(command("web-1", .afterBlockTraffic)), offer("web-1", .applicationStop, at: clock.now),
             ])
         _ = deployment.run(command("web-1", .applicationStop), failure(), now: clock.now)
         _ = deployment.run(command("web-1", .downloadBundle), failure(.unknownError), now: clock.now)
@@ -133,7 +140,7 @@ struct HostLifecycleTests {
                 actions = deployment.run(id, now: clock.now)
             }
         }
-        #expect(actions == [.finish(.succeeded)])
+        #expect(actions == [.releaseHost(command("web-1", .afterAllowTraffic)), .finish(.succeeded)])
         #expect(trafficEvents == [.blockTraffic, .allowTraffic])
         #expect(
             agentCommands == [

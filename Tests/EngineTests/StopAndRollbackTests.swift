@@ -28,7 +28,7 @@ struct StopAndRollbackTests {
         clock.advance(by: 5)
         let actions = deployment.commandCompleted(running, .success, now: clock.now)
         let information = try #require(deployment.errorInformation)
-        #expect(actions == [.finish(.stopped(information))])
+        #expect(actions == [.releaseHost(running), .finish(.stopped(information))])
         #expect(information.code == .manualStop)
         #expect(deployment.status == .stopped)
         #expect(deployment.stopStatus == .succeeded)
@@ -82,7 +82,12 @@ struct StopAndRollbackTests {
         _ = deployment.commandAcknowledged(command("web-1", .applicationStop), CommandAcknowledgement(), now: clock.now)
         _ = deployment.stop(autoRollbackEnabled: nil, now: clock.now)
         clock.advance(by: 4260)
-        #expect(deployment.tick(now: clock.now).count == 1)
+        let information = CodeDeploy.ErrorInformation(
+            code: .manualStop, message: "The deployment was stopped by a StopDeployment request.")
+        #expect(
+            deployment.tick(now: clock.now) == [
+                .releaseHost(command("web-1", .applicationStop)), .finish(.stopped(information)),
+            ])
         #expect(deployment.status == .stopped)
     }
 
@@ -145,6 +150,7 @@ struct StopAndRollbackTests {
         let information = try #require(deployment.errorInformation)
         #expect(
             actions == [
+                .releaseHost(command("web-1", .applicationStop)),
                 .finish(.failed(information)),
                 .requestRollback(
                     RollbackRequest(
@@ -166,7 +172,7 @@ struct StopAndRollbackTests {
             var deployment = Deployment(snapshot: snapshot(["web-1"], autoRollback: configuration), now: clock.now)
             _ = deployment.start(now: clock.now)
             let actions = deployment.run(command("web-1", .applicationStop), failure(), now: clock.now)
-            #expect(actions.count == 1)
+            #expect(!actions.contains { if case .requestRollback = $0 { true } else { false } })
             #expect(deployment.rollbackRequest == nil)
         }
         var empty = Deployment(snapshot: snapshot([], autoRollback: onFailure), now: clock.now)
@@ -179,7 +185,8 @@ struct StopAndRollbackTests {
         var deployment = Deployment(
             snapshot: snapshot(["web-1"], autoRollback: onFailure, rollbackOf: "d-ORIGINAL1"), now: clock.now)
         _ = deployment.start(now: clock.now)
-        #expect(deployment.run(command("web-1", .applicationStop), failure(), now: clock.now).count == 1)
+        let actions = deployment.run(command("web-1", .applicationStop), failure(), now: clock.now)
+        #expect(!actions.contains { if case .requestRollback = $0 { true } else { false } })
         #expect(deployment.rollbackInfo?.rollbackTriggeringDeploymentId == "d-ORIGINAL1")
     }
 }

@@ -43,8 +43,16 @@ struct RecordJSONTests {
 
     @Test("the per-command records write and read as their Codable forms do")
     func smallRecords() throws {
-        try same(OfferedCommandRecord(deploymentId: "d-ABCDEFGHI", commandName: "Install", offeredAt: Self.now))
-        try same(HostBusyRecord(commandId: "eyJ4IjoxfQ==", since: Self.now))
+        var delivery = HostCommandDelivery()
+        try same(delivery)
+        for event in [LifecycleEvent.applicationStop, .downloadBundle] {
+            let id = HostCommandID(deploymentId: "d-ABCDEFGHI", instanceName: "web:1", event: event)
+            delivery.offer(
+                HostCommand(id: id, hostIdentifier: "arn:aws:iam::000000000000:user/web", offeredAt: Self.now))
+        }
+        _ = delivery.poll(now: Self.now, heldStatus: nil)
+        #expect(delivery.held != nil && delivery.offers.count == 1)
+        try same(delivery)
         try same(HostAgentRecord(agentVersion: "OFFICIAL_1.6.0-49_deb", lastPollTime: Self.now))
         try same(HostAgentRecord(agentVersion: nil, lastPollTime: Self.now))
         try same(LiveDeploymentRecord(nextDeadline: Self.now))
@@ -54,9 +62,9 @@ struct RecordJSONTests {
     @Test("a record without a required member is refused, naming it")
     func missingMember() throws {
         let error = #expect(throws: JSONTypeMismatch.self) {
-            try HostBusyRecord(json: JSONReader.value(from: Data(#"{"commandId":"c"}"#.utf8)))
+            try HostCommandDelivery(json: JSONReader.value(from: Data(#"{"held":{"id":"d-A:web:Install:1"}}"#.utf8)))
         }
-        #expect(error?.path == "since")
+        #expect(error?.path == "held.handedOutAt")
     }
 
     private func same<Record: JSONWritable & JSONReadable & Codable>(_ record: Record) throws {
