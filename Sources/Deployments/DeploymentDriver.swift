@@ -31,6 +31,7 @@ package struct DeploymentDriver: Sendable {
     /// Performs the traffic events the engine asks for.
     package let traffic: any TrafficController
     package let cache = DeploymentCache()
+    let trafficQueue = TrafficQueue()
 
     package init(
         store: any Store, wakeups: HostWakeups, settings: DeploymentSettings, logger: Logger,
@@ -88,18 +89,54 @@ package struct DeploymentDriver: Sendable {
         }
     }
 
-    /// Runs `body` in a store transaction, then wakes the hosts it gave work.
+    /// Runs `body` in a store transaction, then wakes the hosts it gave work and queues the traffic it asked for.
     func transaction<T: Sendable>(now: Date, _ body: @Sendable (inout DriverTransaction) throws -> T) async throws
         -> T
     {
-        let (result, hosts) = try await store.write { [settings, cache, traffic] tx in
-            var run = DriverTransaction(tx: tx, now: now, settings: settings, cache: cache, traffic: traffic)
+        let (result, hosts, traffic) = try await store.write { [settings, cache] tx in
+            var run = DriverTransaction(tx: tx, now: now, settings: settings, cache: cache)
             let result = try body(&run)
             try run.drain()  // hands back to the cache what the body only looked at
-            return (result, run.hostsToWake)
+            return (result, run.hostsToWake, run.trafficRequests)
         }
         await wakeups.wake(hosts)
+        trafficQueue.add(traffic)
         return result
+    }
+
+    /// Performs the traffic requests queued so far, one after the other, and applies each result as its deployment's
+    /// `trafficCompleted` event; returns once nothing is queued, including what those events asked for. For tests:
+    /// the server runs ``runTraffic(clock:)``.
+    package func performQueuedTraffic(now: @Sendable () -> Date) async {
+        while case let requests = trafficQueue.takeAll(), !requests.isEmpty {
+            for request in requests { await perform(request, now: now) }
+        }
+    }
+
+    /// Performs every traffic request as it is queued, each in a task of its own (one host's drain does not hold up
+    /// another's), until ``stopTraffic()``; tasks under way are waited for.
+    package func runTraffic(clock: @escaping @Sendable () -> Date) async {
+        await withDiscardingTaskGroup { group in
+            for await _ in trafficQueue.additions {
+                for request in trafficQueue.takeAll() {
+                    group.addTask { await perform(request, now: clock) }
+                }
+            }
+        }
+    }
+
+    /// Ends ``runTraffic(clock:)`` once the requests under way are done.
+    package func stopTraffic() { trafficQueue.close() }
+
+    private func perform(_ request: TrafficRequest, now: @Sendable () -> Date) async {
+        let result = await traffic.perform(request)
+        do {
+            try await apply(.trafficCompleted(request.id, result), to: request.id.deploymentId, now: now()) { _ in () }
+        } catch {
+            logger.error(
+                "cannot record the end of a traffic event; it is performed again when the server restarts",
+                metadata: ["command": "\(request.id)", "error": "\(error)"])
+        }
     }
 
     /// Fires the deadlines that have passed, deployment by deployment.
@@ -123,12 +160,13 @@ package struct DeploymentDriver: Sendable {
         }
     }
 
-    /// Makes sure every command a deployment in progress offers is offered to its host: run once at start, it carries
-    /// on deployments stored by a version of Slipway that kept offers in other records, and repairs any offer an
-    /// earlier fault lost. Offering a command twice offers it once.
-    package func reofferCommands(now: Date) async throws {
+    /// Carries on what the deployments in progress were waiting for when the server stopped: run once at start, it
+    /// offers every command they offer to its host again (offering a command twice offers it once; this also carries
+    /// on deployments stored by a version of Slipway that kept offers in other records) and queues their open
+    /// traffic requests again.
+    package func resume(now: Date) async throws {
         try await transaction(now: now) { run in
-            try run.reofferCommands()
+            try run.resume()
         }
     }
 
@@ -161,8 +199,9 @@ struct DriverTransaction {
     let now: Date
     let settings: DeploymentSettings
     let cache: DeploymentCache
-    let traffic: any TrafficController
     private(set) var hostsToWake: Set<String> = []
+    /// The traffic requests to hand to the controller once the transaction has committed.
+    private(set) var trafficRequests: [TrafficRequest] = []
     /// The deployments saved by ``drain()``.
     private var stored: [String: LoadedDeployment] = [:]
     private var touched: [String: LoadedDeployment] = [:]
@@ -174,15 +213,11 @@ struct DriverTransaction {
     /// The command deliveries of the hosts this transaction changed, by host identifier; stored by ``drain()``.
     private var deliveries: [String: HostCommandDelivery] = [:]
 
-    init(
-        tx: any StoreWriter, now: Date, settings: DeploymentSettings, cache: DeploymentCache,
-        traffic: any TrafficController
-    ) {
+    init(tx: any StoreWriter, now: Date, settings: DeploymentSettings, cache: DeploymentCache) {
         self.tx = tx
         self.now = now
         self.settings = settings
         self.cache = cache
-        self.traffic = traffic
     }
 
     /// Applies `event` to deployment `id`, and every event its actions lead to, then stores what changed.
@@ -246,15 +281,16 @@ struct DriverTransaction {
         }
     }
 
-    /// Offers every live deployment's offered commands to their hosts again (see
-    /// ``DeploymentDriver/reofferCommands(now:)``).
-    mutating func reofferCommands() throws {
+    /// Offers every live deployment's offered commands to their hosts again and asks for its open traffic requests
+    /// again (see ``DeploymentDriver/resume(now:)``).
+    mutating func resume() throws {
         for live in try tx.list(LiveDeploymentRecord.self, .liveDeployment) {
             guard let deployment = try deployment(live.name) else { continue }
             for command in deployment.machine.offeredCommands {
                 try changeDelivery(of: command.hostIdentifier) { $0.offer(command) }
                 hostsToWake.insert(command.hostIdentifier)
             }
+            trafficRequests += deployment.machine.openTrafficRequests
         }
     }
 
@@ -369,7 +405,7 @@ struct DriverTransaction {
             let freed = try changeDelivery(of: host) { $0.end(command) && !$0.offers.isEmpty }
             if freed { hostsToWake.insert(host) }
         case .performTraffic(let request):
-            work.append((id, .trafficCompleted(request.id, traffic.perform(request))))
+            trafficRequests.append(request)
         case .finish(let outcome):
             try finished(id, outcome)
         case .requestRollback(let request):

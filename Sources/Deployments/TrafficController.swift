@@ -1,24 +1,54 @@
 import Engine
+import Synchronization
 
 /// Performs the load-balancer events of hosts (`BlockTraffic`, `AllowTraffic`), which agents never run.
 ///
-/// The driver calls it for each ``Engine/DeploymentAction/performTraffic(_:)`` inside the transaction of the event
-/// that led to it, and applies the result as the deployment's `trafficCompleted` event in that same transaction, so
-/// the store never shows a traffic event waiting. A controller therefore answers without waiting on the network; one
-/// that must (a real load balancer) needs the driver to report its completion in a later transaction. Performing the
-/// same request twice must be harmless: a transaction that rolls back is tried again from the start.
+/// The driver hands it each ``Engine/DeploymentAction/performTraffic(_:)`` after the transaction that asked for it
+/// has committed, off the request that led to it (draining a host's connections may take minutes), and applies
+/// the result as the deployment's `trafficCompleted` event in a transaction of its own. A server that stops before
+/// that performs the deployment's open requests again when it starts, so performing a request twice must be
+/// harmless. A request that never ends fails its host at the event's deadline.
 package protocol TrafficController: Sendable {
     /// Deregisters (`BlockTraffic`) or registers (`AllowTraffic`) the host, and says how that ended.
-    func perform(_ request: TrafficRequest) -> TrafficResult
+    func perform(_ request: TrafficRequest) async -> TrafficResult
 }
 
-/// The traffic controller of deployment groups with no load balancer Slipway drives — every group today: Slipway
-/// registers hosts with no load balancer yet. It changes no traffic at all: every request is reported succeeded at
-/// once, so a group that names a load balancer shows its `BlockTraffic` and `AllowTraffic` events `Succeeded`
-/// while its hosts kept receiving traffic throughout.
+/// The traffic controller of deployment groups with no load balancer Slipway drives: it changes no traffic, and
+/// says so in the event's diagnostics, which show the event `Succeeded`.
 package struct NoLoadBalancer: TrafficController {
     package init() {}
 
-    /// Succeeds at once, having done nothing.
-    package func perform(_ request: TrafficRequest) -> TrafficResult { .succeeded }
+    static let message =
+        "Slipway drives no load balancer for this deployment group: the host's traffic was not changed."
+
+    package func perform(_ request: TrafficRequest) async -> TrafficResult { .notPerformed(message: Self.message) }
+}
+
+/// Traffic requests whose transactions have committed, waiting to be performed, oldest first.
+final class TrafficQueue: Sendable {
+    private let requests = Mutex<[TrafficRequest]>([])
+    /// Yields when requests were added; ends when the queue is closed.
+    let additions: AsyncStream<Void>
+    private let signal: AsyncStream<Void>.Continuation
+
+    init() {
+        (additions, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func add(_ new: [TrafficRequest]) {
+        guard !new.isEmpty else { return }
+        requests.withLock { $0.append(contentsOf: new) }
+        signal.yield()
+    }
+
+    /// Everything queued, leaving the queue empty.
+    func takeAll() -> [TrafficRequest] {
+        requests.withLock { requests in
+            defer { requests = [] }
+            return requests
+        }
+    }
+
+    /// Ends ``additions``.
+    func close() { signal.finish() }
 }

@@ -72,6 +72,9 @@ public enum TrafficResult: Codable, Sendable, Hashable {
     case succeeded
     /// It could not be; `message` becomes the event's diagnostics.
     case failed(message: String)
+    /// There was no traffic to change (the group's load balancer is not one Slipway drives); the event succeeds with
+    /// `message` as its diagnostics, so that nobody takes it for a host taken out of service.
+    case notPerformed(message: String)
 }
 
 /// How a deployment ended.

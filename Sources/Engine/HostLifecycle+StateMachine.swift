@@ -95,6 +95,10 @@ extension HostLifecycle {
             return end(
                 step, diagnostics: CommandReport.success.diagnostics, failure: nil, now: now, stopping: stopping,
                 snapshot)
+        case .notPerformed(let message):
+            var diagnostics = CommandReport.success.diagnostics
+            diagnostics.message = message
+            return end(step, diagnostics: diagnostics, failure: nil, now: now, stopping: stopping, snapshot)
         case .failed(let message):
             return end(
                 step, diagnostics: CommandReport.failure(.unknownError, message: message).diagnostics,

@@ -93,7 +93,7 @@ public func buildApplication(
         server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Slipway"),
         services: [
-            DeploymentTimerService(driver: deployments, clock: clock),
+            DeploymentService(driver: deployments, clock: clock),
             UploadExpiryService(
                 artifacts: artifacts, expiry: configuration.artifactLimits.uploadExpiry, clock: clock, logger: logger),
         ],
@@ -102,15 +102,20 @@ public func buildApplication(
     )
 }
 
-/// Fires deployment deadlines (pickup and running timeouts) while the server runs.
-struct DeploymentTimerService: Service {
+/// Runs deployments between requests: resumes what they waited for when the server stopped, fires their deadlines
+/// (pickup and running timeouts) and performs their traffic events.
+struct DeploymentService: Service {
     let driver: DeploymentDriver
     let clock: @Sendable () -> Date
 
     func run() async throws {
-        try await driver.reofferCommands(now: clock())
-        await cancelWhenGracefulShutdown {
-            await driver.runTimers(clock: clock)
+        try await driver.resume(now: clock())
+        await withDiscardingTaskGroup { group in
+            group.addTask { await driver.runTraffic(clock: clock) }
+            await cancelWhenGracefulShutdown {
+                await driver.runTimers(clock: clock)
+            }
+            driver.stopTraffic()
         }
         await driver.wakeups.releaseAll()
     }

@@ -142,13 +142,13 @@ struct DriverTests {
         }
         harness.restart()
         #expect(try await harness.poll("web-2") == nil, "the offer is gone")
-        try await harness.driver.reofferCommands(now: harness.now)
+        try await harness.driver.resume(now: harness.now)
         #expect(await harness.driver.wakeups.sequence(of: arn("web-2")) > 0)
         #expect(try await harness.pollCommand("web-2")?.event == .applicationStop)
         #expect(
             try await harness.pollCommand("web-1") == held,
             "a command handed out and never acknowledged is offered again")
-        try await harness.driver.reofferCommands(now: harness.now)
+        try await harness.driver.resume(now: harness.now)
         #expect(try await harness.poll("web-1") == nil, "offering it again while it is held changes nothing")
         #expect(try await harness.deployment(id)?.info.status == .inProgress)
     }
@@ -198,11 +198,70 @@ struct TrafficTests {
         #expect(block.diagnostics?.message == "the load balancer refused")
     }
 
-    @Test("without a load balancer Slipway drives, every traffic request is reported succeeded at once")
-    func noLoadBalancerSucceeds() {
-        let request = TrafficRequest(
-            id: HostCommandID(deploymentId: "d-AB1CDEF23", instanceName: "web-1", event: .blockTraffic),
-            hostIdentifier: arn("web-1"))
-        #expect(NoLoadBalancer().perform(request) == .succeeded)
+    @Test("a traffic event is performed after its transaction commits, and shows InProgress until it ends")
+    func trafficAfterCommit() async throws {
+        let traffic = RecordingTraffic()
+        let harness = try await DriverHarness(hosts: ["web-1"], loadBalancer: true, traffic: traffic)
+        let id = try await harness.createDeployment()
+        let before = try #require(try await harness.pollCommand("web-1"))
+        #expect(before.event == .beforeBlockTraffic)
+        try await harness.acknowledge(before)
+        try await harness.complete(before)
+        #expect(traffic.requests.isEmpty, "nothing is performed inside the agent's request")
+        let waiting = try #require(try await harness.host("web-1", of: id))
+        #expect(waiting.events.first { $0.event == .blockTraffic }?.status == .inProgress)
+        #expect(try await harness.poll("web-1") == nil, "the host's next event waits for the load balancer")
+        await harness.performTraffic()
+        #expect(traffic.requests.map(\.event) == [.blockTraffic])
+        #expect(try await harness.pollCommand("web-1")?.event == .afterBlockTraffic)
+    }
+
+    @Test("a traffic event under way when the server stops is performed again when it starts")
+    func restartPerformsOpenTraffic() async throws {
+        let traffic = RecordingTraffic()
+        let harness = try await DriverHarness(hosts: ["web-1"], loadBalancer: true, traffic: traffic)
+        _ = try await harness.createDeployment()
+        let before = try #require(try await harness.pollCommand("web-1"))
+        try await harness.acknowledge(before)
+        try await harness.complete(before)
+        harness.restart()  // the queued request is lost with the process
+        await harness.performTraffic()
+        #expect(traffic.requests.isEmpty)
+        try await harness.driver.resume(now: harness.now)
+        await harness.performTraffic()
+        #expect(traffic.requests.map(\.event) == [.blockTraffic])
+        #expect(try await harness.pollCommand("web-1")?.event == .afterBlockTraffic)
+    }
+
+    @Test("a traffic event that never ends fails its host at the event's deadline")
+    func trafficTimesOut() async throws {
+        let harness = try await DriverHarness(hosts: ["web-1"], loadBalancer: true, traffic: RecordingTraffic())
+        let id = try await harness.createDeployment()
+        let before = try #require(try await harness.pollCommand("web-1"))
+        try await harness.acknowledge(before)
+        try await harness.complete(before)
+        harness.advance(by: 4_200 + 60)
+        await harness.driver.tick(now: harness.now)
+        let host = try #require(try await harness.host("web-1", of: id))
+        #expect(host.status == .failed)
+        #expect(host.events.first { $0.event == .blockTraffic }?.status == .failed)
+        await harness.performTraffic()  // the late answer changes nothing
+        #expect(try await harness.host("web-1", of: id)?.status == .failed)
+    }
+
+    @Test(
+        "a group whose load balancer Slipway does not drive shows its traffic events Succeeded, saying traffic was not changed"
+    )
+    func noLoadBalancerSaysSo() async throws {
+        let harness = try await DriverHarness(hosts: ["web-1"], loadBalancer: true)
+        let id = try await harness.createDeployment()
+        try await harness.runCommands(of: "web-1")
+        let host = try #require(try await harness.host("web-1", of: id))
+        for event in [LifecycleEvent.blockTraffic, .allowTraffic] {
+            let record = try #require(host.events.first { $0.event == event })
+            #expect(record.status == .succeeded)
+            #expect(record.diagnostics?.message?.contains("traffic was not changed") == true)
+        }
+        #expect(try await harness.deployment(id)?.info.status == .succeeded)
     }
 }

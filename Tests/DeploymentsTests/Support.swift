@@ -115,12 +115,23 @@ final class DriverHarness {
     @discardableResult
     func runCommands(of host: String) async throws -> [LifecycleEvent] {
         var events: [LifecycleEvent] = []
-        while let id = try await pollCommand(host) {
+        while true {
+            var next = try await pollCommand(host)
+            if next == nil {
+                await performTraffic()
+                next = try await pollCommand(host)
+            }
+            guard let id = next else { return events }
             events.append(id.event)
             try await acknowledge(id)
             try await complete(id)
         }
-        return events
+    }
+
+    /// Performs the traffic requests the driver queued, as the server's traffic task would, at the harness's time.
+    func performTraffic() async {
+        let now = now
+        await driver.performQueuedTraffic { now }
     }
 
     /// The deployment as stored.
@@ -145,7 +156,7 @@ final class RecordingTraffic: TrafficController {
 
     var requests: [TrafficRequest] { asked.withLock { $0 } }
 
-    func perform(_ request: TrafficRequest) -> TrafficResult {
+    func perform(_ request: TrafficRequest) async -> TrafficResult {
         asked.withLock { $0.append(request) }
         return failing.contains(request.event) ? .failed(message: "the load balancer refused") : .succeeded
     }
