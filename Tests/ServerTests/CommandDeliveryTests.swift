@@ -259,6 +259,41 @@ struct CommandDeliveryTests {
         }
     }
 
+    @Test("the full log an agent uploads for a lifecycle event is read back whole, stamped with the server's time")
+    func eventLogRoundTrip() async throws {
+        let clock = ManualClock()
+        try await Self.withDeployment(clock: clock) { client, admin, agent, id in
+            let command = try await client.takeCommand(as: agent)
+            #expect(try await client.acknowledge(command.id, as: agent).status == 200)
+            clock.advance(by: 60)
+            let uploadedAt = clock.now
+            let log = (1...500).map { "line \($0) of the ApplicationStop script" }.joined(separator: "\\n")
+            let uploaded = try await client.command(
+                "PutHostCommandLog", #"{"HostCommandIdentifier":"\#(command.id)","Log":"\#(log)"}"#, as: agent)
+            #expect(uploaded.status == 200, "\(uploaded.text)")
+
+            func read(_ event: String) async throws -> TestServer.Client.Answer {
+                try await client.json(
+                    target: "Slipway_20261127.GetLifecycleEventLog",
+                    body: Data(
+                        #"{"deploymentId":"\#(id)","targetId":"gpu-01","lifecycleEventName":"\#(event)"}"#.utf8),
+                    service: "codedeploy", credentials: admin)
+            }
+            let answer = try await read("ApplicationStop")
+            #expect(answer.status == 200, "\(answer.text)")
+            let text = try #require(answer.json?["log"] as? String, "\(answer.text)")
+            #expect(text.count > 4096, "more than the 4 KB tail of the diagnostics")
+            #expect(text.hasPrefix("line 1 of") && text.hasSuffix("line 500 of the ApplicationStop script"))
+            #expect(text.split(separator: "\n").count == 500)
+            let time = try #require(answer.json?["uploadTime"] as? NSNumber)
+            #expect(
+                abs(time.doubleValue - uploadedAt.timeIntervalSince1970) < 0.01, "the server's clock, not the wall's")
+
+            let none = try await read("DownloadBundle")
+            #expect(none.errorType == "ResourceNotFoundException", "\(none.text)")
+        }
+    }
+
     @Test("a command no poll acknowledges within the 5-minute pickup timeout fails the deployment")
     func pickupTimeout() async throws {
         let clock = ManualClock()
