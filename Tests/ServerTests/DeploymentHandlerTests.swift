@@ -222,6 +222,32 @@ struct DeploymentHandlerTests {
         }
     }
 
+    /// Server bug: UpdateApplication moves the groups but not their deployment queue (`groupQueue`, scoped by the
+    /// application's name), so CreateDeployment under the new name finds no active deployment. Both deployments then
+    /// run at once, and the host is handed their lifecycle events interleaved (ApplicationStop, ApplicationStop,
+    /// DownloadBundle, DownloadBundle, …).
+    @Test(
+        "a group whose application was renamed while it deploys still refuses a second deployment until the first ends",
+        .disabled("server bug: a rename leaves the group's active deployment behind, and a second one starts at once"))
+    func renameKeepsOneDeploymentPerGroup() async throws {
+        let server = try TestServer.withShortPolls()
+        defer { server.remove() }
+        let admin = try await server.key(.admin)
+        try await server.run { client in
+            try await client.prepareFleet(as: admin)
+            let first = try await client.createDeployment(as: admin)
+            let renamed = try await client.codeDeploy(
+                "UpdateApplication", #"{"applicationName":"web","newApplicationName":"site"}"#, as: admin)
+            #expect(renamed.status == 200, "\(renamed.text)")
+            let second = try await client.codeDeploy(
+                "CreateDeployment",
+                #"{"applicationName":"site","deploymentGroupName":"prod","revision":\#(TestServer.Client.appZip)}"#,
+                as: admin)
+            #expect(second.errorType == "DeploymentLimitExceededException", "\(second.text)")
+            #expect(try await client.deploymentStatus(first, as: admin) == "InProgress")
+        }
+    }
+
     @Test("ListDeployments lists a group's deployments newest first, and filters them by status")
     func listDeployments() async throws {
         let server = try TestServer.withShortPolls()
