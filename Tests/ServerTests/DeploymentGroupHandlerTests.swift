@@ -192,6 +192,29 @@ struct DeploymentGroupHandlerTests {
         }
     }
 
+    @Test("BatchGetDeploymentGroups answers the groups that exist and names the ones that do not")
+    func batchGetGroups() async throws {
+        let server = try TestServer()
+        defer { server.remove() }
+        let admin = try await server.key(.admin)
+        try await server.run { client in
+            try await Self.createApplication(client, admin)
+            for name in ["prod", "staging"] { #expect(try await Self.createGroup(name, client, admin).status == 200) }
+            let answer = try await client.codeDeploy(
+                "BatchGetDeploymentGroups",
+                #"{"applicationName":"web","deploymentGroupNames":["staging","ghost","prod"]}"#, as: admin)
+            #expect(answer.status == 200, "\(answer.text)")
+            let groups = answer.json?["deploymentGroupsInfo"] as? [[String: Any]] ?? []
+            #expect(groups.map { $0["deploymentGroupName"] as? String } == ["staging", "prod"])
+            let message = try #require(answer.json?["errorMessage"] as? String, "\(answer.text)")
+            #expect(message.contains("ghost") && !message.contains("prod"), "\(message)")
+
+            let complete = try await client.codeDeploy(
+                "BatchGetDeploymentGroups", #"{"applicationName":"web","deploymentGroupNames":["prod"]}"#, as: admin)
+            #expect(complete.json?["errorMessage"] == nil, "\(complete.text)")
+        }
+    }
+
     @Test("a group naming a deployment configuration that does not exist is refused, on create and on update")
     func unknownConfigRefused() async throws {
         let server = try TestServer()
