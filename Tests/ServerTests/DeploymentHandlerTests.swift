@@ -84,6 +84,23 @@ struct DeploymentHandlerTests {
         }
     }
 
+    @Test("BatchGetDeployments answers the deployments that exist and leaves out ids that match none")
+    func batchGetDeployments() async throws {
+        let server = try TestServer.withShortPolls()
+        defer { server.remove() }
+        let admin = try await server.key(.admin)
+        try await server.run { client in
+            try await client.prepareFleet(as: admin)
+            let id = try await client.createDeployment(as: admin)
+            let answer = try await client.codeDeploy(
+                "BatchGetDeployments", #"{"deploymentIds":["d-AAAAAAAAA","\#(id)"]}"#, as: admin)
+            #expect(answer.status == 200, "\(answer.text)")
+            let infos = answer.json?["deploymentsInfo"] as? [[String: Any]] ?? []
+            #expect(infos.map { $0["deploymentId"] as? String } == [id])
+            #expect(infos.first?["status"] as? String == "InProgress")
+        }
+    }
+
     @Test("BatchGetDeploymentTargets shows the host's lifecycle events as its agent runs them")
     func deploymentTargets() async throws {
         let server = try TestServer.withShortPolls()
@@ -242,6 +259,33 @@ struct DeploymentHandlerTests {
             let second = try await client.codeDeploy(
                 "CreateDeployment",
                 #"{"applicationName":"site","deploymentGroupName":"prod","revision":\#(TestServer.Client.appZip)}"#,
+                as: admin)
+            #expect(second.errorType == "DeploymentLimitExceededException", "\(second.text)")
+            #expect(try await client.deploymentStatus(first, as: admin) == "InProgress")
+        }
+    }
+
+    /// Server bug: UpdateDeploymentGroup's rename moves the group but not its deployment queue (`groupQueue`,
+    /// scoped by application and group name), so CreateDeployment to the new name finds no active deployment and
+    /// starts a second one at once.
+    @Test(
+        "a group renamed while it deploys still refuses a second deployment until the first ends",
+        .disabled("server bug: a group rename leaves its active deployment behind, and a second one starts at once"))
+    func groupRenameKeepsOneDeploymentPerGroup() async throws {
+        let server = try TestServer.withShortPolls()
+        defer { server.remove() }
+        let admin = try await server.key(.admin)
+        try await server.run { client in
+            try await client.prepareFleet(as: admin)
+            let first = try await client.createDeployment(as: admin)
+            let renamed = try await client.codeDeploy(
+                "UpdateDeploymentGroup",
+                #"{"applicationName":"web","currentDeploymentGroupName":"prod","newDeploymentGroupName":"live"}"#,
+                as: admin)
+            #expect(renamed.status == 200, "\(renamed.text)")
+            let second = try await client.codeDeploy(
+                "CreateDeployment",
+                #"{"applicationName":"web","deploymentGroupName":"live","revision":\#(TestServer.Client.appZip)}"#,
                 as: admin)
             #expect(second.errorType == "DeploymentLimitExceededException", "\(second.text)")
             #expect(try await client.deploymentStatus(first, as: admin) == "InProgress")
