@@ -13,16 +13,15 @@ import Store
 /// | `GET /healthz` | health, no authentication |
 /// | `POST /` + `X-Amz-Target: CodeDeploy_20141006.<Op>` | the CodeDeploy API |
 /// | `POST /` + `X-Amz-Target: CodeDeployCommandService…` | the agent command API (`Commands/`) |
+/// | `POST /` + `X-Amz-Target: Slipway_20261127.GetLifecycleEventLog` | a lifecycle event's full log (`Commands/`) |
 /// | `POST /` form-encoded `Action=…&Version=2010-05-08` | the IAM subset (`IAM/`) |
 /// | anything else | the S3 API of the built-in artifact store (`S3/`) |
 ///
-/// Every API request is authorised by its principal's policies (`Authorization/`): here by operation name for the
-/// CodeDeploy and command APIs, in the S3 API by the request's S3 action, in the IAM API on the user it names.
+/// A JSON request passes ``JSONAuthentication`` (its operation classified once, signature verified, policies
+/// checked) before it reaches its API; the S3 API classifies its requests into an ``S3Operation`` that its
+/// authorization and routing share; the IAM API authorises on the user each action names.
 struct SlipwayResponder: HTTPResponder {
-    typealias Context = BasicRequestContext
-
-    /// JSON API bodies are small; a larger one is refused before it is read whole.
-    static let maximumJSONBody = 4 << 20
+    typealias Context = SlipwayRequestContext
 
     let store: any Store
     let region: String
@@ -37,8 +36,12 @@ struct SlipwayResponder: HTTPResponder {
     let s3: S3API
     let clock: @Sendable () -> Date
 
+    var arns: ARNs { ARNs(region: region, accountID: accountID) }
     /// The IAM API: users, access keys and inline policies.
     var iam: IAMAPI { IAMAPI(store: store, authenticator: authenticator, accountID: accountID, clock: clock) }
+    var authentication: JSONAuthentication {
+        JSONAuthentication(authenticator: authenticator, arns: arns, clock: clock)
+    }
 
     func respond(to request: Request, context: Context) async throws -> Response {
         if request.method == .get && request.uri.path == "/healthz" {
@@ -49,52 +52,21 @@ struct SlipwayResponder: HTTPResponder {
         // Log metadata is attached only when a line is written: setting it re-renders the handler's metadata
         // each time, which cost more than the rest of a cached read's bookkeeping.
         var log = RequestLog(base: context.logger, requestID: requestID)
-        guard let target = request.headers[.amzTarget] else {
+        guard request.headers[.amzTarget] != nil else {
             let logger = log.logger
             if IAMAPI.accepts(request) { return await iam.respond(to: request, requestID: requestID, logger: logger) }
             return await s3.respond(to: request, requestID: requestID, logger: logger)
         }
         do {
-            let admission = try await authenticator.admit(request)
-            let body = try await readBody(request)
-            let (prefix, operation) = Self.split(target)
-            switch prefix {
-            case CodeDeploy.targetPrefix:
-                let principal = try authenticator.authenticate(
-                    admission, body: body, service: CodeDeploy.signingName, now: clock())
-                try principal.authorizeCodeDeploy(
-                    operation: operation, body: body, arns: ARNs(region: region, accountID: accountID))
-                log.operation = operation
-                let context = HandlerContext(
-                    store: store, region: region, accountID: accountID, principal: principal, now: clock(),
-                    log: log, deployments: commands.deployments, revisions: revisions)
-                let output = try await codeDeploy.handle(operationName: operation, body: body, context: context)
+            return try await authentication.handle(request, context: context) { request, context in
+                guard let json = context.json else {
+                    throw AWSJSONError(
+                        type: "InternalFailure", message: "The request reached its API unauthenticated.", status: 500)
+                }
+                log.operation = json.operation.name
+                let output = try await serve(json, agentVersion: request.headers[.agentVersion], log: log)
                 if log.base.logLevel <= .debug { log.logger.debug("handled") }
                 return Response.awsJSON(output, requestID: requestID)
-            case CodeDeployCommand.targetPrefix, CodeDeployCommand.secureTargetPrefix:
-                let signingName =
-                    prefix == CodeDeployCommand.targetPrefix
-                    ? CodeDeployCommand.signingName : CodeDeployCommand.secureSigningName
-                let principal = try authenticator.authenticate(
-                    admission, body: body, service: signingName, now: clock()
-                ).authorizedForCommands(operation: operation)
-                log.operation = operation
-                let output = try await commands.handle(
-                    operationName: operation, body: body, principal: principal,
-                    agentVersion: request.headers[.agentVersion], now: clock)
-                return Response.awsJSON(output, requestID: requestID)
-            case EventLogs.targetPrefix:
-                let principal = try authenticator.authenticate(
-                    admission, body: body, service: CodeDeploy.signingName, now: clock())
-                try principal.authorizeCodeDeploy(
-                    operation: "GetDeploymentTarget", body: body, arns: ARNs(region: region, accountID: accountID))
-                log.operation = operation
-                let output = try await EventLogs.handle(
-                    operation: operation, body: body, store: store, principal: principal,
-                    arns: ARNs(region: region, accountID: accountID))
-                return Response.awsJSON(output, requestID: requestID)
-            default:
-                throw AWSJSONError.unknownOperation(target)
             }
         } catch let error as AWSJSONError {
             let logger = log.logger
@@ -116,22 +88,19 @@ struct SlipwayResponder: HTTPResponder {
         }
     }
 
-    /// Splits `Prefix.Operation` at the last dot.
-    static func split(_ target: String) -> (prefix: String, operation: String) {
-        guard let dot = target.lastIndex(of: ".") else { return (target, "") }
-        return (String(target[..<dot]), String(target[target.index(after: dot)...]))
-    }
-
-    private func readBody(_ request: Request) async throws -> Data {
-        do {
-            let buffer = try await request.body.collect(upTo: Self.maximumJSONBody)
-            return Data(buffer.readableBytesView)
-        } catch {
-            throw AWSJSONError(
-                type: "SerializationException",
-                message:
-                    "The request body is larger than \(Self.maximumJSONBody) bytes, the most a JSON API request may have.",
-                status: 413)
+    /// Hands an authenticated JSON request to its API.
+    private func serve(_ json: AuthenticatedJSONRequest, agentVersion: String?, log: RequestLog) async throws -> Data {
+        switch json.operation {
+        case .codeDeploy(let operation):
+            let context = HandlerContext(
+                store: store, region: region, accountID: accountID, principal: json.principal, operation: operation,
+                now: clock(), log: log, deployments: commands.deployments, revisions: revisions)
+            return try await codeDeploy.handle(operation, input: json.input, context: context)
+        case .command(let operation, _):
+            return try await commands.handle(
+                operation, input: json.input, principal: json.principal, agentVersion: agentVersion, now: clock)
+        case .lifecycleEventLog:
+            return try await EventLogs.handle(json.input, store: store, principal: json.principal, arns: arns)
         }
     }
 }

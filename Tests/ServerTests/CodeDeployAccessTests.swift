@@ -55,12 +55,17 @@ struct CodeDeployHarness {
     /// The answer to `operation` with `body`, as the principal; throws the API's error.
     @discardableResult
     func call(_ operation: String, _ body: String, as principal: Principal = admin) async throws -> JSONValue {
-        let data = Data(body.utf8)
-        try principal.authorizeCodeDeploy(operation: operation, body: data, arns: Self.arns)
+        guard case .codeDeploy(let operation) = try JSONOperation(target: "\(CodeDeploy.targetPrefix).\(operation)")
+        else {
+            throw AWSJSONError.unknownOperation(operation)
+        }
+        let input = JSONInput.parse(Data(body.utf8))
+        try principal.authorizeCodeDeploy(operation, document: try? input.get().document, arns: Self.arns)
         let context = HandlerContext(
-            store: store, region: Self.arns.region, accountID: Self.arns.accountID, principal: principal, now: Date(),
-            log: RequestLog(base: quiet, requestID: "test"), deployments: driver, revisions: Objects())
-        let output = try await api.handle(operationName: operation, body: data, context: context)
+            store: store, region: Self.arns.region, accountID: Self.arns.accountID, principal: principal,
+            operation: operation, now: Date(), log: RequestLog(base: quiet, requestID: "test"), deployments: driver,
+            revisions: Objects())
+        let output = try await api.handle(operation, input: try input.get(), context: context)
         return try JSONReader.value(from: output)
     }
 
@@ -190,7 +195,7 @@ struct CodeDeployAccessTests {
             "BatchGetDeploymentInstances": #"{"deploymentId":"\#(prod)","instanceIds":["gpu-1"]}"#,
             "GetDeploymentInstance": #"{"deploymentId":"\#(prod)","instanceId":"gpu-1"}"#,
         ]
-        for operation in CodeDeployResources.byDeployment
+        for operation in CodeDeployResources.byDeployment.map(\.rawValue)
         where harness.api.implements(CodeDeploy.Operation(rawValue: operation)!) {
             let body = try #require(bodies[operation], "a request body for \(operation)")
             #expect(await harness.outcome(operation, body, as: user) == "AccessDeniedException", "\(operation)")

@@ -147,7 +147,7 @@ struct PolicyEvaluationTests {
             accessKeyId: "AKIAEXAMPLE000000001", arn: host, userName: "gpu-7", role: nil, instanceName: nil,
             permissions: try permissions(#"{"Statement":{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}}"#),
             instanceHost: host)
-        let authorized = try instance.authorizedForCommands(operation: "PollHostCommand")
+        let authorized = try instance.authorizedForCommands(.pollHostCommand)
         #expect(authorized.mayActFor(host: host))
         #expect(!authorized.mayActFor(host: "arn:aws:iam::000000000000:user/other"))
 
@@ -157,20 +157,20 @@ struct PolicyEvaluationTests {
                 #"{"Statement":{"Effect":"Deny","Action":"codedeploy-commands-secure:*","Resource":"*"}}"#),
             instanceHost: host)
         #expect(
-            (#expect(throws: AWSJSONError.self) { try denied.authorizedForCommands(operation: "PollHostCommand") })?
+            (#expect(throws: AWSJSONError.self) { try denied.authorizedForCommands(.pollHostCommand) })?
                 .type
                 == "AccessDeniedException")
 
         let admin = Principal(
             accessKeyId: "AKIAEXAMPLE000000003", arn: "arn:aws:iam::000000000000:user/slipway/admin/x", userName: nil,
             role: .admin, instanceName: nil, permissions: KeyRole.admin.permissions, instanceHost: nil)
-        #expect(try admin.authorizedForCommands(operation: "PollHostCommand").mayActFor(host: host))
+        #expect(try admin.authorizedForCommands(.pollHostCommand).mayActFor(host: host))
 
         let stranger = Principal(
             accessKeyId: "AKIAEXAMPLE000000004", arn: "arn:aws:iam::000000000000:user/ci", userName: "ci", role: nil,
             instanceName: nil, permissions: KeyRole.deployer.permissions, instanceHost: nil)
         #expect(
-            (#expect(throws: AWSJSONError.self) { try stranger.authorizedForCommands(operation: "PollHostCommand") })?
+            (#expect(throws: AWSJSONError.self) { try stranger.authorizedForCommands(.pollHostCommand) })?
                 .type
                 == "AccessDeniedException")
     }
@@ -178,7 +178,9 @@ struct PolicyEvaluationTests {
     @Test("CodeDeploy requests are checked against the applications, groups and instances they name")
     func codeDeployResources() {
         let arns = ARNs(region: "us-east-1", accountID: "000000000000")
-        func resources(_ json: String) -> [String]? { CodeDeployResources.of(Data(json.utf8), arns: arns) }
+        func resources(_ json: String) -> [String]? {
+            CodeDeployResources.of(try? JSONReader.value(from: Data(json.utf8)), arns: arns)
+        }
         #expect(
             resources(#"{"applicationName":"web"}"#) == ["arn:aws:codedeploy:us-east-1:000000000000:application:web"])
         #expect(

@@ -73,8 +73,10 @@ extension Principal {
     /// An operation on a deployment by id (``CodeDeployResources/byDeployment``) is decided here only as far as it
     /// can be without the deployment; its handler finishes the decision on the deployment it loads, with
     /// ``authorizeCodeDeploy(operation:deploymentGroup:application:arns:)``.
-    func authorizeCodeDeploy(operation: String, body: Data, arns: ARNs) throws(AWSJSONError) {
-        let action = "codedeploy:\(operation)"
+    func authorizeCodeDeploy(_ operation: CodeDeploy.Operation, document: JSONValue?, arns: ARNs)
+        throws(AWSJSONError)
+    {
+        let action = "codedeploy:\(operation.rawValue)"
         if CodeDeployResources.byDeployment.contains(operation) {
             switch permissions.decisionBeforeResource(action: action) {
             case .allowed: return
@@ -84,7 +86,8 @@ extension Principal {
                 throw AccessDenial(principalARN: arn, action: action, resource: nil, explicit: false).json
             }
         }
-        let resources = permissions.dependsOnResource(action: action) ? CodeDeployResources.of(body, arns: arns) : nil
+        let resources =
+            permissions.dependsOnResource(action: action) ? CodeDeployResources.of(document, arns: arns) : nil
         do {
             try authorize(action, resources: resources)
         } catch {
@@ -94,10 +97,10 @@ extension Principal {
 
     /// Authorises `codedeploy:<operation>` on a deployment group: CodeDeploy's IAM resource for the operations that
     /// name a deployment by id. Handlers call it with the group of the deployment record they then act on.
-    func authorizeCodeDeploy(operation: String, deploymentGroup group: String, application: String, arns: ARNs)
-        throws(AWSJSONError)
-    {
-        let action = "codedeploy:\(operation)"
+    func authorizeCodeDeploy(
+        _ operation: CodeDeploy.Operation, deploymentGroup group: String, application: String, arns: ARNs
+    ) throws(AWSJSONError) {
+        let action = "codedeploy:\(operation.rawValue)"
         do {
             try authorize(action, resources: [arns.deploymentGroup(application: application, group: group)])
         } catch {
@@ -109,8 +112,8 @@ extension Principal {
     /// for both of the API's endpoints). A policy that allows it (on `*`: these actions have no resource) lets the
     /// principal act for every host; a registered on-premises instance may act for its own host without one. An
     /// explicit Deny refuses both. The host of the request is checked by the command API with ``mayActFor(host:)``.
-    func authorizedForCommands(operation: String) throws(AWSJSONError) -> Principal {
-        let action = "codedeploy-commands-secure:\(operation)"
+    func authorizedForCommands(_ operation: CodeDeployCommand.Operation) throws(AWSJSONError) -> Principal {
+        let action = "codedeploy-commands-secure:\(operation.rawValue)"
         var principal = self
         switch permissions.decision(action: action, resources: nil) {
         case .allowed:
@@ -144,17 +147,17 @@ enum CodeDeployResources {
     /// The operations that act on a deployment they name by id. Their IAM resource is the deployment's group, known
     /// only once the deployment is loaded: their handlers authorise on the record they load (the CodeDeploy API
     /// checks that they did).
-    static let byDeployment: Set<String> = [
-        "GetDeployment", "BatchGetDeployments", "StopDeployment", "ContinueDeployment",
-        "SkipWaitTimeForInstanceTermination", "ListDeploymentTargets", "BatchGetDeploymentTargets",
-        "GetDeploymentTarget", "ListDeploymentInstances", "BatchGetDeploymentInstances", "GetDeploymentInstance",
-        "PutLifecycleEventHookExecutionStatus",
+    static let byDeployment: Set<CodeDeploy.Operation> = [
+        .getDeployment, .batchGetDeployments, .stopDeployment, .continueDeployment,
+        .skipWaitTimeForInstanceTermination, .listDeploymentTargets, .batchGetDeploymentTargets,
+        .getDeploymentTarget, .listDeploymentInstances, .batchGetDeploymentInstances, .getDeploymentInstance,
+        .putLifecycleEventHookExecutionStatus,
     ]
 
     /// The ARNs named by the request's members; nil when it names none (ListApplications, ListDeploymentConfigs,
     /// ListOnPremisesInstances, ListDeployments of every group): such a request is on the resource `*`.
-    static func of(_ body: Data, arns: ARNs) -> [String]? {
-        guard !body.isEmpty, case .object(let input)? = try? JSONReader.value(from: body) else { return nil }
+    static func of(_ document: JSONValue?, arns: ARNs) -> [String]? {
+        guard case .object(let input)? = document else { return nil }
         func string(_ name: String) -> String? {
             if case .string(let value)? = input[name], !value.isEmpty { return value }
             return nil

@@ -12,14 +12,14 @@ struct HandlerContext: Sendable {
     let region: String
     let accountID: String
     let principal: Principal
+    /// The operation being handled.
+    let operation: CodeDeploy.Operation
     let now: Date
     let log: RequestLog
     let deployments: DeploymentDriver
     /// Where CreateDeployment checks that an S3 revision exists: the built-in store or an external endpoint.
     let revisions: any RevisionLocator
 
-    /// The operation being handled; set by ``CodeDeployAPI/handle(operationName:body:context:)``.
-    var operation = ""
     /// Whether the handler authorised the request on the deployments it acts on (operations by deployment id).
     var deploymentsAuthorized = DeploymentAuthorization()
 
@@ -34,7 +34,7 @@ struct HandlerContext: Sendable {
     func authorize(_ deployments: [DeploymentRecord]) throws {
         for record in deployments {
             try principal.authorizeCodeDeploy(
-                operation: operation, deploymentGroup: record.info.deploymentGroupName ?? "",
+                operation, deploymentGroup: record.info.deploymentGroupName ?? "",
                 application: record.info.applicationName ?? "", arns: arns)
         }
         deploymentsAuthorized.done.withLock { $0 = true }
@@ -49,7 +49,7 @@ final class DeploymentAuthorization: Sendable {
 /// The CodeDeploy JSON API: decodes and validates a request against the generated model, then calls the typed
 /// handler registered for its operation. Handlers throw `AWSJSONError`s; anything else is a fault (500).
 struct CodeDeployAPI: Sendable {
-    typealias RawHandler = @Sendable (JSONValue, HandlerContext) async throws -> Data
+    typealias RawHandler = @Sendable (JSONInput, HandlerContext) async throws -> Data
 
     private var handlers: [CodeDeploy.Operation: RawHandler] = [:]
     private let validator = ShapeValidator(schema: CodeDeploy.schema, freeTextShapes: CodeDeploy.freeTextShapes)
@@ -60,9 +60,8 @@ struct CodeDeployAPI: Sendable {
         _ handler: @escaping @Sendable (Input, HandlerContext) async throws -> Output
     ) {
         precondition(operation.descriptor.inputType == Input.self, "\(operation) takes another input type")
-        handlers[operation] = { document, context in
-            let input = try Self.decode(Input.self, from: document)
-            return JSONOutput.encode(try await handler(input, context))
+        handlers[operation] = { input, context in
+            JSONOutput.encode(try await handler(try input.decode(Input.self), context))
         }
     }
 
@@ -75,8 +74,8 @@ struct CodeDeployAPI: Sendable {
         if case .structure(let members)? = output?.kind {
             precondition(members.isEmpty, "\(operation) returns a result")
         }
-        handlers[operation] = { document, context in
-            try await handler(try Self.decode(Input.self, from: document), context)
+        handlers[operation] = { input, context in
+            try await handler(try input.decode(Input.self), context)
             return Data("{}".utf8)
         }
     }
@@ -84,59 +83,39 @@ struct CodeDeployAPI: Sendable {
     /// Whether an operation has a handler (the others answer `NotImplementedException`).
     func implements(_ operation: CodeDeploy.Operation) -> Bool { handlers[operation] != nil }
 
-    /// Handles one request: `operationName` is the part of `X-Amz-Target` after the prefix.
-    func handle(operationName: String, body: Data, context: HandlerContext) async throws -> Data {
-        guard let operation = CodeDeploy.Operation(rawValue: operationName) else {
-            throw AWSJSONError.unknownOperation("\(CodeDeploy.targetPrefix).\(operationName)")
-        }
+    /// Handles one authenticated request: checks its body against the operation's input shape and calls the
+    /// operation's handler.
+    func handle(_ operation: CodeDeploy.Operation, input: JSONInput, context: HandlerContext) async throws -> Data {
         let descriptor = operation.descriptor
-        let document: JSONValue
-        do {
-            document = body.isEmpty ? .object([:]) : try JSONReader.value(from: body)
-        } catch {
-            throw AWSJSONError.serialization("The request body is not valid JSON.")
-        }
-        if let inputShape = descriptor.inputShape,
-            let violation = validator.violations(of: document, against: inputShape).first
-        {
-            throw Self.error(for: violation, of: descriptor)
+        if let shape = descriptor.inputShape {
+            try input.validate(against: shape, with: validator) { Self.error(for: $0, of: descriptor) }
         }
         guard let handler = handlers[operation] else {
             throw AWSJSONError(
                 type: "NotImplementedException",
-                message: "\(operationName) is not implemented in this version of Slipway yet; "
+                message: "\(operation.rawValue) is not implemented in this version of Slipway yet; "
                     + "see the status table in Slipway's README.",
                 status: 501
             )
         }
         var context = context
-        context.operation = operationName
         context.deploymentsAuthorized = DeploymentAuthorization()
         let output: Data
         do {
-            output = try await handler(document, context)
+            output = try await handler(input, context)
         } catch let error as DeploymentError {
             throw error.awsError
         }
         // An answer about deployments the handler never authorised on would bypass the policies' resources.
-        if CodeDeployResources.byDeployment.contains(operationName)
-            && !context.deploymentsAuthorized.done.withLock({ $0 })
+        if CodeDeployResources.byDeployment.contains(operation) && !context.deploymentsAuthorized.done.withLock({ $0 })
         {
             throw AWSJSONError(
                 type: "InternalFailure",
-                message: "\(operationName) answered without authorising on its deployment; the request was refused.",
+                message:
+                    "\(operation.rawValue) answered without authorising on its deployment; the request was refused.",
                 status: 500)
         }
         return output
-    }
-
-    /// The typed input, made from the document the validator has already read (not from the text again).
-    private static func decode<Input: JSONReadable>(_ type: Input.Type, from document: JSONValue) throws -> Input {
-        do {
-            return try Input(json: document)
-        } catch {
-            throw AWSJSONError.serialization("The request body does not match the shape of \(type): \(error)")
-        }
     }
 
     /// The error AWS gives for a model violation: the operation's own `<Member>RequiredException` or

@@ -35,39 +35,29 @@ struct CommandAPI: Sendable {
         self.signer = signer
     }
 
-    /// Handles one request; `operationName` is the part of `X-Amz-Target` after the prefix.
+    /// Handles one authenticated request: checks its body against the operation's input shape, then serves it.
     func handle(
-        operationName: String, body: Data, principal: Principal, agentVersion: String?, now: @Sendable () -> Date
+        _ operation: CodeDeployCommand.Operation, input request: JSONInput, principal: Principal, agentVersion: String?,
+        now: @Sendable () -> Date
     ) async throws -> Data {
-        guard let operation = CodeDeployCommand.Operation(rawValue: operationName) else {
-            throw AWSJSONError.unknownOperation("\(CodeDeployCommand.targetPrefix).\(operationName)")
-        }
-        let document: JSONValue
-        do {
-            document = body.isEmpty ? .object([:]) : try JSONReader.value(from: body)
-        } catch {
-            throw AWSJSONError.serialization("The request body is not valid JSON.")
-        }
-        if let violation = validator.violations(of: document, against: operation.inputShape).first {
-            throw Self.clientError(violation.description)
-        }
+        try request.validate(against: operation.inputShape, with: validator) { Self.clientError($0.description) }
         // The driver's refusals are CodeDeploy's errors on this protocol too.
         do {
             switch operation {
             case .pollHostCommand:
-                let input = try Self.decode(CodeDeployCommand.PollHostCommandInput.self, document)
+                let input = try request.decode(CodeDeployCommand.PollHostCommandInput.self)
                 let host = input.HostIdentifier ?? ""
                 try Self.authorize(principal, host: host)
                 try await recordPoll(host: host, agentVersion: agentVersion, now: now())
                 return JSONOutput.encode(try await poll(host: host, now: now))
             case .getDeploymentSpecification:
-                let input = try Self.decode(CodeDeployCommand.GetDeploymentSpecificationInput.self, document)
+                let input = try request.decode(CodeDeployCommand.GetDeploymentSpecificationInput.self)
                 let host = input.HostIdentifier ?? ""
                 try Self.authorize(principal, host: host)
                 return JSONOutput.encode(
                     try await specification(executionId: input.DeploymentExecutionId ?? "", host: host, now: now()))
             case .putHostCommandAcknowledgement:
-                let input = try Self.decode(CodeDeployCommand.PutHostCommandAcknowledgementInput.self, document)
+                let input = try request.decode(CodeDeployCommand.PutHostCommandAcknowledgementInput.self)
                 let id = try await command(input.HostCommandIdentifier, principal: principal)
                 let status = try await deployments.apply(
                     .acknowledged(id, CommandAcknowledgement(diagnostics: input.Diagnostics)), to: id.deploymentId,
@@ -76,7 +66,7 @@ struct CommandAPI: Sendable {
                 return JSONOutput.encode(
                     CodeDeployCommand.PutHostCommandAcknowledgementOutput(commandStatus: status ?? .failed))
             case .putHostCommandComplete:
-                let input = try Self.decode(CodeDeployCommand.PutHostCommandCompleteInput.self, document)
+                let input = try request.decode(CodeDeployCommand.PutHostCommandCompleteInput.self)
                 let id = try await command(input.HostCommandIdentifier, principal: principal)
                 guard let report = CommandReport(status: input.CommandStatus, diagnostics: input.Diagnostics) else {
                     throw Self.clientError("CommandStatus must be Succeeded or Failed to complete a command.")
@@ -84,7 +74,7 @@ struct CommandAPI: Sendable {
                 try await deployments.apply(.completed(id, report), to: id.deploymentId, now: now()) { _ in () }
                 return Data("{}".utf8)
             case .putHostCommandLog:
-                let input = try Self.decode(CodeDeployCommand.PutHostCommandLogInput.self, document)
+                let input = try request.decode(CodeDeployCommand.PutHostCommandLogInput.self)
                 let id = try await command(input.HostCommandIdentifier, principal: principal)
                 let record = LifecycleEventLogRecord(log: input.Log ?? "", uploadTime: now())
                 try await store.write { tx in
@@ -94,7 +84,7 @@ struct CommandAPI: Sendable {
                 }
                 return Data("{}".utf8)
             case .postHostCommandUpdate:
-                let input = try Self.decode(CodeDeployCommand.PostHostCommandUpdateInput.self, document)
+                let input = try request.decode(CodeDeployCommand.PostHostCommandUpdateInput.self)
                 let id = try await command(input.HostCommandIdentifier, principal: principal)
                 let status = try await deployments.apply(
                     .heartbeat(id, estimatedCompletion: input.EstimatedCompletionTime), to: id.deploymentId, now: now()
@@ -231,15 +221,6 @@ struct CommandAPI: Sendable {
 
     private static func clientError(_ message: String) -> AWSJSONError {
         AWSJSONError(type: CodeDeployCommand.ErrorCode.clientException.rawValue, message: message)
-    }
-
-    /// The typed input, made from the document the validator has already read.
-    private static func decode<Input: JSONReadable>(_ type: Input.Type, _ document: JSONValue) throws -> Input {
-        do {
-            return try Input(json: document)
-        } catch {
-            throw AWSJSONError.serialization("The request body does not match the shape of \(type): \(error)")
-        }
     }
 }
 

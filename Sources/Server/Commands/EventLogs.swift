@@ -10,10 +10,17 @@ enum EventLogs {
     static let targetPrefix = "Slipway_20261127"
     static let operation = "GetLifecycleEventLog"
 
-    struct Input: Decodable {
+    struct Input: JSONReadable {
         var deploymentId: String?
         var targetId: String?
         var lifecycleEventName: String?
+
+        init(json: JSONValue) throws(JSONTypeMismatch) {
+            let members = try JSONMembers(json, of: Self.self)
+            deploymentId = try members.value("deploymentId")
+            targetId = try members.value("targetId")
+            lifecycleEventName = try members.value("lifecycleEventName")
+        }
     }
 
     struct Output: Encodable {
@@ -21,18 +28,8 @@ enum EventLogs {
         var uploadTime: Date
     }
 
-    static func handle(operation: String, body: Data, store: any Store, principal: Principal, arns: ARNs) async throws
-        -> Data
-    {
-        guard operation == Self.operation else {
-            throw AWSJSONError.unknownOperation("\(targetPrefix).\(operation)")
-        }
-        let input: Input
-        do {
-            input = try AWSJSON.makeDecoder().decode(Input.self, from: body.isEmpty ? Data("{}".utf8) : body)
-        } catch {
-            throw AWSJSONError.serialization("The request body does not match GetLifecycleEventLog's shape: \(error)")
-        }
+    static func handle(_ request: JSONInput, store: any Store, principal: Principal, arns: ARNs) async throws -> Data {
+        let input = try request.decode(Input.self)
         guard let deployment = input.deploymentId, let target = input.targetId, let event = input.lifecycleEventName,
             !deployment.isEmpty, !target.isEmpty, !event.isEmpty
         else {
@@ -43,7 +40,7 @@ enum EventLogs {
             // Authorised as GetDeploymentTarget is: on the group of the deployment whose log is read.
             guard let owner = try tx.deployment(deployment) else { return nil as LifecycleEventLogRecord? }
             try principal.authorizeCodeDeploy(
-                operation: "GetDeploymentTarget", deploymentGroup: owner.info.deploymentGroupName ?? "",
+                .getDeploymentTarget, deploymentGroup: owner.info.deploymentGroupName ?? "",
                 application: owner.info.applicationName ?? "", arns: arns)
             return try tx.get(
                 LifecycleEventLogRecord.self, .lifecycleEventLog, scope: deployment, name: "\(target)/\(event)")
