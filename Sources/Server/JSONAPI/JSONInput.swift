@@ -7,10 +7,6 @@ struct JSONInput: Sendable {
     /// The parsed body; `{}` for an empty one.
     let document: JSONValue
 
-    init(document: JSONValue) {
-        self.document = document
-    }
-
     /// Parses `body`; a body that is not JSON is a `SerializationException`.
     static func parse(_ body: Data) -> Result<JSONInput, AWSJSONError> {
         if body.isEmpty { return .success(JSONInput(document: .object([:]))) }
