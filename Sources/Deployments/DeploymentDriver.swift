@@ -284,6 +284,20 @@ struct DriverTransaction {
     /// Offers every live deployment's offered commands to their hosts again and asks for its open traffic requests
     /// again (see ``DeploymentDriver/resume(now:)``).
     mutating func resume() throws {
+        // Queues stored by group name before groups were keyed by id, so that a rename cannot leave them behind.
+        for record in try tx.allRecords(.groupQueue) where !record.scope.isEmpty {
+            try tx.delete(.groupQueue, scope: record.scope, name: record.name)
+            struct ByName: Decodable {
+                var active: String?
+                var waiting: [String]
+            }
+            guard let groupId = try tx.deploymentGroup(application: record.scope, name: record.name)?.deploymentGroupId
+            else { continue }
+            let queue = try RecordCoding.decode(ByName.self, from: record)
+            try tx.set(
+                GroupQueue(active: queue.active, waiting: queue.waiting, application: record.scope, group: record.name),
+                .groupQueue, name: groupId)
+        }
         for live in try tx.list(LiveDeploymentRecord.self, .liveDeployment) {
             guard let deployment = try deployment(live.name) else { continue }
             for command in deployment.machine.offeredCommands {
@@ -430,9 +444,12 @@ struct DriverTransaction {
 
     /// Queues a deployment on its group: it starts now if the group is idle, otherwise when the one ahead ends.
     private mutating func enqueue(_ deployment: LoadedDeployment) throws {
-        let application = deployment.record.info.applicationName ?? ""
-        let group = deployment.record.info.deploymentGroupName ?? ""
-        var queue = try tx.get(GroupQueue.self, .groupQueue, scope: application, name: group) ?? GroupQueue(waiting: [])
+        let groupId = deployment.record.deploymentGroupId
+        var queue =
+            try tx.groupQueue(groupId)
+            ?? GroupQueue(
+                waiting: [], application: deployment.record.info.applicationName ?? "",
+                group: deployment.record.info.deploymentGroupName ?? "")
         if queue.active == nil {
             queue.active = deployment.id
             work.append((deployment.id, .start))
@@ -442,7 +459,17 @@ struct DriverTransaction {
             _ = waiting.machine.queue(now: now)
             touched[deployment.id] = waiting
         }
-        try tx.set(queue, .groupQueue, scope: application, name: group)
+        try tx.set(queue, .groupQueue, name: groupId)
+    }
+
+    /// Where deployment `deployment`'s group is now (it may have been renamed since), and the group.
+    private func currentGroup(of deployment: LoadedDeployment) throws -> (
+        application: String, name: String, group: CodeDeploy.DeploymentGroupInfo?
+    ) {
+        let queue = try tx.groupQueue(deployment.record.deploymentGroupId)
+        let application = queue?.application ?? deployment.record.info.applicationName ?? ""
+        let name = queue?.group ?? deployment.record.info.deploymentGroupName ?? ""
+        return (application, name, try tx.deploymentGroup(application: application, name: name))
     }
 
     /// The bookkeeping of an ended deployment: its group's last deployments and target revision, the health of the
@@ -450,9 +477,8 @@ struct DriverTransaction {
     private mutating func finished(_ id: String, _ outcome: DeploymentOutcome) throws {
         let deployment = try load(id)
         let info = deployment.record.info
-        let application = info.applicationName ?? ""
-        let groupName = info.deploymentGroupName ?? ""
-        if var group = try tx.deploymentGroup(application: application, name: groupName) {
+        let (application, groupName, group) = try currentGroup(of: deployment)
+        if var group {
             let last = CodeDeploy.LastDeploymentInfo(
                 createTime: info.createTime, deploymentId: id, endTime: now, status: outcome.status)
             group.lastAttemptedDeployment = last
@@ -472,7 +498,7 @@ struct DriverTransaction {
             if host.status == .succeeded { state.revisionKey = revisionKey }
             try tx.set(state, .instanceGroupState, scope: groupId, name: host.instanceName)
         }
-        guard var queue = try tx.get(GroupQueue.self, .groupQueue, scope: application, name: groupName) else { return }
+        guard var queue = try tx.groupQueue(groupId) else { return }
         if queue.active == id { queue.active = nil }
         queue.waiting.removeAll { $0 == id }
         if queue.active == nil, !queue.waiting.isEmpty {
@@ -481,9 +507,9 @@ struct DriverTransaction {
             work.append((next, .start))
         }
         if queue.active == nil && queue.waiting.isEmpty {
-            try tx.delete(.groupQueue, scope: application, name: groupName)
+            try tx.delete(.groupQueue, scope: "", name: groupId)
         } else {
-            try tx.set(queue, .groupQueue, scope: application, name: groupName)
+            try tx.set(queue, .groupQueue, name: groupId)
         }
     }
 
@@ -491,9 +517,7 @@ struct DriverTransaction {
     private mutating func rollBack(_ id: String, _ request: RollbackRequest) throws {
         var deployment = try load(id)
         let info = deployment.record.info
-        let application = info.applicationName ?? ""
-        let groupName = info.deploymentGroupName ?? ""
-        let group = try tx.deploymentGroup(application: application, name: groupName)
+        let (application, groupName, group) = try currentGroup(of: deployment)
         let lastGood = try group?.lastSuccessfulDeployment?.deploymentId.flatMap { try tx.deployment($0) }
         guard let group, let lastGood, let revision = lastGood.info.revision else {
             deployment.machine.recordRollback(

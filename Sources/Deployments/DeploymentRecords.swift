@@ -18,7 +18,8 @@ extension RecordKind {
     package static let deploymentHostIdentifier = RecordKind(rawValue: "deploymentHostIdentifier")
     /// Deployments not yet ended, by id (scope ""): their next deadline, for the timer and for a restart.
     package static let liveDeployment = RecordKind(rawValue: "liveDeployment")
-    /// The in-progress and queued deployments of a deployment group (scope: application, name: group).
+    /// The in-progress and queued deployments of a deployment group (scope "", name: deployment group id, which a
+    /// rename does not change).
     package static let groupQueue = RecordKind(rawValue: "groupQueue")
     /// How a host's commands reach it (scope "", name: host identifier): a ``HostCommandDelivery`` while the host has
     /// a command offered or holds one.
@@ -210,10 +211,31 @@ package final class DeploymentCache: Sendable {
     }
 }
 
-/// The deployments a group is running and those waiting behind it, oldest first.
+/// The deployments a group is running and those waiting behind it, oldest first, and where the group is now: its
+/// deployments keep the names it had when they were created, and a rename must not leave them behind.
 package struct GroupQueue: Codable, Sendable {
     package var active: String?
     package var waiting: [String]
+    /// The group's application and name, moved by renames.
+    package var application: String
+    package var group: String
+}
+
+extension StoreReader {
+    /// The deployments of deployment group `groupId` running and waiting, if any.
+    package func groupQueue(_ groupId: String) throws -> GroupQueue? {
+        try get(GroupQueue.self, .groupQueue, name: groupId)
+    }
+}
+
+extension StoreWriter {
+    /// Deployment group `groupId` is now `group` of `application` (a rename of either): its deployments follow it.
+    package func moveGroupQueue(of groupId: String, toApplication application: String, group: String) throws {
+        guard var queue = try groupQueue(groupId) else { return }
+        queue.application = application
+        queue.group = group
+        try set(queue, .groupQueue, name: groupId)
+    }
 }
 
 /// A deployment not yet ended. Written whenever its next deadline moves, so, like the model's shapes, it reads and

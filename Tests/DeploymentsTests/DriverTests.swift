@@ -153,6 +153,25 @@ struct DriverTests {
         #expect(try await harness.deployment(id)?.info.status == .inProgress)
     }
 
+    @Test("at start, a group's queue stored under its name by an earlier version moves under the group's id")
+    func startMovesQueuesStoredByName() async throws {
+        let harness = try await DriverHarness(hosts: ["web-1"])
+        let id = try await harness.createDeployment()
+        try await harness.store.write { tx in
+            try tx.delete(.groupQueue, scope: "", name: "g-1")
+            try tx.put(
+                .groupQueue, scope: "shop", name: "web", document: Data(#"{"active":"\#(id)","waiting":[]}"#.utf8))
+        }
+        harness.restart()
+        try await harness.driver.resume(now: harness.now)
+        let queue = try await harness.store.read { tx in
+            (try tx.groupQueue("g-1"), try tx.allRecords(.groupQueue).map { "\($0.scope)/\($0.name)" })
+        }
+        #expect(queue.0?.active == id)
+        #expect(queue.0?.application == "shop" && queue.0?.group == "web")
+        #expect(queue.1 == ["/g-1"])
+    }
+
     @Test("a command that runs past its limit frees its host at once for another deployment's command")
     func runningTimeoutReleasesHost() async throws {
         let harness = try await DriverHarness(hosts: ["web-1"])

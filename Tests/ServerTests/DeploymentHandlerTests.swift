@@ -239,13 +239,10 @@ struct DeploymentHandlerTests {
         }
     }
 
-    /// Server bug: UpdateApplication moves the groups but not their deployment queue (`groupQueue`, scoped by the
-    /// application's name), so CreateDeployment under the new name finds no active deployment. Both deployments then
-    /// run at once, and the host is handed their lifecycle events interleaved (ApplicationStop, ApplicationStop,
-    /// DownloadBundle, DownloadBundle, …).
+    /// A group's deployments are queued under its id, which renames do not change: renaming the application or the
+    /// group while a deployment runs neither lets a second one start nor loses the first one's result.
     @Test(
-        "a group whose application was renamed while it deploys still refuses a second deployment until the first ends",
-        .disabled("server bug: a rename leaves the group's active deployment behind, and a second one starts at once"))
+        "a group whose application was renamed while it deploys still refuses a second deployment until the first ends")
     func renameKeepsOneDeploymentPerGroup() async throws {
         let server = try TestServer.withShortPolls()
         defer { server.remove() }
@@ -262,15 +259,25 @@ struct DeploymentHandlerTests {
                 as: admin)
             #expect(second.errorType == "DeploymentLimitExceededException", "\(second.text)")
             #expect(try await client.deploymentStatus(first, as: admin) == "InProgress")
+
+            let agent = try await server.key(.agent, instanceName: "gpu-01")
+            _ = try await client.runEveryCommand(as: agent)
+            #expect(try await client.deploymentStatus(first, as: admin) == "Succeeded")
+            let group = try await client.codeDeploy(
+                "GetDeploymentGroup", #"{"applicationName":"site","deploymentGroupName":"prod"}"#, as: admin)
+            let info = group.json?["deploymentGroupInfo"] as? [String: Any]
+            let last = info?["lastSuccessfulDeployment"] as? [String: Any]
+            #expect(last?["deploymentId"] as? String == first, "the renamed group records the deployment's end")
+            let third = try await client.codeDeploy(
+                "CreateDeployment",
+                #"{"applicationName":"site","deploymentGroupName":"prod","revision":\#(TestServer.Client.appZip)}"#,
+                as: admin)
+            #expect(third.status == 200, "\(third.text)")
         }
     }
 
-    /// Server bug: UpdateDeploymentGroup's rename moves the group but not its deployment queue (`groupQueue`,
-    /// scoped by application and group name), so CreateDeployment to the new name finds no active deployment and
-    /// starts a second one at once.
     @Test(
-        "a group renamed while it deploys still refuses a second deployment until the first ends",
-        .disabled("server bug: a group rename leaves its active deployment behind, and a second one starts at once"))
+        "a group renamed while it deploys still refuses a second deployment until the first ends")
     func groupRenameKeepsOneDeploymentPerGroup() async throws {
         let server = try TestServer.withShortPolls()
         defer { server.remove() }

@@ -1,3 +1,4 @@
+import Deployments
 import Foundation
 import SlipwayModel
 import Store
@@ -91,6 +92,8 @@ enum ApplicationHandlers {
                         try tx.moveTags(
                             from: arns.deploymentGroup(application: name, group: record.name),
                             to: arns.deploymentGroup(application: newName, group: record.name))
+                        try tx.moveGroupQueue(
+                            of: group.deploymentGroupId ?? "", toApplication: newName, group: record.name)
                     }
                     try tx.put(kind, scope: newName, name: record.name, document: document)
                 }

@@ -162,6 +162,8 @@ enum DeploymentGroupHandlers {
                 try tx.moveTags(
                     from: arns.deploymentGroup(application: applicationName, group: current),
                     to: arns.deploymentGroup(application: applicationName, group: newName))
+                try tx.moveGroupQueue(
+                    of: group.deploymentGroupId ?? "", toApplication: applicationName, group: newName)
                 name = newName
                 group.deploymentGroupName = newName
             }

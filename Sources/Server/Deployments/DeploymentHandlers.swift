@@ -151,7 +151,7 @@ enum DeploymentHandlers {
             // Checked again on what this transaction stores: the group may have changed since the read above.
             let (group, revision) = try target(of: input, application: application, group: groupName, in: tx)
             try authorizeRead(of: revision, context: context)
-            if let active = try tx.get(GroupQueue.self, .groupQueue, scope: application, name: groupName)?.active {
+            if let active = try tx.groupQueue(group.deploymentGroupId ?? "")?.active {
                 throw AWSJSONError(
                     .deploymentLimitExceededException,
                     "The Deployment Group '\(groupName)' already has an active Deployment '\(active)'")
