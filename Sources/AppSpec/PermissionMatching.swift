@@ -29,7 +29,7 @@ public struct PermissionMatchError: Error, Hashable, Sendable, CustomStringConve
 }
 
 extension Permission {
-    /// Whether this entry applies to an object the deployment installed (reference rules of CodeDeploy's Install):
+    /// Whether this entry applies to an object the deployment installed (the rules of the stock agent's Install):
     /// - a copied file that *is* `object` gets it when `types` includes files;
     /// - below `object`, `**` matches everything at any depth, another pattern matches direct children by name
     ///   (`*` is the only wildcard), and `except` leaves direct children out the same way;

@@ -3,11 +3,14 @@ import SlipwayModel
 /// The fleet scheduler: a reconciler from (the targets, what each host is doing) to a plan — which hosts to start
 /// now, or the deployment's verdict. It keeps no state; the deployment calls it after every event.
 ///
-/// The model (reference §4.3, inferred from every example CodeDeploy documents): with `N` targets and `m` minimum
-/// healthy hosts, a host may start while `N − failed − inFlight − 1 ≥ m`, so at most `N − m` hosts are out of
-/// service at once. When nothing is in flight, hosts are still pending and `N − failed ≤ m`, the budget is broken:
-/// the deployment fails with `HEALTH_CONSTRAINTS`. When every host has finished, it succeeds iff at least
-/// `max(m, 1)` hosts succeeded. `m ≥ N` fails at once with `HEALTH_CONSTRAINTS_INVALID`; no targets, `NO_INSTANCES`.
+/// The model, inferred from every worked example AWS gives for minimum healthy hosts (its page states rules and
+/// examples, not an algorithm; see
+/// https://docs.aws.amazon.com/codedeploy/latest/userguide/instances-health.html#minimum-healthy-hosts): with `N`
+/// targets and `m` minimum healthy hosts, a host may start while `N − failed − inFlight − 1 ≥ m`, so at most `N − m`
+/// hosts are out of service at once. When nothing is in flight, hosts are still pending and `N − failed ≤ m`, the
+/// budget is broken: the deployment fails with `HEALTH_CONSTRAINTS`. When every host has finished, it succeeds iff
+/// at least `max(m, 1)` hosts succeeded. `m ≥ N` fails at once with `HEALTH_CONSTRAINTS_INVALID`; no targets,
+/// `NO_INSTANCES`.
 public enum FleetScheduler {
     /// What a host is doing, as the scheduler sees it.
     public enum HostPhase: String, Codable, Sendable, Hashable {

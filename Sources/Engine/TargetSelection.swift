@@ -1,6 +1,7 @@
 import SlipwayModel
 
-/// Which on-premises instances a deployment group targets (reference §7.1).
+/// Which on-premises instances a deployment group targets, chosen by their tags as CodeDeploy does
+/// (https://docs.aws.amazon.com/codedeploy/latest/userguide/instances-tagging.html).
 public enum TargetSelection {
     /// A group's target definition that cannot select anything meaningful.
     public enum Problem: Error, Sendable, Hashable {

@@ -2,7 +2,8 @@ import Foundation
 
 /// The private protocol between a host agent and the service (`CodeDeployCommandService_v20141006`, and the
 /// `CodeDeployCommandService` of the secure endpoint). No public model of it exists, so its shapes are written
-/// here by hand from the protocol's reference tables; member names are the wire names.
+/// here by hand from the API description the stock agent ships (`CodeDeployCommand.api.json` in its vendored
+/// `codedeploy-commands` gem); member names are the wire names.
 public enum CodeDeployCommand {
     /// The `X-Amz-Target` prefix of the classic endpoint (SigV4 signing name `codedeploy-commands`).
     public static let targetPrefix = "CodeDeployCommandService_v20141006"

@@ -2,7 +2,7 @@ import Engine
 import SlipwayModel
 import Testing
 
-@Suite("Fleet scheduling by minimum healthy hosts (reference §4.3)")
+@Suite("Fleet scheduling by minimum healthy hosts")
 struct FleetSchedulerTests {
     private func pending(_ count: Int) -> [FleetScheduler.ObservedHost] {
         hostNames(count).map { FleetScheduler.ObservedHost($0, .pending) }

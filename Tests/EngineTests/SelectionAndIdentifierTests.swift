@@ -3,7 +3,7 @@ import Foundation
 import SlipwayModel
 import Testing
 
-@Suite("Target selection by tags (reference §7.1)")
+@Suite("Target selection by tags")
 struct TargetSelectionTests {
     private func instance(_ name: String, _ tags: [String: String], deregistered: Bool = false)
         -> CodeDeploy.InstanceInfo

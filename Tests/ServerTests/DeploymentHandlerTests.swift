@@ -209,8 +209,8 @@ struct DeploymentHandlerTests {
         }
     }
 
-    /// CodeDeploy runs one deployment per group and refuses another while it runs (reference §5.2, "The Deployment
-    /// Group … already has an active Deployment"); Slipway's handler does the same rather than queueing it.
+    /// CodeDeploy runs one deployment per group and refuses another while it runs ("The Deployment Group …
+    /// already has an active Deployment"); Slipway's handler does the same rather than queueing it.
     @Test("a second deployment to a group with one in progress is refused, and accepted once the first has ended")
     func oneDeploymentPerGroup() async throws {
         let server = try TestServer.withShortPolls()

@@ -3,8 +3,9 @@ import Logging
 import SlipwayModel
 import Synchronization
 
-/// The agent's main loop: long-polls for host commands and runs them one at a time, reporting each (reference
-/// §8.2–§8.3). Generic over the command service so tests can script the server.
+/// The agent's main loop: long-polls for host commands and runs them one at a time, reporting each as the stock
+/// agent does (fetch the deployment specification, acknowledge, run, complete). Generic over the command service
+/// so tests can script the server.
 package struct AgentRunner<Service: CommandService>: Sendable {
     let service: Service
     let hostIdentifier: String

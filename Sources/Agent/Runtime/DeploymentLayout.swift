@@ -9,8 +9,9 @@ import SlipwayModel
     import Darwin
 #endif
 
-/// Where the agent keeps deployments on disk: the stock agent's layout (reference §8.8), so a host can switch
-/// between the stock agent and Slipway's without losing its cleanup lists or its last successful revision.
+/// Where the agent keeps deployments on disk: the stock agent's layout under its root directory
+/// (`/opt/codedeploy-agent/deployment-root` by default), so a host can switch between the stock agent and Slipway's
+/// without losing its cleanup lists or its last successful revision.
 ///
 /// ```
 /// <root>/<group-id>/<deployment-id>/bundle.tar
@@ -147,10 +148,10 @@ public struct DeploymentLayout: Sendable, Hashable {
         deploymentDirectory(namedIn: mostRecentInstallFile(groupID))
     }
 
-    /// The deployment directory whose AppSpec and scripts `event` runs (reference §3.4): the current deployment once
-    /// its bundle is on the host; before that, the last successfully installed revision for the events that stop or
-    /// drain the old one (the most recent download for a blue/green rollback's traffic-blocking hooks); nil when
-    /// there is none, which makes the event a no-op.
+    /// The deployment directory whose AppSpec and scripts `event` runs, chosen as the stock agent chooses it: the
+    /// current deployment once its bundle is on the host; before that, the last successfully installed revision for
+    /// the events that stop or drain the old one (the most recent download for a blue/green rollback's
+    /// traffic-blocking hooks); nil when there is none, which makes the event a no-op.
     public func revisionDirectory(for event: String, spec: DeploymentSpec) -> URL? {
         let current = deploymentDirectory(spec)
         if FileManager.default.fileExists(atPath: Self.archiveDirectory(in: current).path) { return current }
