@@ -1,10 +1,10 @@
 import Foundation
 import SlipwayModel
 
-// A host is stored on every event of its lifecycle (three writes per command), and `JSONEncoder` made a fifth of
-// the server's work in a deployment of a hundred hosts. These writers give the documents the synthesized `Encodable`
-// conformances give, member for member, so that the synthesized `Decodable` reads them back: an enum case is an
-// object with one member named after the case, holding its associated values as `_0`, `_1` or by their labels.
+// A host is stored on every event of its lifecycle (three writes per command); these writers give the documents the
+// synthesized `Encodable` conformances give, member for member, without `JSONEncoder`'s cost, so that the
+// synthesized `Decodable` reads them back: an enum case is an object with one member named after the case, holding
+// its associated values as `_0`, `_1` or by their labels.
 // `EngineJSONTests` checks every case against `JSONDecoder`.
 
 extension HostLifecycle: JSONWritable {

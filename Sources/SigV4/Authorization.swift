@@ -159,8 +159,8 @@ public struct AuthorizationHeader: Sendable, Hashable {
 
     /// Parses a header value; throws ``SigV4Error`` with a message naming what is wrong.
     public init(parsing value: String) throws(SigV4Error) {
-        // Byte-wise: every delimiter is ASCII, and walking `Character`s (grapheme breaking) here was a visible
-        // part of the cost of verifying a request.
+        // Byte-wise: every delimiter is ASCII, and every signed request is parsed here, so it is not worth walking
+        // `Character`s (grapheme breaking).
         let bytes = Array(value.utf8)
         var start = 0
         while start < bytes.count, bytes[start] == 0x20 { start += 1 }

@@ -6,8 +6,8 @@ public enum AWSJSON {
     /// The `Content-Type` of requests and responses.
     public static let contentType = "application/x-amz-json-1.1"
 
-    /// One encoder shared by every response: making a `JSONEncoder` per request shows in profiles. Never
-    /// reconfigure it; call ``makeEncoder()`` for one of your own.
+    /// One encoder shared by every response, so that no request has to make a `JSONEncoder`. Never reconfigure it;
+    /// call ``makeEncoder()`` for one of your own.
     public static let encoder = makeEncoder()
 
     /// One decoder shared by every request; never reconfigure it (``makeDecoder()`` makes one of your own).

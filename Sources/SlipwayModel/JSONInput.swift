@@ -4,8 +4,8 @@ import Foundation
 /// and their scalars. The counterpart of ``JSONWritable``, with ``AWSJSON/decoder``'s rules: timestamps are epoch
 /// seconds, blobs base64, `null` and absent members the same; integers must be whole and in range.
 ///
-/// A request's body is read once into a `JSONValue` to be checked against the model; making the typed input from
-/// that value, instead of decoding the text again with `JSONDecoder`, halves the work of a small request.
+/// A request's body is read once into a `JSONValue` to be checked against the model; the typed input is made from
+/// that value, so the text is not decoded a second time with `JSONDecoder`.
 public protocol JSONReadable {
     init(json: JSONValue) throws(JSONTypeMismatch)
 }

@@ -4,9 +4,9 @@ import Foundation
 /// enums, and the scalar types they are made of.
 ///
 /// The writers give the same document as ``AWSJSON/encoder`` (absent optionals left out, timestamps as epoch
-/// seconds to the millisecond, blobs as base64, `/` not escaped) without going through `Encodable`: on the hot path
-/// of every response, `JSONEncoder`'s keyed containers and the generic metadata they look up cost more than the
-/// rest of a cached read. `Encodable` stays for everything else.
+/// seconds to the millisecond, blobs as base64, `/` not escaped) without going through `Encodable`: they run for
+/// every response, and do without `JSONEncoder`'s keyed containers and the generic metadata those look up.
+/// `Encodable` stays for everything else.
 public protocol JSONWritable {
     func writeJSON(to output: inout JSONOutput)
 }
@@ -14,8 +14,8 @@ public protocol JSONWritable {
 /// JSON text being written, as UTF-8 bytes.
 ///
 /// Its methods are inlinable so that the writers of other modules (the engine's, the server's records) are
-/// specialised for their member types: called as generic functions across a module boundary, each member cost a
-/// lookup of its `Optional` type's metadata, the larger part of writing a host's record.
+/// specialised for their member types: called as generic functions across a module boundary, they would look up
+/// each member's `Optional` type metadata at run time.
 public struct JSONOutput {
     @usableFromInline var storage: [UInt8] = []
 

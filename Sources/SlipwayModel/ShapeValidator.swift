@@ -217,7 +217,7 @@ extension ShapeValidator {
 ///
 /// Written by hand because neither Foundation reader fits the hot path of every API request: `JSONDecoder` can
 /// only learn a value's JSON type by trying each type and catching the error (``JSONValue/init(parsing:)`` does
-/// that, and cost more than decoding the typed input itself), and `JSONSerialization` gives booleans and numbers
+/// that, an error thrown and caught for every type ruled out), and `JSONSerialization` gives booleans and numbers
 /// the same `NSNumber` form. It accepts what RFC 8259 allows, like `JSONDecoder`: any value at the top, no
 /// trailing commas or comments, strings of valid UTF-8 without raw control characters; a repeated member name
 /// keeps its first value, as `JSONDecoder` does (so the validated value is the one the typed input gets).

@@ -110,7 +110,7 @@ public final class SQLiteStore: Store {
     /// Runs `body` in a read-only transaction on one of the store's reader connections (``ReaderConnections``).
     ///
     /// The transaction runs on the calling thread. GRDB's async `read` would hand it to a reader's dispatch queue
-    /// and back, two thread wake-ups that cost more than a key lookup itself; a store read is short local CPU work
+    /// and back, two thread wake-ups for what is mostly a single key lookup; a store read is short local CPU work
     /// like the rest of a request's, and a reader in WAL mode never waits for the writer.
     public func read<T: Sendable>(_ body: @Sendable (any StoreReader) throws -> T) async throws -> T {
         do {
@@ -143,8 +143,8 @@ public final class SQLiteStore: Store {
         }
     }
 
-    /// One record, read outside a transaction: a single SELECT sees one snapshot by itself, and the BEGIN and
-    /// COMMIT around it cost more than the lookup.
+    /// One record, read outside a transaction: a single SELECT sees one snapshot by itself, so it needs no BEGIN and
+    /// COMMIT around it.
     public func record(_ kind: RecordKind, scope: String, name: String) async throws -> StoredRecord? {
         do {
             return try recordHere(kind, scope: scope, name: name)
@@ -459,8 +459,8 @@ private enum Bound {
 /// Statements are GRDB's, prepared once per connection; they are bound, stepped and read with SQLite's C API.
 /// Text is bound and read with its length in bytes, never as a C string: a name holding a NUL must stay a
 /// different name from its prefix, or a record could be reached (and an authorization decision sidestepped)
-/// under a name the caller was never allowed. A key lookup is also most of the store work of a request, and
-/// GRDB's argument boxing and `Row` were a third of a lookup's cost.
+/// under a name the caller was never allowed. A key lookup is also most of the store work of a request, so it does
+/// without GRDB's argument boxing and `Row`.
 private struct SQLiteQueries {
     let db: Database
 

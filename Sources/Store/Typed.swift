@@ -40,8 +40,8 @@ extension StoreWriter {
 public enum RecordCoding {
     /// The document `set` stores for `value`.
     public static func encode(_ value: some Encodable) throws -> Data {
-        // The model's shapes write themselves; everything else goes through the shared coder (making one per
-        // record shows in profiles of a deployment's write transactions).
+        // The model's shapes write themselves; everything else goes through the shared coder, so that a write
+        // transaction storing many records does not make a coder for each.
         if let writable = value as? any JSONWritable { return JSONOutput.encode(writable) }
         return try AWSJSON.encoder.encode(value)
     }

@@ -8,8 +8,8 @@ import Synchronization
 /// for one), is answered on it, and gives it back.
 ///
 /// Written on NIO for the same reason as ``LoadGenerator``: a thousand simulated agents send tens of thousands of
-/// small requests, and through AsyncHTTPClient the client's CPU per request exceeded the server's on the same two
-/// cores. Here a request costs a promise, a continuation and a lock.
+/// small requests on the cores the server runs on, so the client must spend less CPU per request than the server
+/// does. Here a request costs a promise, a continuation and a lock.
 final class ConnectionPool: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let channels: [Channel]

@@ -12,9 +12,9 @@ struct LoadRequest {
 /// A closed-loop load generator on keep-alive connections: each connection sends a request, reads the whole
 /// response, and sends the next, until the run's end.
 ///
-/// Written on NIO directly, with one event-loop thread for every connection: through AsyncHTTPClient's async API
-/// (a task, a pool lookup and a body stream per request) the client used more CPU per request than the server it
-/// measured, and on two shared cores that halved what the server could show.
+/// Written on NIO directly, with one event-loop thread for every connection: the client shares the machine's cores
+/// with the server it loads, so it must spend less CPU per request than the server does, and AsyncHTTPClient's
+/// async API takes a task, a pool lookup and a body stream per request.
 struct LoadGenerator {
     let host: String
     let port: Int

@@ -95,7 +95,7 @@ struct ServerCommand: AsyncParsableCommand {
 
     func run() async throws {
         // Tasks run on the server's event loops instead of hopping to Swift's own thread pool and back for every
-        // request: the hop was two thread wake-ups per API call (see docs/benchmarks.md).
+        // request: the hop takes two thread wake-ups per API call (see docs/benchmarks.md).
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         let dataDirectory = URL(
             fileURLWithPath: (dataDir.map { NSString(string: $0).expandingTildeInPath })

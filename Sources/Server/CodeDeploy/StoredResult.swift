@@ -6,8 +6,8 @@ import SlipwayModel
 ///
 /// Applications and deployment groups are stored as the `ApplicationInfo` and `DeploymentGroupInfo` the API
 /// returns (`RecordCoding` writes them with the model's own writers), so GetApplication, BatchGetApplications,
-/// GetDeploymentGroup and BatchGetDeploymentGroups can answer without turning ten documents into values and back
-/// into the same text: that round trip was most of a batch read's cost.
+/// GetDeploymentGroup and BatchGetDeploymentGroups can answer without turning ten documents into values only to
+/// write the same text back.
 struct StoredResult: JSONWritable {
     enum Content {
         /// `{"<member>": <document>}`
