@@ -2,7 +2,6 @@ import Engine
 import Foundation
 import SlipwayModel
 import Store
-import Synchronization
 
 extension RecordKind {
     /// Deployments by id (scope ""): a ``DeploymentRecord``, rewritten when an event changes what it shows.
@@ -136,79 +135,6 @@ package struct LoadedDeployment: Sendable {
     var token: String? = nil
 
     package var id: String { machine.deploymentId }
-}
-
-/// What never changes about a deployment once created, for the command API's checks and answers without a read.
-package struct DeploymentFacts: Sendable {
-    package var deploymentGroupId: String
-    /// The specification as agents fetch it, encoded with sorted keys for signing.
-    package var specificationJSON: Data
-    /// The host identifier of each instance.
-    package var hostIdentifiers: [String: String]
-    /// The instance of each host identifier.
-    package var instances: [String: String]
-}
-
-/// Decoded deployments by id, with their stored state token: an event on a deployment of a thousand hosts then
-/// reads one small record and compares it instead of decoding the deployment or any host. The store stays the
-/// source of truth: an entry is used only while its token is the stored one, and every save draws a new token.
-/// Transactions install entries as they save, before they commit; one that rolls back leaves an entry whose token
-/// no stored record has, which is never used.
-package final class DeploymentCache: Sendable {
-    private let entries = Mutex<[String: LoadedDeployment]>([:])
-    private let facts = Mutex<[String: DeploymentFacts]>([:])
-    /// Entries kept at most; beyond, arbitrary ones are dropped (they are reloaded when needed).
-    let capacity: Int
-
-    package init(capacity: Int = 256) {
-        self.capacity = capacity
-    }
-
-    /// The cached deployment `id` if `token` is its stored state token. `taking` removes the entry, for a
-    /// transaction about to change the deployment: it then holds the only copy and changes it in place instead of
-    /// copying every host. It installs the deployment again when it saves (or leaves it unchanged); if it rolls back
-    /// instead, the deployment is decoded from the store next time.
-    func deployment(_ id: String, token: String, taking: Bool = false) -> LoadedDeployment? {
-        entries.withLock { entries in
-            guard let entry = entries[id], entry.token == token else { return nil }
-            if taking { entries[id] = nil }
-            return entry
-        }
-    }
-
-    /// Keeps `deployment`, whose `token` is the one the current transaction stored.
-    func install(_ deployment: LoadedDeployment) {
-        if facts.withLock({ $0[deployment.id] == nil }), let new = try? Self.facts(of: deployment) {
-            facts.withLock { facts in
-                if facts.count >= capacity, let victim = facts.keys.first { facts[victim] = nil }
-                facts[deployment.id] = new
-            }
-        }
-        entries.withLock { entries in
-            if deployment.machine.isFinished || deployment.token == nil {
-                entries[deployment.id] = nil
-            } else {
-                if entries.count >= capacity, entries[deployment.id] == nil, let victim = entries.keys.first {
-                    entries[victim] = nil
-                }
-                entries[deployment.id] = deployment
-            }
-        }
-    }
-
-    /// The unchanging facts of deployment `id`, once a transaction saved it since the server started.
-    package func facts(_ id: String) -> DeploymentFacts? {
-        facts.withLock { $0[id] }
-    }
-
-    private static func facts(of deployment: LoadedDeployment) throws -> DeploymentFacts {
-        let targets = deployment.machine.snapshot.targets
-        return DeploymentFacts(
-            deploymentGroupId: deployment.record.deploymentGroupId,
-            specificationJSON: try deployment.record.specificationText(),
-            hostIdentifiers: Dictionary(targets.map { ($0.instanceName, $0.hostIdentifier) }) { first, _ in first },
-            instances: Dictionary(targets.map { ($0.hostIdentifier, $0.instanceName) }) { first, _ in first })
-    }
 }
 
 /// The deployments a group is running and those waiting behind it, oldest first, and where the group is now: its

@@ -132,6 +132,29 @@ struct DriverTests {
         #expect(try await harness.deployment(id)?.info.status == .succeeded)
     }
 
+    @Test("a transaction that fails after applying an event leaves no trace, in the store or in the cache")
+    func failedTransactionLeavesNoTrace() async throws {
+        struct Crash: Error {}
+        let harness = try await DriverHarness(hosts: ["web-1"])
+        let id = try await harness.createDeployment()
+        let first = try #require(try await harness.pollCommand("web-1"))
+        await #expect(throws: Crash.self) {
+            try await harness.driver.transaction(now: harness.now) { run in
+                try run.process(.acknowledged(first, CommandAcknowledgement()), for: first.deploymentId)
+                try run.process(.completed(first, .success), for: first.deploymentId)
+                throw Crash()
+            }
+        }
+        #expect(try await harness.host("web-1", of: id)?.commandStatus(first) == .pending)
+        let answer = try await harness.driver.apply(.tick, to: id, now: harness.now) {
+            $0.machine.host(named: "web-1")?.commandStatus(first)
+        }
+        #expect(answer == .pending, "the cache did not keep what the failed transaction changed")
+        #expect(try await harness.acknowledge(first) == .inProgress)
+        try await harness.complete(first)
+        #expect(try await harness.pollCommand("web-1")?.event == .downloadBundle)
+    }
+
     @Test("at start, a command a live deployment offers but its host's delivery lost is offered again")
     func startReoffersLostOffers() async throws {
         let harness = try await DriverHarness(hosts: ["web-1", "web-2"])
