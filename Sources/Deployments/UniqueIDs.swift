@@ -5,8 +5,8 @@ import Synchronization
 package enum UniqueIDs {
     /// 16 random hex digits drawn at start, then a counter: unique within the server's life and, as far as 64
     /// random bits go, across restarts; in the 8-4-4-4-12 form of AWS's request ids. Request ids and the state
-    /// token of every deployment save are drawn here: a `UUID()` opens `/dev/urandom` on Linux, a system call per
-    /// id that showed in profiles.
+    /// token of every deployment save are drawn here: a `UUID()` reads `/dev/urandom` on Linux, a system call per
+    /// id, and ids are drawn on every request.
     private static let template: [UInt8] = {
         var random = SystemRandomNumberGenerator()
         var bytes = (0..<36).map { _ in hexDigits[Int(random.next() % 16)] }

@@ -49,8 +49,8 @@ struct SlipwayResponder: HTTPResponder {
                 status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
         }
         let requestID = UniqueIDs.make()
-        // Log metadata is attached only when a line is written: setting it re-renders the handler's metadata
-        // each time, which cost more than the rest of a cached read's bookkeeping.
+        // Log metadata is attached only when a line is written: setting it re-renders the handler's metadata each
+        // time, and most requests write no line.
         var log = RequestLog(base: context.logger, requestID: requestID)
         guard request.headers[.amzTarget] != nil else {
             let logger = log.logger

@@ -29,10 +29,7 @@ struct ApplicationHandlerTests {
 
     @Test("a new application is found by GetApplication with the id CreateApplication gave and the Server platform")
     func createThenGet() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             let created = try await client.codeDeploy("CreateApplication", #"{"applicationName":"web"}"#, as: admin)
             #expect(created.status == 200, "\(created.text)")
             let id = try #require(created.json?["applicationId"] as? String)
@@ -53,10 +50,7 @@ struct ApplicationHandlerTests {
 
     @Test("a second application with a name in use is refused with ApplicationAlreadyExistsException")
     func duplicateName() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             let first = try await client.codeDeploy("CreateApplication", #"{"applicationName":"web"}"#, as: admin)
             let id = try #require(first.json?["applicationId"] as? String)
             let second = try await client.codeDeploy(
@@ -71,10 +65,7 @@ struct ApplicationHandlerTests {
 
     @Test("an application that does not exist answers ApplicationDoesNotExistException to Get, BatchGet and Update")
     func missingApplication() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             #expect(
                 try await client.codeDeploy("CreateApplication", #"{"applicationName":"web"}"#, as: admin).status == 200
             )
@@ -94,10 +85,7 @@ struct ApplicationHandlerTests {
 
     @Test("BatchGetApplications answers every application named, in the order named")
     func batchGet() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             for name in ["api", "web", "worker"] {
                 #expect(
                     try await client.codeDeploy("CreateApplication", #"{"applicationName":"\#(name)"}"#, as: admin)
@@ -115,10 +103,7 @@ struct ApplicationHandlerTests {
 
     @Test("ListApplications lists every application by name, and none once they are deleted")
     func listApplications() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             #expect(try await Self.listPage(nil, client, admin).names == [])
             for name in ["web", "api", "worker"] {
                 #expect(
@@ -139,10 +124,7 @@ struct ApplicationHandlerTests {
 
     @Test("ListApplications answers 100 names a page, and its next token leads to the rest")
     func listApplicationsPages() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             let names = (0..<101).map { "app-" + String(format: "%03d", $0) }
             for name in names {
                 let created = try await client.codeDeploy(
@@ -165,10 +147,7 @@ struct ApplicationHandlerTests {
 
     @Test("UpdateApplication renames an application: its id, deployment groups and tags answer under the new name")
     func rename() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             let created = try await client.codeDeploy(
                 "CreateApplication", #"{"applicationName":"web","tags":[{"Key":"team","Value":"edge"}]}"#, as: admin)
             let id = try #require(created.json?["applicationId"] as? String, "\(created.text)")
@@ -206,10 +185,7 @@ struct ApplicationHandlerTests {
 
     @Test("renaming an application to a name in use is refused with ApplicationAlreadyExistsException")
     func renameOntoExisting() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             for name in ["web", "api"] {
                 #expect(
                     try await client.codeDeploy("CreateApplication", #"{"applicationName":"\#(name)"}"#, as: admin)
@@ -225,10 +201,7 @@ struct ApplicationHandlerTests {
 
     @Test("DeleteApplication removes the application with its deployment groups, and deleting it again succeeds")
     func delete() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             #expect(
                 try await client.codeDeploy("CreateApplication", #"{"applicationName":"web"}"#, as: admin).status == 200
             )

@@ -20,10 +20,7 @@ struct CommandDeliveryTests {
         clock: ManualClock,
         _ body: @escaping @Sendable (TestServer.Client, Credentials, Credentials, String) async throws -> Void
     ) async throws {
-        let server = try TestServer.withShortPolls()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run(clock: clock) { client in
+        try await TestServer.withAdmin(clock: clock) { server, client, admin in
             try await client.prepareFleet(as: admin)
             let agent = try await server.key(.agent, instanceName: "gpu-01")
             let id = try await client.createDeployment(as: admin)

@@ -59,10 +59,7 @@ struct DeploymentGroupHandlerTests {
 
     @Test("a new deployment group is read back with its tag filters and CodeDeploy's defaults filled in")
     func createThenGet() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             try await Self.createApplication(client, admin)
             let created = try await Self.createGroup(
                 "prod", #","onPremisesInstanceTagFilters":[{"Key":"env","Value":"prod","Type":"KEY_AND_VALUE"}]"#,
@@ -94,10 +91,7 @@ struct DeploymentGroupHandlerTests {
 
     @Test("a deployment group name in use in the application is refused with DeploymentGroupAlreadyExistsException")
     func duplicateGroup() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             try await Self.createApplication(client, admin)
             let first = try await Self.createGroup("prod", client, admin)
             let id = try #require(first.json?["deploymentGroupId"] as? String, "\(first.text)")
@@ -113,10 +107,7 @@ struct DeploymentGroupHandlerTests {
 
     @Test("a group of an application that does not exist, or a group that does not exist, is refused by name")
     func missingGroup() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             let orphan = try await client.codeDeploy(
                 "CreateDeploymentGroup",
                 #"{"applicationName":"ghost","deploymentGroupName":"prod","serviceRoleArn":"\#(Self.role)"}"#,
@@ -138,10 +129,7 @@ struct DeploymentGroupHandlerTests {
 
     @Test("UpdateDeploymentGroup renames a group and replaces its configuration and tag filters, keeping its id")
     func updateGroup() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             try await Self.createApplication(client, admin)
             let created = try await Self.createGroup(
                 "prod", #","onPremisesInstanceTagFilters":[{"Key":"env","Value":"prod","Type":"KEY_AND_VALUE"}]"#,
@@ -172,10 +160,7 @@ struct DeploymentGroupHandlerTests {
 
     @Test("DeleteDeploymentGroup removes the group from Get and List, and deleting it again succeeds")
     func deleteGroup() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             try await Self.createApplication(client, admin)
             for name in ["prod", "staging"] {
                 #expect(try await Self.createGroup(name, client, admin).status == 200)
@@ -194,10 +179,7 @@ struct DeploymentGroupHandlerTests {
 
     @Test("BatchGetDeploymentGroups answers the groups that exist and names the ones that do not")
     func batchGetGroups() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             try await Self.createApplication(client, admin)
             for name in ["prod", "staging"] { #expect(try await Self.createGroup(name, client, admin).status == 200) }
             let answer = try await client.codeDeploy(
@@ -217,10 +199,7 @@ struct DeploymentGroupHandlerTests {
 
     @Test("a group naming a deployment configuration that does not exist is refused, on create and on update")
     func unknownConfigRefused() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             try await Self.createApplication(client, admin)
             let created = try await Self.createGroup("prod", #","deploymentConfigName":"Ghost""#, client, admin)
             #expect(created.status == 400)
@@ -241,10 +220,7 @@ struct DeploymentGroupHandlerTests {
 
     @Test("an on-premises tag filter without the key or value its type needs is refused with InvalidTagException")
     func incompleteTagFilters() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             try await Self.createApplication(client, admin)
             for filter in [
                 #"{"Key":"env","Type":"KEY_AND_VALUE"}"#, #"{"Value":"prod","Type":"KEY_ONLY"}"#,
@@ -261,10 +237,7 @@ struct DeploymentGroupHandlerTests {
 
     @Test("a deployment goes to the registered instances the group's on-premises tag filters match, and no others")
     func tagFiltersSelectInstances() async throws {
-        let server = try TestServer.withShortPolls()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             for (name, tag) in [
                 ("gpu-01", #"{"Key":"env","Value":"prod"}"#), ("gpu-02", #"{"Key":"env","Value":"staging"}"#),
                 ("gpu-03", #"{"Key":"role","Value":"inference"}"#), ("gpu-04", #"{"Key":"owner","Value":"prod"}"#),
@@ -301,10 +274,7 @@ struct DeploymentGroupHandlerTests {
 
     @Test("a custom deployment configuration is created, read back, listed and deleted")
     func customConfig() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             let created = try await client.codeDeploy(
                 "CreateDeploymentConfig",
                 #"{"deploymentConfigName":"ThreeQuarters","minimumHealthyHosts":{"type":"FLEET_PERCENT","value":75}}"#,
@@ -339,10 +309,7 @@ struct DeploymentGroupHandlerTests {
 
     @Test("a deployment configuration name in use is refused with DeploymentConfigAlreadyExistsException")
     func duplicateConfig() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             let body =
                 #"{"deploymentConfigName":"Pairs","minimumHealthyHosts":{"type":"HOST_COUNT","value":2}}"#
             #expect(try await client.codeDeploy("CreateDeploymentConfig", body, as: admin).status == 200)
@@ -354,10 +321,7 @@ struct DeploymentGroupHandlerTests {
 
     @Test("the predefined CodeDeployDefault configurations cannot be deleted, nor their prefix taken")
     func predefinedConfigsProtected() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             for name in [
                 "CodeDeployDefault.OneAtATime", "CodeDeployDefault.HalfAtATime", "CodeDeployDefault.AllAtOnce",
             ] {
@@ -379,10 +343,7 @@ struct DeploymentGroupHandlerTests {
 
     @Test("a deployment configuration that does not exist answers DeploymentConfigDoesNotExistException")
     func unknownConfig() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             let answer = try await client.codeDeploy(
                 "GetDeploymentConfig", #"{"deploymentConfigName":"Ghost"}"#, as: admin)
             #expect(answer.status == 400)
@@ -392,10 +353,7 @@ struct DeploymentGroupHandlerTests {
 
     @Test("a configuration a deployment group uses cannot be deleted until the group moves off it")
     func configInUse() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             let body = #"{"deploymentConfigName":"Pairs","minimumHealthyHosts":{"type":"HOST_COUNT","value":2}}"#
             #expect(try await client.codeDeploy("CreateDeploymentConfig", body, as: admin).status == 200)
             try await Self.createApplication(client, admin)

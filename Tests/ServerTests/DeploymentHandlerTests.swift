@@ -37,10 +37,7 @@ struct DeploymentHandlerTests {
 
     @Test("a new deployment is InProgress with what was asked for, and Succeeded once its host ran every event")
     func createThenFollow() async throws {
-        let server = try TestServer.withShortPolls()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             try await client.prepareFleet(as: admin)
             let id = try await client.createDeployment(as: admin)
             #expect(id.hasPrefix("d-"))
@@ -70,10 +67,7 @@ struct DeploymentHandlerTests {
 
     @Test("GetDeployment of an id no deployment has answers DeploymentDoesNotExistException")
     func unknownDeployment() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             let answer = try await client.codeDeploy("GetDeployment", #"{"deploymentId":"d-AAAAAAAAA"}"#, as: admin)
             #expect(answer.status == 400)
             #expect(answer.errorType == "DeploymentDoesNotExistException", "\(answer.text)")
@@ -86,10 +80,7 @@ struct DeploymentHandlerTests {
 
     @Test("BatchGetDeployments answers the deployments that exist and leaves out ids that match none")
     func batchGetDeployments() async throws {
-        let server = try TestServer.withShortPolls()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             try await client.prepareFleet(as: admin)
             let id = try await client.createDeployment(as: admin)
             let answer = try await client.codeDeploy(
@@ -103,10 +94,7 @@ struct DeploymentHandlerTests {
 
     @Test("BatchGetDeploymentTargets shows the host's lifecycle events as its agent runs them")
     func deploymentTargets() async throws {
-        let server = try TestServer.withShortPolls()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             try await client.prepareFleet(as: admin)
             let id = try await client.createDeployment(as: admin)
             let targets = try await client.codeDeploy("ListDeploymentTargets", #"{"deploymentId":"\#(id)"}"#, as: admin)
@@ -147,10 +135,7 @@ struct DeploymentHandlerTests {
 
     @Test("StopDeployment while the host runs a command answers Pending; the deployment is Stopped when it ends")
     func stopRunningDeployment() async throws {
-        let server = try TestServer.withShortPolls()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             try await client.prepareFleet(as: admin)
             let id = try await client.createDeployment(as: admin)
             let agent = try await server.key(.agent, instanceName: "gpu-01")
@@ -175,10 +160,7 @@ struct DeploymentHandlerTests {
 
     @Test("StopDeployment before the host acknowledged its command stops the deployment at once")
     func stopBeforeAcknowledgement() async throws {
-        let server = try TestServer.withShortPolls()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             try await client.prepareFleet(as: admin)
             let id = try await client.createDeployment(as: admin)
             let stop = try await client.codeDeploy("StopDeployment", #"{"deploymentId":"\#(id)"}"#, as: admin)
@@ -192,10 +174,7 @@ struct DeploymentHandlerTests {
 
     @Test("StopDeployment of a deployment that has ended answers DeploymentAlreadyCompletedException")
     func stopEndedDeployment() async throws {
-        let server = try TestServer.withShortPolls()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             try await client.prepareFleet(as: admin)
             let id = try await client.createDeployment(as: admin)
             let agent = try await server.key(.agent, instanceName: "gpu-01")
@@ -213,10 +192,7 @@ struct DeploymentHandlerTests {
     /// already has an active Deployment"); Slipway's handler does the same rather than queueing it.
     @Test("a second deployment to a group with one in progress is refused, and accepted once the first has ended")
     func oneDeploymentPerGroup() async throws {
-        let server = try TestServer.withShortPolls()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             try await client.prepareFleet(as: admin)
             let first = try await client.createDeployment(as: admin)
             let second = try await client.codeDeploy(
@@ -244,10 +220,7 @@ struct DeploymentHandlerTests {
     @Test(
         "a group whose application was renamed while it deploys still refuses a second deployment until the first ends")
     func renameKeepsOneDeploymentPerGroup() async throws {
-        let server = try TestServer.withShortPolls()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             try await client.prepareFleet(as: admin)
             let first = try await client.createDeployment(as: admin)
             let renamed = try await client.codeDeploy(
@@ -279,10 +252,7 @@ struct DeploymentHandlerTests {
     @Test(
         "a group renamed while it deploys still refuses a second deployment until the first ends")
     func groupRenameKeepsOneDeploymentPerGroup() async throws {
-        let server = try TestServer.withShortPolls()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             try await client.prepareFleet(as: admin)
             let first = try await client.createDeployment(as: admin)
             let renamed = try await client.codeDeploy(
@@ -301,11 +271,8 @@ struct DeploymentHandlerTests {
 
     @Test("ListDeployments lists a group's deployments newest first, and filters them by status")
     func listDeployments() async throws {
-        let server = try TestServer.withShortPolls()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
         let clock = ManualClock()
-        try await server.run(clock: clock) { client in
+        try await TestServer.withAdmin(clock: clock) { server, client, admin in
             try await client.prepareFleet(as: admin)
             let first = try await client.createDeployment(as: admin)
             let stop = try await client.codeDeploy("StopDeployment", #"{"deploymentId":"\#(first)"}"#, as: admin)

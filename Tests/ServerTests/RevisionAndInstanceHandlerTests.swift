@@ -72,10 +72,7 @@ struct RevisionAndInstanceHandlerTests {
 
     @Test("a registered revision is read back with its description, its register time and no deployment yet")
     func registerThenGet() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             try await Self.createApplication(client, admin)
             let registered = try await client.codeDeploy(
                 "RegisterApplicationRevision",
@@ -108,10 +105,7 @@ struct RevisionAndInstanceHandlerTests {
 
     @Test("a revision never registered, or an application that does not exist, is refused by name")
     func missingRevision() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             try await Self.createApplication(client, admin)
             let get = try await client.codeDeploy(
                 "GetApplicationRevision", #"{"applicationName":"web","revision":\#(Self.s3("releases", "x.zip"))}"#,
@@ -132,10 +126,7 @@ struct RevisionAndInstanceHandlerTests {
 
     @Test("ListApplicationRevisions lists the registered revisions, filtered by bucket and key prefix")
     func listRevisions() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             try await Self.createApplication(client, admin)
             for (bucket, key) in [("releases", "app-1.zip"), ("releases", "app-2.zip"), ("other", "app-3.zip")] {
                 let answer = try await client.codeDeploy(
@@ -155,10 +146,7 @@ struct RevisionAndInstanceHandlerTests {
 
     @Test("a revision CreateDeployment used is shown as deployed, with the group it went to")
     func deployedRevision() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             try await Self.createApplication(client, admin)
             let group = try await client.codeDeploy(
                 "CreateDeploymentGroup",
@@ -191,10 +179,7 @@ struct RevisionAndInstanceHandlerTests {
 
     @Test("a registered instance is read back with its IAM user and ARN, and listed as Registered")
     func registerThenGetInstance() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             let registered = try await Self.register("gpu-01", client, admin)
             #expect(registered.status == 200, "\(registered.text)")
             let info = try await Self.instance("gpu-01", client, admin)
@@ -211,10 +196,7 @@ struct RevisionAndInstanceHandlerTests {
 
     @Test("an instance name or IAM user already registered is refused, naming which")
     func duplicateInstance() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             #expect(try await Self.register("gpu-01", client, admin).status == 200)
             let sameName = try await Self.register("gpu-01", user: "someone-else", client, admin)
             #expect(sameName.status == 400)
@@ -229,10 +211,7 @@ struct RevisionAndInstanceHandlerTests {
 
     @Test("an instance never registered answers InstanceNotRegisteredException")
     func unknownInstance() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             let get = try await client.codeDeploy("GetOnPremisesInstance", #"{"instanceName":"ghost"}"#, as: admin)
             #expect(get.status == 400)
             #expect(get.errorType == "InstanceNotRegisteredException", "\(get.text)")
@@ -245,10 +224,7 @@ struct RevisionAndInstanceHandlerTests {
 
     @Test("a deregistered instance keeps its record with a deregister time, and its name can be registered again")
     func deregister() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             #expect(try await Self.register("gpu-01", client, admin).status == 200)
             let deregistered = try await client.codeDeploy(
                 "DeregisterOnPremisesInstance", #"{"instanceName":"gpu-01"}"#, as: admin)
@@ -272,10 +248,7 @@ struct RevisionAndInstanceHandlerTests {
 
     @Test("tags added to an instance are shown and select it in ListOnPremisesInstances; removed ones no longer do")
     func instanceTags() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             for name in ["gpu-01", "gpu-02"] { #expect(try await Self.register(name, client, admin).status == 200) }
             let added = try await client.codeDeploy(
                 "AddTagsToOnPremisesInstances",
@@ -305,10 +278,7 @@ struct RevisionAndInstanceHandlerTests {
 
     @Test("an instance holds at most 10 tags: the 11th is refused with TagLimitExceededException")
     func tagLimit() async throws {
-        let server = try TestServer()
-        defer { server.remove() }
-        let admin = try await server.key(.admin)
-        try await server.run { client in
+        try await TestServer.withAdmin { server, client, admin in
             #expect(try await Self.register("gpu-01", client, admin).status == 200)
             let ten = (1...10).map { #"{"Key":"k\#($0)","Value":"v"}"# }.joined(separator: ",")
             let added = try await client.codeDeploy(

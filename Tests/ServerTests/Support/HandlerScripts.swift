@@ -14,6 +14,17 @@ extension TestServer {
         server.configuration.pollHold = 0.05
         return server
     }
+
+    /// Runs `body` against a new server with short polls (on `clock` when given) and a key of the admin role, then
+    /// removes the server's data directory.
+    static func withAdmin(
+        clock: ManualClock? = nil, _ body: @escaping @Sendable (TestServer, Client, Credentials) async throws -> Void
+    ) async throws {
+        let server = try withShortPolls()
+        defer { server.remove() }
+        let admin = try await server.key(.admin)
+        try await server.run(clock: clock) { client in try await body(server, client, admin) }
+    }
 }
 
 extension TestServer.Client.Answer {
