@@ -39,11 +39,6 @@ public struct HostCommand: Codable, Sendable, Hashable {
     public var instanceName: String { id.instanceName }
     /// The `CommandName`: the lifecycle event's name.
     public var commandName: String { id.event.rawValue }
-
-    /// The command as `PollHostCommand` returns it.
-    public func instance(execution: DeploymentExecutionID, nonce: Int64 = 0) -> CodeDeployCommand.HostCommandInstance {
-        id.instance(for: hostIdentifier, execution: execution, nonce: nonce)
-    }
 }
 
 /// A load-balancer event the server performs for a host (`BlockTraffic` or `AllowTraffic`); the agent never runs

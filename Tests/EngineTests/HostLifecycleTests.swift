@@ -222,7 +222,7 @@ struct HostLifecycleTests {
         _ = deployment.start(now: clock.now)
         let offered = try #require(deployment.offeredCommands.first)
         let execution = DeploymentExecutionID(region: "us-east-1", deploymentGroupId: "g-1", deploymentId: deploymentId)
-        let instance = offered.instance(execution: execution)
+        let instance = offered.id.instance(for: offered.hostIdentifier, execution: execution)
         #expect(instance.DeploymentExecutionId == "Slipway/us-east-1/g-1/\(deploymentId)")
         #expect(instance.HostCommandIdentifier == "\(deploymentId):web-1:ApplicationStop:1")
         #expect(instance.CommandName == "ApplicationStop")
