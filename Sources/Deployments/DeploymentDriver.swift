@@ -44,23 +44,21 @@ package struct DeploymentDriver: Sendable {
         self.traffic = traffic
     }
 
-    /// Applies `event` to deployment `id` and returns the deployment as stored afterwards.
-    @discardableResult
-    package func apply(_ event: Event, to id: String, now: Date) async throws -> LoadedDeployment {
+    /// Applies `event` to deployment `id`.
+    package func apply(_ event: Event, to id: String, now: Date) async throws {
         try await transaction(now: now) { run in
             try run.process(event, for: id)
-            return try run.loaded(id)
         }
     }
 
-    /// Applies `event` to deployment `id` and returns `answer` of the deployment as stored afterwards, read inside the
+    /// Applies `event` to deployment `id` and returns `answer` of its engine state afterwards, read inside the
     /// transaction: the caller keeps no copy of the deployment, which the next event then changes in place.
     package func apply<Answer: Sendable>(
-        _ event: Event, to id: String, now: Date, answer: @Sendable (LoadedDeployment) -> Answer
+        _ event: Event, to id: String, now: Date, answer: @Sendable (Deployment) -> Answer
     ) async throws -> Answer {
         try await transaction(now: now) { run in
             try run.process(event, for: id)
-            return answer(try run.loaded(id))
+            return answer(try run.machine(of: id))
         }
     }
 
@@ -71,7 +69,7 @@ package struct DeploymentDriver: Sendable {
     {
         try await transaction(now: now) { run in
             let id = try run.add(validate)
-            return try run.loaded(id)
+            return try run.shown(id)
         }
     }
 

@@ -169,8 +169,15 @@ struct DriverTransaction {
         return id
     }
 
+    /// The engine state of deployment `id` as this transaction leaves it.
+    func machine(of id: String) throws -> Deployment {
+        guard let machine = try deployments[id]?.deployment.machine ?? tx.loadDeployment(id, cache: cache)?.machine
+        else { throw DeploymentError.deploymentDoesNotExist(id) }
+        return machine
+    }
+
     /// Deployment `id` as this transaction leaves it, its record showing its engine state.
-    func loaded(_ id: String) throws -> LoadedDeployment {
+    func shown(_ id: String) throws -> LoadedDeployment {
         guard var deployment = try deployments[id]?.deployment ?? tx.loadDeployment(id, cache: cache) else {
             throw DeploymentError.deploymentDoesNotExist(id)
         }

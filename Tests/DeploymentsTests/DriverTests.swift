@@ -85,8 +85,10 @@ struct DriverTests {
         try await harness.acknowledge(running)
         #expect(try await harness.poll("web-2") == nil, "one host at a time")
 
-        let stopping = try await harness.driver.apply(.stop(autoRollbackEnabled: nil), to: id, now: harness.now)
-        #expect(stopping.machine.stopStatus == .pending)
+        let stopping = try await harness.driver.apply(.stop(autoRollbackEnabled: nil), to: id, now: harness.now) {
+            $0.stopStatus
+        }
+        #expect(stopping == .pending)
         #expect(try await harness.deployment(id)?.info.status == .inProgress)
         #expect(try await harness.host("web-2", of: id)?.status == .skipped)
 
@@ -147,7 +149,7 @@ struct DriverTests {
         }
         #expect(try await harness.host("web-1", of: id)?.commandStatus(first) == .pending)
         let answer = try await harness.driver.apply(.tick, to: id, now: harness.now) {
-            $0.machine.host(named: "web-1")?.commandStatus(first)
+            $0.host(named: "web-1")?.commandStatus(first)
         }
         #expect(answer == .pending, "the cache did not keep what the failed transaction changed")
         #expect(try await harness.acknowledge(first) == .inProgress)

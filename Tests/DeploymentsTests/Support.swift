@@ -101,7 +101,7 @@ final class DriverHarness {
     @discardableResult
     func acknowledge(_ id: HostCommandID) async throws -> CodeDeployCommand.CommandStatus? {
         try await driver.apply(.acknowledged(id, CommandAcknowledgement()), to: id.deploymentId, now: now) {
-            $0.machine.commandStatus(id)
+            $0.commandStatus(id)
         }
     }
 

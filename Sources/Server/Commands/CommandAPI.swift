@@ -62,7 +62,7 @@ struct CommandAPI: Sendable {
                 let status = try await deployments.apply(
                     .acknowledged(id, CommandAcknowledgement(diagnostics: input.Diagnostics)), to: id.deploymentId,
                     now: now()
-                ) { $0.machine.commandStatus(id) }
+                ) { $0.commandStatus(id) }
                 return JSONOutput.encode(
                     CodeDeployCommand.PutHostCommandAcknowledgementOutput(commandStatus: status ?? .failed))
             case .putHostCommandComplete:
@@ -88,7 +88,7 @@ struct CommandAPI: Sendable {
                 let id = try await command(input.HostCommandIdentifier, principal: principal)
                 let status = try await deployments.apply(
                     .heartbeat(id, estimatedCompletion: input.EstimatedCompletionTime), to: id.deploymentId, now: now()
-                ) { $0.machine.commandStatus(id) }
+                ) { $0.commandStatus(id) }
                 return JSONOutput.encode(
                     CodeDeployCommand.PostHostCommandUpdateOutput(commandStatus: status ?? .failed))
             }

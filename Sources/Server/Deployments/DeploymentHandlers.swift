@@ -34,9 +34,10 @@ enum DeploymentHandlers {
             let id = try deploymentID(input.deploymentId)
             _ = try await context.store.read { try authorizedDeployment(id, in: $0, context) }
             // The driver refuses a deployment that has ended (DeploymentAlreadyCompletedException).
-            let deployment = try await context.deployments.apply(
-                .stop(autoRollbackEnabled: input.autoRollbackEnabled), to: id, now: context.now)
-            let status = deployment.machine.stopStatus ?? .pending
+            let status =
+                try await context.deployments.apply(
+                    .stop(autoRollbackEnabled: input.autoRollbackEnabled), to: id, now: context.now
+                ) { $0.stopStatus } ?? .pending
             return CodeDeploy.StopDeploymentOutput(
                 status: status,
                 statusMessage: status == .succeeded
