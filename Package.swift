@@ -90,11 +90,21 @@ let package = Package(
             ],
             exclude: ["README.md"]
         ),
+        // Traffic controllers behind the Deployments module's TrafficController: HAProxy's runtime API.
+        .target(
+            name: "Traffic",
+            dependencies: [
+                "Deployments", "Engine", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            exclude: ["README.md"]
+        ),
         // HTTP front: protocol dispatch, authentication, API handlers; drives the engine.
         .target(
             name: "Server",
             dependencies: [
-                "SlipwayModel", "AppSpec", "SigV4", "Engine", "Store", "Deployments", "ArtifactStore", "S3Transfer",
+                "SlipwayModel", "AppSpec", "SigV4", "Engine", "Store", "Deployments", "Traffic", "ArtifactStore",
+                "S3Transfer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -133,7 +143,7 @@ let package = Package(
         .executableTarget(
             name: "slipway",
             dependencies: [
-                "SlipwayModel", "AppSpec", "Server", "Agent", "Store", "SigV4", "S3Transfer",
+                "SlipwayModel", "AppSpec", "Server", "Traffic", "Agent", "Store", "SigV4", "S3Transfer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -172,6 +182,13 @@ let package = Package(
             name: "DeploymentsTests",
             dependencies: [
                 "Deployments", "Engine", "Store", "SlipwayModel", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "TrafficTests",
+            dependencies: [
+                "Traffic", "Deployments", "Engine", "Store", "SlipwayModel",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

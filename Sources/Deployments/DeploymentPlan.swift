@@ -81,8 +81,13 @@ package struct DeploymentPlan: Sendable {
                 DeploymentTarget(
                     instanceName: name, hostIdentifier: host,
                     instanceHealth: state.map { $0.lastDeploymentSucceeded ? .healthy : .unhealthy } ?? .healthy,
-                    revisionHealth: state?.revisionKey.map { $0 == revisionKey ? .current : .old } ?? .unknown))
+                    revisionHealth: state?.revisionKey.map { $0 == revisionKey ? .current : .old } ?? .unknown,
+                    loadBalancerServer: instance.tags?.first { $0.key == DeploymentTarget.loadBalancerServerTag }?
+                        .value))
         }
+        let loadBalancerNames =
+            (group.loadBalancerInfo?.elbInfoList ?? []).compactMap(\.name)
+            + (group.loadBalancerInfo?.targetGroupInfoList ?? []).compactMap(\.name)
         let withLoadBalancer =
             group.deploymentStyle?.deploymentOption == .withTrafficControl
             && !((group.loadBalancerInfo?.elbInfoList ?? []).isEmpty
@@ -90,6 +95,7 @@ package struct DeploymentPlan: Sendable {
         let rollback = autoRollbackConfiguration ?? group.autoRollbackConfiguration
         let snapshot = DeploymentSnapshot(
             deploymentId: id, targets: targets, minimumHealthyHosts: minimumHealthy, withLoadBalancer: withLoadBalancer,
+            loadBalancerNames: withLoadBalancer ? loadBalancerNames : [],
             ignoreApplicationStopFailures: ignoreApplicationStopFailures, timeouts: settings.timeouts,
             autoRollbackConfiguration: rollback, rollbackOf: rollbackOf)
         let previous = try group.lastSuccessfulDeployment?.deploymentId.flatMap { try tx.deployment($0) }

@@ -18,7 +18,7 @@ package protocol TrafficController: Sendable {
 package struct NoLoadBalancer: TrafficController {
     package init() {}
 
-    static let message =
+    package static let message =
         "Slipway drives no load balancer for this deployment group: the host's traffic was not changed."
 
     package func perform(_ request: TrafficRequest) async -> TrafficResult { .notPerformed(message: Self.message) }

@@ -48,11 +48,18 @@ public struct TrafficRequest: Codable, Sendable, Hashable {
     public var id: HostCommandID
     /// The host's `HostIdentifier`.
     public var hostIdentifier: String
+    /// The load balancer's names for the backends to change (the deployment group's load balancer info).
+    public var loadBalancerNames: [String]
+    /// The host's server in those backends.
+    public var serverName: String
 
     /// A traffic request.
-    public init(id: HostCommandID, hostIdentifier: String) {
+    public init(id: HostCommandID, hostIdentifier: String, loadBalancerNames: [String] = [], serverName: String? = nil)
+    {
         self.id = id
         self.hostIdentifier = hostIdentifier
+        self.loadBalancerNames = loadBalancerNames
+        self.serverName = serverName ?? id.instanceName
     }
 
     /// The on-premises instance.

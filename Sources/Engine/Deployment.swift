@@ -209,7 +209,7 @@ extension Deployment {
     public var offeredCommands: [HostCommand] { hosts.compactMap(\.offeredCommand) }
 
     /// The traffic requests not yet reported. After a restart the driver performs them again.
-    public var openTrafficRequests: [TrafficRequest] { hosts.compactMap(\.openTrafficRequest) }
+    public var openTrafficRequests: [TrafficRequest] { hosts.compactMap { $0.openTrafficRequest(snapshot) } }
 
     /// The earliest deadline in the state: call ``tick(now:)`` then. `nil` when nothing is waiting.
     public var nextDeadline: Date? { index.earliestDeadline }

@@ -28,7 +28,7 @@ extension HostLifecycle {
         if events[index].event == .blockTraffic || events[index].event == .allowTraffic {
             let deadline = now + snapshot.timeouts.running + snapshot.timeouts.grace
             phase = .working(Step(index: index, id: id, kind: .traffic, deadline: deadline))
-            return [.performTraffic(TrafficRequest(id: id, hostIdentifier: target.hostIdentifier))]
+            return [.performTraffic(trafficRequest(id, snapshot))]
         }
         let deadline = now + snapshot.timeouts.pickup
         phase = .working(Step(index: index, id: id, kind: .offered(deliveredAt: nil), deadline: deadline))

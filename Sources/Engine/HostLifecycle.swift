@@ -71,9 +71,16 @@ public struct HostLifecycle: Codable, Sendable, Hashable {
     }
 
     /// The traffic request being performed for the host, if any.
-    public var openTrafficRequest: TrafficRequest? {
+    func openTrafficRequest(_ snapshot: DeploymentSnapshot) -> TrafficRequest? {
         guard case .working(let step) = phase, case .traffic = step.kind else { return nil }
-        return TrafficRequest(id: step.id, hostIdentifier: target.hostIdentifier)
+        return trafficRequest(step.id, snapshot)
+    }
+
+    /// The request that changes the host's traffic for event `id`.
+    func trafficRequest(_ id: HostCommandID, _ snapshot: DeploymentSnapshot) -> TrafficRequest {
+        TrafficRequest(
+            id: id, hostIdentifier: target.hostIdentifier, loadBalancerNames: snapshot.loadBalancerNames ?? [],
+            serverName: target.trafficServerName)
     }
 
     /// The command or traffic request in flight, if any.

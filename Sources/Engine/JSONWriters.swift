@@ -100,6 +100,7 @@ extension DeploymentTarget: JSONWritable {
         output.member("hostIdentifier", hostIdentifier, in: &object)
         output.member("instanceHealth", instanceHealth.rawValue, in: &object)
         output.member("revisionHealth", revisionHealth.rawValue, in: &object)
+        output.member("loadBalancerServer", loadBalancerServer, in: &object)
         output.endObject(object)
     }
 }

@@ -13,6 +13,9 @@ public struct DeploymentSnapshot: Codable, Sendable, Hashable {
     public var minimumHealthyHosts: MinimumHealthy
     /// Whether the deployment group has a load balancer: it adds the six traffic events to every host's lifecycle.
     public var withLoadBalancer: Bool
+    /// The names the group's load balancer info gives (`elbInfoList` and `targetGroupInfoList`): the backends whose
+    /// servers the traffic events change. `nil` in snapshots stored before Slipway kept them.
+    public var loadBalancerNames: [String]?
     /// Whether a failed `ApplicationStop`, `BeforeBlockTraffic` or `AfterBlockTraffic` lets the host carry on.
     public var ignoreApplicationStopFailures: Bool
     /// How long hosts get to pick up and to run commands.
@@ -29,6 +32,7 @@ public struct DeploymentSnapshot: Codable, Sendable, Hashable {
         targets: [DeploymentTarget],
         minimumHealthyHosts: MinimumHealthy = .oneAtATime,
         withLoadBalancer: Bool = false,
+        loadBalancerNames: [String] = [],
         ignoreApplicationStopFailures: Bool = false,
         timeouts: DeploymentTimeouts = DeploymentTimeouts(),
         autoRollbackConfiguration: CodeDeploy.AutoRollbackConfiguration? = nil,
@@ -38,6 +42,7 @@ public struct DeploymentSnapshot: Codable, Sendable, Hashable {
         self.targets = targets
         self.minimumHealthyHosts = minimumHealthyHosts
         self.withLoadBalancer = withLoadBalancer
+        self.loadBalancerNames = loadBalancerNames
         self.ignoreApplicationStopFailures = ignoreApplicationStopFailures
         self.timeouts = timeouts
         self.autoRollbackConfiguration = autoRollbackConfiguration
@@ -66,19 +71,30 @@ public struct DeploymentTarget: Codable, Sendable, Hashable {
     public var instanceHealth: InstanceHealth
     /// How the instance's revision relates to the one being deployed.
     public var revisionHealth: RevisionHealth
+    /// The name of the instance's server in the load balancer's backends, when its tag gives one other than the
+    /// instance name (see ``trafficServerName``).
+    public var loadBalancerServer: String?
 
     /// A target; without history an instance counts as healthy with an unknown revision.
     public init(
         instanceName: String,
         hostIdentifier: String,
         instanceHealth: InstanceHealth = .healthy,
-        revisionHealth: RevisionHealth = .unknown
+        revisionHealth: RevisionHealth = .unknown,
+        loadBalancerServer: String? = nil
     ) {
         self.instanceName = instanceName
         self.hostIdentifier = hostIdentifier
         self.instanceHealth = instanceHealth
         self.revisionHealth = revisionHealth
+        self.loadBalancerServer = loadBalancerServer
     }
+
+    /// The instance tag whose value names the instance's server in the load balancer's backends.
+    public static let loadBalancerServerTag = "slipway:load-balancer-server"
+
+    /// The instance's server in the load balancer's backends: the tag's value, or else the instance name.
+    public var trafficServerName: String { loadBalancerServer ?? instanceName }
 
     /// Instance health: healthy iff the last deployment to the instance succeeded.
     public enum InstanceHealth: String, Codable, Sendable, Hashable {

@@ -9,6 +9,7 @@ import Logging
 import NIOSSL
 import ServiceLifecycle
 import Store
+import Traffic
 
 /// The CodeDeploy API with every operation Slipway implements so far.
 func makeCodeDeployAPI() -> CodeDeployAPI {
@@ -51,7 +52,9 @@ public func buildApplication(
         store: store, wakeups: HostWakeups(),
         settings: DeploymentSettings(
             region: configuration.region, timeouts: DeploymentTimeouts(pickup: configuration.commandPickupTimeout)),
-        logger: logger)
+        logger: logger,
+        traffic: HAProxyTrafficController(
+            runtimes: configuration.haproxies.map { HAProxyRuntime(address: $0) }, timing: configuration.trafficTiming))
     let responder = SlipwayResponder(
         store: store, region: configuration.region, accountID: configuration.accountID,
         authenticator: authenticator,

@@ -1,6 +1,7 @@
 import ArtifactStore
 import Foundation
 import SlipwayModel
+import Traffic
 
 /// Everything `slipway server` is told on its command line.
 public struct ServerConfiguration: Sendable {
@@ -35,6 +36,11 @@ public struct ServerConfiguration: Sendable {
     public var externalS3: [ExternalS3Endpoint] = []
     /// The built-in store's quota and the expiry of its incomplete multipart uploads.
     public var artifactLimits = StorageLimits()
+    /// The runtime APIs of the HAProxies whose backends the traffic events change (all of them: an HA pair gets the
+    /// same changes); none: traffic events change nothing and say so.
+    public var haproxies: [HAProxyAddress] = []
+    /// How long BlockTraffic waits for a server's sessions to end, and AllowTraffic for its health checks to pass.
+    public var trafficTiming = HAProxyTrafficController.Timing()
 
     /// An S3-compatible endpoint (AWS S3, MinIO, Ceph, Garage) that holds revisions, addressed path-style.
     public struct ExternalS3Endpoint: Sendable, Equatable {

@@ -10,6 +10,7 @@ import Server
 import SigV4
 import Store
 import Synchronization
+import Traffic
 
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -87,6 +88,22 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "How long an incomplete multipart upload lives before it is aborted: SECONDS, or with m, h, d.")
     var uploadExpiry: String = "7d"
 
+    @Option(
+        help: ArgumentHelp(
+            "The runtime API of an HAProxy whose backends traffic events change: a socket path or HOST:PORT "
+                + "(repeatable: every HAProxy given gets the same changes).",
+            discussion: """
+                A deployment group's load balancer names backends; a host is the server named after its instance \
+                (or the value of its slipway:load-balancer-server tag). The socket needs `level admin`.
+                """))
+    var haproxy: [String] = []
+
+    @Option(help: "Seconds BlockTraffic waits for a server's sessions to end before it closes them.")
+    var drainTimeout: Int = 300
+
+    @Option(help: "Seconds AllowTraffic waits for a server's health checks to pass before it fails the host.")
+    var healthTimeout: Int = 120
+
     @Option(help: "Seconds a new connection has for its TLS handshake and first request head.")
     var headerTimeout: Int = 30
 
@@ -142,6 +159,16 @@ struct ServerCommand: AsyncParsableCommand {
             throw ValidationError("--upload-expiry must be a duration such as 7d, 36h, 90m or 3600")
         }
         configuration.artifactLimits = StorageLimits(quota: quota, uploadExpiry: expiry)
+        do {
+            configuration.haproxies = try haproxy.map { try HAProxyAddress(parsing: $0) }
+        } catch {
+            throw ValidationError("--haproxy: \(error)")
+        }
+        guard (1...86_400).contains(drainTimeout), (1...86_400).contains(healthTimeout) else {
+            throw ValidationError("--drain-timeout and --health-timeout must be between 1 and 86400 seconds")
+        }
+        configuration.trafficTiming = HAProxyTrafficController.Timing(
+            drainTimeout: .seconds(drainTimeout), healthTimeout: .seconds(healthTimeout))
         // Bounded here, so that the conversions to durations cannot overflow; validate() says which range.
         configuration.connectionLimits = ConnectionLimits(
             maximumConnections: maxConnections, requestHeadTimeout: .seconds(min(max(headerTimeout, 0), 1 << 30)),

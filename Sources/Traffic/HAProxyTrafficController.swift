@@ -1,0 +1,116 @@
+import Deployments
+import Engine
+import Foundation
+
+/// Performs `BlockTraffic` and `AllowTraffic` on HAProxy servers through the runtime API of every HAProxy Slipway
+/// drives (an HA pair gets the same changes).
+///
+/// - **BlockTraffic**: the server goes to `drain` (no new requests; those under way finish), Slipway waits until it
+///   has no session and no queued request, at most ``Timing/drainTimeout`` (a load balancer's deregistration delay),
+///   ends what is still open after that, and puts the server in `maint`.
+/// - **AllowTraffic**: the server goes to `drain`, not `ready`, so that its health checks run while it takes no
+///   request; once they pass in a row (full health) it goes to `ready` and must show `UP`. A host whose checks do not
+///   pass within ``Timing/healthTimeout`` fails its AllowTraffic and never receives a request.
+///
+/// Every step is idempotent, so a request performed again after a restart does no harm.
+public struct HAProxyTrafficController: TrafficController {
+    /// How long each wait may last, and how often HAProxy is asked.
+    public struct Timing: Sendable {
+        public var drainTimeout: Duration
+        public var healthTimeout: Duration
+        public var pollInterval: Duration
+
+        public init(
+            drainTimeout: Duration = .seconds(300), healthTimeout: Duration = .seconds(120),
+            pollInterval: Duration = .milliseconds(100)
+        ) {
+            self.drainTimeout = drainTimeout
+            self.healthTimeout = healthTimeout
+            self.pollInterval = pollInterval
+        }
+    }
+
+    public let runtimes: [HAProxyRuntime]
+    public let timing: Timing
+
+    public init(runtimes: [HAProxyRuntime], timing: Timing = Timing()) {
+        self.runtimes = runtimes
+        self.timing = timing
+    }
+
+    public func perform(_ request: TrafficRequest) async -> TrafficResult {
+        do {
+            let servers = try request.loadBalancerNames.map { backend throws(HAProxyError) in
+                try HAProxyServer(backend: backend, server: request.serverName)
+            }
+            guard !servers.isEmpty, !runtimes.isEmpty else {
+                return .notPerformed(message: NoLoadBalancer.message)
+            }
+            for runtime in runtimes {
+                for server in servers {
+                    switch request.event {
+                    case .blockTraffic: try await block(server, on: runtime)
+                    default: try await allow(server, on: runtime)
+                    }
+                }
+            }
+            return .succeeded
+        } catch {
+            return .failed(message: error.message)
+        }
+    }
+
+    /// Drains `server`, waits for its sessions to end (or ends them at the deadline) and puts it in maintenance.
+    func block(_ server: HAProxyServer, on runtime: HAProxyRuntime) async throws(HAProxyError) {
+        try await runtime.setState(.drain, of: server)
+        let deadline = ContinuousClock.now.advanced(by: timing.drainTimeout)
+        while true {
+            let stat = try await runtime.stat(of: server)
+            if stat.sessions == 0 && stat.queued == 0 { break }
+            guard ContinuousClock.now < deadline else {
+                try await runtime.shutDownSessions(of: server)
+                break
+            }
+            try await pause()
+        }
+        try await runtime.setState(.maint, of: server)
+    }
+
+    /// Lets `server`'s health checks run without traffic, and gives it traffic only once they pass.
+    func allow(_ server: HAProxyServer, on runtime: HAProxyRuntime) async throws(HAProxyError) {
+        try await runtime.setState(.drain, of: server)
+        let deadline = ContinuousClock.now.advanced(by: timing.healthTimeout)
+        var stat = try await runtime.stat(of: server)
+        while !(stat.status.hasPrefix("DRAIN") && stat.hasFullHealth) {
+            if stat.status == "no check" || stat.checkHealth == nil {
+                throw HAProxyError(
+                    "\(server) on HAProxy at \(runtime.address) has no health check, so Slipway cannot tell that it "
+                        + "serves before sending it traffic: add `check` to the server line.")
+            }
+            guard ContinuousClock.now < deadline else {
+                try? await runtime.setState(.maint, of: server)
+                throw HAProxyError(
+                    "\(server) on HAProxy at \(runtime.address) did not pass its health checks within "
+                        + "\(timing.healthTimeout) (status \(stat.status), last check \(stat.lastCheck)); it was "
+                        + "given no traffic.")
+            }
+            try await pause()
+            stat = try await runtime.stat(of: server)
+        }
+        try await runtime.setState(.ready, of: server)
+        let confirmed = try await runtime.stat(of: server)
+        guard confirmed.status.hasPrefix("UP") else {
+            throw HAProxyError(
+                "\(server) on HAProxy at \(runtime.address) shows \(confirmed.status) after it was made ready (last "
+                    + "check \(confirmed.lastCheck)).")
+        }
+    }
+
+    private func pause() async throws(HAProxyError) {
+        do {
+            try await Task.sleep(for: timing.pollInterval)
+        } catch {
+            throw HAProxyError("the traffic change was cancelled: the server is stopping.")
+        }
+    }
+}
