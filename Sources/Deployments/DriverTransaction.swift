@@ -83,24 +83,26 @@ struct DriverTransaction {
 
     /// The command a poll of `host` gets (see ``DeploymentDriver/takeCommand(for:now:)``).
     mutating func takeCommand(for host: String) throws -> CodeDeployCommand.HostCommandInstance? {
-        let now = now
+        var delivery = try commandDelivery(of: host)
+        defer { deliveries[host] = delivery }
         while true {
             var heldStatus: CodeDeployCommand.CommandStatus? = nil
-            if let held = try commandDelivery(of: host).held?.id {
+            if let held = delivery.held?.id {
                 heldStatus = try deployment(held.deploymentId)?.machine.host(named: held.instanceName)?.commandStatus(
                     held)
             }
-            let handout = try changeDelivery(of: host) { $0.poll(now: now, heldStatus: heldStatus) }
-            guard case .command(let id, let again) = handout else { return nil }
+            guard case .command(let id, let again) = delivery.poll(now: now, heldStatus: heldStatus) else {
+                return nil
+            }
             guard let deployment = try deployment(id.deploymentId),
                 again || deployment.machine.host(named: id.instanceName)?.offeredCommand?.id == id
             else {
-                try changeDelivery(of: host) { $0.end(id) }  // no longer offered: the action that withdrew it was lost
+                delivery.end(id)  // no longer offered: the action that withdrew it was lost
                 continue
             }
-            let groupId = deployment.record.deploymentGroupId
+            // `.delivered` asks for no action, so it leaves this host's delivery to this function.
             if !again { try process(.delivered(id), for: id.deploymentId) }
-            return instance(id, for: host, groupId: groupId)
+            return instance(id, for: host, groupId: deployment.record.deploymentGroupId)
         }
     }
 
