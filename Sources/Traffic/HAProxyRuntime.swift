@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// Where an HAProxy's runtime API listens: a Unix socket (`stats socket /run/haproxy/admin.sock level admin`) or a
 /// TCP address (`stats socket ipv4@127.0.0.1:9999 level admin`).
@@ -71,23 +72,26 @@ public struct HAProxyRuntime: Sendable {
         self.timeout = timeout
     }
 
-    /// Sends `command` and returns HAProxy's whole reply.
+    /// Sends `command` and returns HAProxy's whole reply. A reply that has not ended by the timeout is cut off by
+    /// closing the connection, so a stalled HAProxy cannot hold the caller.
     public func send(_ command: String) async throws(HAProxyError) -> String {
         precondition(!command.contains("\n"), "a runtime API command is one line")
+        let timedOut = Mutex(false)
         do {
-            return try await withThrowingTaskGroup(of: String.self) { group in
-                group.addTask { try await self.exchange(command) }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    throw HAProxyError(
-                        "HAProxy at \(address) did not answer '\(command)' within \(timeout); check that it runs and "
-                            + "that its stats socket is reachable.")
-                }
-                defer { group.cancelAll() }
-                return try await group.next()!
+            let channel = try await connect()
+            let timer = Task {
+                try await Task.sleep(for: timeout)
+                timedOut.withLock { $0 = true }
+                try await channel.channel.close()
             }
+            defer { timer.cancel() }
+            let reply = try await exchange(command, on: channel)
+            if timedOut.withLock({ $0 }) { throw timeoutError(command) }
+            return reply
         } catch let error as HAProxyError {
             throw error
+        } catch  where timedOut.withLock({ $0 }) {
+            throw timeoutError(command)
         } catch {
             throw HAProxyError(
                 "cannot reach HAProxy's runtime API at \(address): \(error). Check `slipway server --haproxy` and the "
@@ -95,21 +99,30 @@ public struct HAProxyRuntime: Sendable {
         }
     }
 
-    private func exchange(_ command: String) async throws -> String {
-        let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(.init(timeout))
-        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    private func timeoutError(_ command: String) -> HAProxyError {
+        HAProxyError(
+            "HAProxy at \(address) did not answer '\(command)' within \(timeout); check that it runs and that its "
+                + "stats socket is reachable.")
+    }
+
+    private func connect() async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+        let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connectTimeout(.init(timeout))
         switch address {
         case .unixSocket(let path):
-            channel = try await bootstrap.connect(unixDomainSocketPath: path) { channel in
+            return try await bootstrap.connect(unixDomainSocketPath: path) { channel in
                 channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel(wrappingChannelSynchronously: channel) }
             }
         case .tcp(let host, let port):
-            channel = try await bootstrap.connect(host: host, port: port) { channel in
+            return try await bootstrap.connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel(wrappingChannelSynchronously: channel) }
             }
         }
-        return try await channel.executeThenClose { inbound, outbound in
+    }
+
+    private func exchange(_ command: String, on channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async throws
+        -> String
+    {
+        try await channel.executeThenClose { inbound, outbound in
             try await outbound.write(ByteBuffer(string: command + "\n"))
             var reply = ByteBuffer()
             for try await chunk in inbound {
