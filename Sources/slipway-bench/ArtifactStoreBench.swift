@@ -68,7 +68,9 @@ struct ArtifactStoreBench: AsyncParsableCommand {
         }
 
         let python = try Self.startStaticServer(directory: work)
-        defer { python.process.terminate() }
+        // SIGKILL: the child may inherit a signal mask that blocks SIGTERM from the thread that started it, and then
+        // outlives the benchmark.
+        defer { kill(python.process.processIdentifier, SIGKILL) }
         var baselineSpeeds: [Double] = []
         for _ in 0..<runs {
             baselineSpeeds.append(try Self.downloadSpeed("http://127.0.0.1:\(python.port)/object.bin"))
@@ -138,7 +140,7 @@ struct ArtifactStoreBench: AsyncParsableCommand {
             if (try? curl(["-o", "/dev/null", "http://127.0.0.1:\(port)/"])) != nil { return (process, port) }
             Thread.sleep(forTimeInterval: 0.1)
         }
-        process.terminate()
+        kill(process.processIdentifier, SIGKILL)
         throw BenchError("python3 -m http.server did not start")
     }
 }
