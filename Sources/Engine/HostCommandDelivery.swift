@@ -78,7 +78,7 @@ public struct HostCommandDelivery: Codable, Sendable, Hashable {
         if let held {
             switch heldStatus {
             case .pending?:
-                guard held.handedOutAt + Self.redeliveryGrace <= now else { return .nothing }
+                guard let deadline = redeliveryDeadline, deadline <= now else { return .nothing }
                 self.held?.handedOutAt = now
                 return .command(held.id, again: true)
             case .inProgress?:
