@@ -22,6 +22,9 @@ package struct DeploymentDriver: Sendable {
         case tick
         /// StopDeployment; refused with ``DeploymentError/deploymentAlreadyCompleted(_:)`` once the deployment ended.
         case stop(autoRollbackEnabled: Bool?)
+        /// ContinueDeployment and SkipWaitTimeForInstanceTermination; refused with
+        /// ``DeploymentError/cannotContinue(_:_:)`` when the deployment is not waiting for it.
+        case continueDeployment(DeploymentWait)
     }
 
     package let store: any Store
@@ -183,9 +186,26 @@ package struct DeploymentSettings: Sendable {
     package var region: String
     /// Engine timeouts (pickup, running, grace).
     package var timeouts: DeploymentTimeouts
+    /// Deregisters an on-premises instance, as `DeregisterOnPremisesInstance` does (a blue/green deployment's
+    /// `TERMINATE`); the server's also unbinds the instance's IAM user.
+    package var deregisterInstance: @Sendable (any StoreWriter, String, Date) throws -> Void
 
-    package init(region: String, timeouts: DeploymentTimeouts = DeploymentTimeouts()) {
+    package init(
+        region: String, timeouts: DeploymentTimeouts = DeploymentTimeouts(),
+        deregisterInstance: @escaping @Sendable (any StoreWriter, String, Date) throws -> Void =
+            DeploymentSettings.markDeregistered
+    ) {
         self.region = region
         self.timeouts = timeouts
+        self.deregisterInstance = deregisterInstance
+    }
+
+    /// Sets the instance's `deregisterTime`, unless it is deregistered already.
+    package static func markDeregistered(in tx: any StoreWriter, instance name: String, at now: Date) throws {
+        guard var instance = try tx.get(CodeDeploy.InstanceInfo.self, .instance, name: name),
+            instance.deregisterTime == nil
+        else { return }
+        instance.deregisterTime = now
+        try tx.set(instance, .instance, name: name)
     }
 }

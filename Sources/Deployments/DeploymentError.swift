@@ -1,3 +1,5 @@
+import Engine
+
 /// Why the Deployments module refused a request, in its own terms. The API layer maps each case to its wire error
 /// (the server's `DeploymentError.awsError`).
 package enum DeploymentError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -13,6 +15,10 @@ package enum DeploymentError: Error, Hashable, Sendable, CustomStringConvertible
     case ambiguousTargetSelection(group: String)
     /// The revision is neither in S3 nor on GitHub, the only revisions of Server deployments.
     case revisionNotForServer
+    /// ContinueDeployment (or SkipWaitTimeForInstanceTermination) for a deployment not waiting for it.
+    case cannotContinue(String, ContinueRefusal)
+    /// A blue/green deployment's replacement instances, as its `targetInstances` select them, cannot be used.
+    case invalidTargetInstances(String)
 
     package var description: String {
         switch self {
@@ -22,6 +28,8 @@ package enum DeploymentError: Error, Hashable, Sendable, CustomStringConvertible
         case .deploymentConfigNotForServer(let name): "deployment configuration \(name) is not for Server deployments"
         case .ambiguousTargetSelection(let group): "deployment group \(group) has both tag filters and a tag set"
         case .revisionNotForServer: "the revision is neither in S3 nor on GitHub"
+        case .cannotContinue(let id, let refusal): "deployment \(id) cannot be continued: \(refusal)"
+        case .invalidTargetInstances(let message): message
         }
     }
 }

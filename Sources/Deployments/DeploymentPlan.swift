@@ -22,13 +22,17 @@ package struct DeploymentPlan: Sendable {
     /// The bundle's eTag as the store has it, for the specification when the revision names none: agents then
     /// check what they download.
     var bundleETag: String?
+    /// A blue/green deployment's `targetInstances`: the tags of its replacement instances.
+    var targetInstances: CodeDeploy.TargetInstances?
+    /// A blue/green rollback's hosts: the deployment it rolls back's, original and replacement.
+    var blueGreenRollbackTargets: [DeploymentTarget]?
 
     package init(
         applicationName: String, group: CodeDeploy.DeploymentGroupInfo, configName: String?,
         revision: CodeDeploy.RevisionLocation, creator: CodeDeploy.DeploymentCreator, description: String?,
         ignoreApplicationStopFailures: Bool, fileExistsBehavior: CodeDeploy.FileExistsBehavior?,
         autoRollbackConfiguration: CodeDeploy.AutoRollbackConfiguration?, updateOutdatedInstancesOnly: Bool,
-        rollbackOf: String?, bundleETag: String? = nil
+        rollbackOf: String?, bundleETag: String? = nil, targetInstances: CodeDeploy.TargetInstances? = nil
     ) {
         self.applicationName = applicationName
         self.group = group
@@ -42,6 +46,7 @@ package struct DeploymentPlan: Sendable {
         self.updateOutdatedInstancesOnly = updateOutdatedInstancesOnly
         self.rollbackOf = rollbackOf
         self.bundleETag = bundleETag
+        self.targetInstances = targetInstances
     }
 
     static let defaultConfigName = "CodeDeployDefault.OneAtATime"
@@ -61,29 +66,37 @@ package struct DeploymentPlan: Sendable {
         }
         let revisionKey = try RevisionKey.make(revision)
         let instances = try tx.list(CodeDeploy.InstanceInfo.self, .instance).map(\.value)
-        let names: [String]
-        switch TargetSelection.matchingInstances(
-            instances, tagFilters: group.onPremisesInstanceTagFilters, tagSet: group.onPremisesTagSet)
-        {
-        case .success(let matched): names = matched
-        case .failure:
-            throw DeploymentError.ambiguousTargetSelection(group: groupName)
+        let isBlueGreen = group.deploymentStyle?.deploymentType == .blueGreen
+        let selected: [(name: String, label: DeploymentTarget.Label?)]
+        if let rollbackTargets = blueGreenRollbackTargets {
+            selected = rollbackTargets.map { ($0.instanceName, $0.label) }
+        } else if isBlueGreen {
+            selected = try blueGreenHosts(instances, groupId: groupId, groupName: groupName, in: tx)
+        } else {
+            switch TargetSelection.matchingInstances(
+                instances, tagFilters: group.onPremisesInstanceTagFilters, tagSet: group.onPremisesTagSet)
+            {
+            case .success(let matched): selected = matched.map { ($0, nil) }
+            case .failure:
+                throw DeploymentError.ambiguousTargetSelection(group: groupName)
+            }
         }
         let byName = Dictionary(instances.compactMap { i in i.instanceName.map { ($0, i) } }) { first, _ in first }
         var targets: [DeploymentTarget] = []
-        for name in names {
+        for (name, label) in selected {
             guard let instance = byName[name], let host = instance.iamUserArn ?? instance.iamSessionArn else {
                 continue
             }
             let state = try tx.get(InstanceGroupState.self, .instanceGroupState, scope: groupId, name: name)
-            if updateOutdatedInstancesOnly, state?.revisionKey == revisionKey { continue }
+            // Only hosts that install can be up to date; an original host of a blue/green deployment installs nothing.
+            if updateOutdatedInstancesOnly, label != .blue, state?.revisionKey == revisionKey { continue }
             targets.append(
                 DeploymentTarget(
                     instanceName: name, hostIdentifier: host,
                     instanceHealth: state.map { $0.lastDeploymentSucceeded ? .healthy : .unhealthy } ?? .healthy,
                     revisionHealth: state?.revisionKey.map { $0 == revisionKey ? .current : .old } ?? .unknown,
                     loadBalancerServer: instance.tags?.first { $0.key == DeploymentTarget.loadBalancerServerTag }?
-                        .value))
+                        .value, label: label))
         }
         let loadBalancerNames =
             (group.loadBalancerInfo?.elbInfoList ?? []).compactMap(\.name)
@@ -97,9 +110,10 @@ package struct DeploymentPlan: Sendable {
             deploymentId: id, targets: targets, minimumHealthyHosts: minimumHealthy, withLoadBalancer: withLoadBalancer,
             loadBalancerNames: withLoadBalancer ? loadBalancerNames : [],
             ignoreApplicationStopFailures: ignoreApplicationStopFailures, timeouts: settings.timeouts,
-            autoRollbackConfiguration: rollback, rollbackOf: rollbackOf)
+            autoRollbackConfiguration: rollback, rollbackOf: rollbackOf,
+            blueGreen: isBlueGreen ? blueGreenSettings : nil)
         let previous = try group.lastSuccessfulDeployment?.deploymentId.flatMap { try tx.deployment($0) }
-        let info = CodeDeploy.DeploymentInfo(
+        var info = CodeDeploy.DeploymentInfo(
             applicationName: applicationName, autoRollbackConfiguration: rollback, computePlatform: .server,
             createTime: now, creator: creator, deploymentConfigName: configName, deploymentGroupName: groupName,
             deploymentId: id,
@@ -110,15 +124,86 @@ package struct DeploymentPlan: Sendable {
             instanceTerminationWaitTimeStarted: false, loadBalancerInfo: group.loadBalancerInfo,
             previousRevision: previous?.info.revision, revision: revision,
             updateOutdatedInstancesOnly: updateOutdatedInstancesOnly)
+        if isBlueGreen {
+            info.blueGreenDeploymentConfiguration = group.blueGreenDeploymentConfiguration
+            info.targetInstances = targetInstances
+        }
         let machine = Deployment(snapshot: snapshot, now: now)
         var record = DeploymentRecord(
             info: info, progress: machine.progress, deploymentGroupId: groupId,
-            specification: try specification(id: id, groupName: groupName, groupId: groupId))
+            specification: try specification(
+                id: id, groupName: groupName, groupId: groupId, blueGreen: isBlueGreen))
         record.show(machine)
         return (record, machine)
     }
 
-    private func specification(id: String, groupName: String, groupId: String) throws
+    /// How the group's replacement hosts take over.
+    private var blueGreenSettings: BlueGreenSettings {
+        let configuration = group.blueGreenDeploymentConfiguration
+        if blueGreenRollbackTargets != nil { return BlueGreenSettings() }
+        let ready = configuration?.deploymentReadyOption
+        let termination = configuration?.terminateBlueInstancesOnDeploymentSuccess
+        return BlueGreenSettings(
+            readyWait: ready?.actionOnTimeout == .stopDeployment
+                ? TimeInterval(min(max(ready?.waitTimeInMinutes ?? 0, 0), Self.maximumWaitMinutes) * 60) : nil,
+            originalHosts: termination?.action == .terminate
+                ? .terminate(
+                    after: TimeInterval(
+                        min(max(termination?.terminationWaitTimeInMinutes ?? 0, 0), Self.maximumWaitMinutes) * 60))
+                : .keepAlive)
+    }
+
+    /// CodeDeploy's longest wait in `Ready` and before the original hosts are retired: 48 hours.
+    package static let maximumWaitMinutes = 2880
+
+    /// A blue/green deployment's hosts: the group's fleet (the replacement hosts of its last successful blue/green
+    /// deployment, or else the instances its tag filters select) as the originals, and the instances
+    /// `targetInstances` selects as the replacements.
+    private func blueGreenHosts(
+        _ instances: [CodeDeploy.InstanceInfo], groupId: String, groupName: String, in tx: any StoreReader
+    ) throws -> [(name: String, label: DeploymentTarget.Label?)] {
+        let registered = Set(instances.filter { $0.deregisterTime == nil }.compactMap(\.instanceName))
+        let original: [String]
+        if let fleet = try tx.get(BlueGreenFleet.self, .blueGreenFleet, name: groupId) {
+            original = fleet.instanceNames.filter { registered.contains($0) }
+        } else {
+            switch TargetSelection.matchingInstances(
+                instances, tagFilters: group.onPremisesInstanceTagFilters, tagSet: group.onPremisesTagSet)
+            {
+            case .success(let matched): original = matched
+            case .failure: throw DeploymentError.ambiguousTargetSelection(group: groupName)
+            }
+        }
+        let filters = (targetInstances?.tagFilters ?? []).map {
+            CodeDeploy.TagFilter(key: $0.key, type: $0.type.map { .init(rawValue: $0.rawValue) }, value: $0.value)
+        }
+        let tagSet = targetInstances?.ec2TagSet.map { set in
+            CodeDeploy.OnPremisesTagSet(
+                onPremisesTagSetList: (set.ec2TagSetList ?? []).map { group in
+                    group.map {
+                        CodeDeploy.TagFilter(
+                            key: $0.key, type: $0.type.map { .init(rawValue: $0.rawValue) }, value: $0.value)
+                    }
+                })
+        }
+        let replacement: [String]
+        switch TargetSelection.matchingInstances(instances, tagFilters: filters, tagSet: tagSet) {
+        case .success(let matched): replacement = matched
+        case .failure:
+            throw DeploymentError.invalidTargetInstances(
+                "targetInstances gives both tagFilters and an ec2TagSet; give one or the other.")
+        }
+        let both = Set(original).intersection(replacement).sorted()
+        guard both.isEmpty else {
+            throw DeploymentError.invalidTargetInstances(
+                "The replacement instances that targetInstances selects must not serve already: "
+                    + "\(both.prefix(10).joined(separator: ", ")) \(both.count == 1 ? "is" : "are") in deployment group "
+                    + "\(groupName)'s current fleet. Tag the new instances differently, or deregister these.")
+        }
+        return original.map { ($0, .blue) } + replacement.map { ($0, .green) }
+    }
+
+    private func specification(id: String, groupName: String, groupId: String, blueGreen: Bool) throws
         -> DeploymentSpecificationDocument
     {
         let specRevision: DeploymentSpecificationDocument.Revision
@@ -141,7 +226,7 @@ package struct DeploymentPlan: Sendable {
         return DeploymentSpecificationDocument(
             deploymentId: id, deploymentGroupId: groupId, deploymentGroupName: groupName,
             applicationName: applicationName, deploymentCreator: creator.rawValue,
-            deploymentType: "IN_PLACE", revision: specRevision,
+            deploymentType: blueGreen ? "BLUE_GREEN" : "IN_PLACE", revision: specRevision,
             fileExistsBehavior: (fileExistsBehavior ?? .disallow).rawValue)
     }
 }

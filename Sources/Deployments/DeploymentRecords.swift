@@ -25,6 +25,22 @@ extension RecordKind {
     package static let commandDelivery = RecordKind(rawValue: "commandDelivery")
     /// An instance's state within a deployment group (scope: deployment group id, name: instance name).
     package static let instanceGroupState = RecordKind(rawValue: "instanceGroupState")
+    /// The instances a blue/green deployment group's next deployment replaces (scope "", name: deployment group id):
+    /// a ``BlueGreenFleet``, written when a blue/green deployment succeeds.
+    package static let blueGreenFleet = RecordKind(rawValue: "blueGreenFleet")
+}
+
+/// The original (blue) fleet of a blue/green deployment group's next deployment: the replacement hosts that took the
+/// traffic in its last successful one. Before the first, the group's tag filters select the original hosts.
+package struct BlueGreenFleet: Codable, Sendable, Hashable {
+    package var instanceNames: [String]
+    /// The deployment that made them the fleet.
+    package var deploymentId: String
+
+    package init(instanceNames: [String], deploymentId: String) {
+        self.instanceNames = instanceNames
+        self.deploymentId = deploymentId
+    }
 }
 
 /// A deployment as the API shows it, with the engine's progress; its snapshot and hosts are stored apart (see

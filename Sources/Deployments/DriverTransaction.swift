@@ -54,6 +54,13 @@ struct DriverTransaction {
             if case .stop = event, deployments[id]!.deployment.machine.isFinished {
                 throw DeploymentError.deploymentAlreadyCompleted(id)
             }
+            if case .continueDeployment(let wait) = event {
+                do {
+                    try deployments[id]!.deployment.machine.checkContinue(wait)
+                } catch {
+                    throw DeploymentError.cannotContinue(id, error)
+                }
+            }
             deployments[id]!.changed = true
             // In place: the transaction holds the only copy of the deployment (the cache gave its entry up), so a
             // thousand hosts are not copied to change one.
@@ -199,6 +206,8 @@ struct DriverTransaction {
         case .trafficCompleted(let id, let result): machine.trafficCompleted(id, result, now: now)
         case .tick: machine.tick(now: now)
         case .stop(let rollBack): machine.stop(autoRollbackEnabled: rollBack, now: now)
+        // Checked by the caller.
+        case .continueDeployment(let wait): (try? machine.continueDeployment(wait, now: now)) ?? []
         }
     }
 
@@ -261,6 +270,21 @@ struct DriverTransaction {
             try finished(id, outcome)
         case .requestRollback(let request):
             try rollBack(id, request)
+        case .replaceFleet(let replacement):
+            try replaceFleet(of: id, replacement)
+        }
+    }
+
+    /// A blue/green deployment succeeded: its replacement hosts become its group's fleet; its original hosts leave
+    /// it, and are deregistered for `TERMINATE`.
+    private mutating func replaceFleet(of id: String, _ replacement: FleetReplacement) throws {
+        let groupId = deployments[id]!.deployment.record.deploymentGroupId
+        try tx.set(
+            BlueGreenFleet(instanceNames: replacement.replacementHosts, deploymentId: id), .blueGreenFleet,
+            name: groupId)
+        guard replacement.deregisterOriginalHosts else { return }
+        for name in replacement.originalHosts {
+            try settings.deregisterInstance(tx, name, now)
         }
     }
 
@@ -332,7 +356,8 @@ struct DriverTransaction {
                 try tx.get(InstanceGroupState.self, .instanceGroupState, scope: groupId, name: host.instanceName)
                 ?? InstanceGroupState(lastDeploymentSucceeded: false)
             state.lastDeploymentSucceeded = host.status == .succeeded
-            if host.status == .succeeded { state.revisionKey = revisionKey }
+            // A blue/green original host only gave its traffic up: its revision did not change.
+            if host.status == .succeeded && host.installed { state.revisionKey = revisionKey }
             try tx.set(state, .instanceGroupState, scope: groupId, name: host.instanceName)
         }
         guard var queue = try tx.groupQueue(groupId) else { return }
@@ -364,12 +389,17 @@ struct DriverTransaction {
                     + "deployment whose revision it could roll back to.")
             return
         }
-        let plan = DeploymentPlan(
+        var plan = DeploymentPlan(
             applicationName: application, group: group, configName: info.deploymentConfigName,
             revision: revision, creator: .codeDeployRollback, description: nil,
             ignoreApplicationStopFailures: info.ignoreApplicationStopFailures ?? false,
             fileExistsBehavior: lastGood.info.fileExistsBehavior,
             autoRollbackConfiguration: nil, updateOutdatedInstancesOnly: false, rollbackOf: id)
+        let triggering = deployments[id]!.deployment.machine.snapshot
+        if triggering.blueGreen != nil {
+            // A blue/green rollback moves the traffic back between the same hosts (reference §3.3).
+            plan.blueGreenRollbackTargets = triggering.targets
+        }
         let rollbackId = try add(plan)
         deployments[rollbackId]?.deployment.machine.recordRollback(deploymentId: nil, message: request.message)
         deployments[id]!.deployment.machine.recordRollback(deploymentId: rollbackId, message: request.message)

@@ -17,6 +17,9 @@ public enum DeploymentAction: Codable, Sendable, Hashable {
     case finish(DeploymentOutcome)
     /// Create the automatic rollback deployment, then record it with ``Deployment/recordRollback(deploymentId:message:)``.
     case requestRollback(RollbackRequest)
+    /// A blue/green deployment succeeded: its replacement hosts become the deployment group's fleet, and its
+    /// original hosts leave it (and are deregistered, for `TERMINATE`).
+    case replaceFleet(FleetReplacement)
 }
 
 /// A command for one host: one lifecycle event the agent runs.

@@ -14,6 +14,7 @@ extension Deployment {
         let rollbackDeploymentId: String?
         let rollbackMessage: String?
         let phase: Phase
+        let blueGreenStage: BlueGreenStage?
     }
 
     /// The deployment's progress, to store apart from its snapshot and hosts.
@@ -21,7 +22,8 @@ extension Deployment {
         Progress(
             createTime: createTime, startTime: startTime, completeTime: completeTime,
             minimumHealthyHostCount: minimumHealthyHostCount, rollbackRequest: rollbackRequest,
-            rollbackDeploymentId: rollbackDeploymentId, rollbackMessage: rollbackMessage, phase: phase)
+            rollbackDeploymentId: rollbackDeploymentId, rollbackMessage: rollbackMessage, phase: phase,
+            blueGreenStage: blueGreenStage)
     }
 
     /// Reassembles a deployment stored in parts; `hosts` in the order of ``hosts`` when it was stored.
@@ -36,6 +38,7 @@ extension Deployment {
         self.rollbackDeploymentId = progress.rollbackDeploymentId
         self.rollbackMessage = progress.rollbackMessage
         self.phase = progress.phase
+        self.blueGreenStage = progress.blueGreenStage
         self.index = FleetIndex(hosts, saved: true)
     }
 }

@@ -20,7 +20,17 @@ extension Deployment {
         default: return []
         }
         startTime = now
-        minimumHealthyHostCount = snapshot.minimumHealthyHosts.count(fleetSize: hosts.count)
+        if snapshot.blueGreen != nil {
+            // A blue/green deployment's configuration counts the hosts that take the traffic.
+            minimumHealthyHostCount = snapshot.minimumHealthyHosts.count(fleetSize: trafficTakerCount)
+            guard trafficTakerCount > 0 else {
+                phase = .running
+                return finish(.failed(failureInformation(.noInstances)), now: now)
+            }
+            blueGreenStage = snapshot.isBlueGreenRollback ? .rerouting : .replacing
+        } else {
+            minimumHealthyHostCount = snapshot.minimumHealthyHosts.count(fleetSize: hosts.count)
+        }
         phase = .running
         return settle(now: now)
     }
@@ -68,7 +78,10 @@ extension Deployment {
     /// The traffic controller finished request `id`.
     public mutating func trafficCompleted(_ id: HostCommandID, _ result: TrafficResult, now: Date) -> [DeploymentAction]
     {
-        modifyHost(for: id, now: now) { host, snapshot, stopping in
+        if case .restoring(let restore)? = blueGreenStage, restore.open.contains(id), liveStopping != nil {
+            return restoreCompleted(id, result, now: now) + settle(now: now)
+        }
+        return modifyHost(for: id, now: now) { host, snapshot, stopping in
             host.trafficCompleted(id, result, now: now, stopping: stopping, snapshot)
         }
     }
@@ -81,6 +94,7 @@ extension Deployment {
         for position in hosts.indices where (hosts[position].deadline ?? .distantFuture) <= now {
             actions += modify(position) { $0.expire(now: now, stopping: stopping, snapshot) }
         }
+        actions += tickBlueGreen(now: now)
         return actions + settle(now: now)
     }
 
@@ -141,7 +155,7 @@ extension Deployment {
     }
 
     /// Every change of a host goes through here, so that the index follows.
-    private mutating func modify<Result>(_ position: Int, _ change: (inout HostLifecycle) -> Result) -> Result {
+    mutating func modify<Result>(_ position: Int, _ change: (inout HostLifecycle) -> Result) -> Result {
         let before = hosts[position].summary
         let result = change(&hosts[position])
         index.update(position, from: before, in: hosts)
@@ -152,6 +166,8 @@ extension Deployment {
     /// when it is decided.
     private mutating func settle(now: Date) -> [DeploymentAction] {
         switch phase {
+        case .running where blueGreenStage != nil:
+            return settleBlueGreen(now: now)
         case .running:
             let plan = FleetScheduler.plan(
                 tally: index.tally, pendingInOrder: index.pendingNames(hosts), minimumHealthy: minimumHealthyHostCount)
@@ -172,21 +188,20 @@ extension Deployment {
             }
         case .stopping(let request):
             guard index.tally.inFlight == 0 else { return [] }
-            for position in hosts.indices where !hosts[position].isFinished {
-                _ = modify(position) { $0.interrupt(now: now) }
-            }
+            if case .restoring? = blueGreenStage { return [] }
+            interruptUnfinished(now: now)
             let information = CodeDeploy.ErrorInformation(
                 code: .manualStop, message: "The deployment was stopped by a StopDeployment request.")
-            return finish(.stopped(information), now: now, rollBack: request.rollBack)
+            return restoreOrFinish(.stopped(information), rollBack: request.rollBack, now: now)
         default:
             return []
         }
     }
 
-    private mutating func finish(
+    mutating func finish(
         _ outcome: DeploymentOutcome, now: Date, rollBack stopRollBack: Bool = false
     ) -> [DeploymentAction] {
-        for position in hosts.indices where hosts[position].status == .pending {
+        for position in hosts.indices where hosts[position].status == .pending || hosts[position].status == .ready {
             _ = modify(position) { $0.interrupt(now: now) }
         }
         phase = .finished(outcome)
@@ -214,7 +229,7 @@ extension Deployment {
         return actions
     }
 
-    private func failureInformation(_ code: CodeDeploy.ErrorCode) -> CodeDeploy.ErrorInformation {
+    func failureInformation(_ code: CodeDeploy.ErrorCode) -> CodeDeploy.ErrorInformation {
         switch code {
         case .noInstances:
             return CodeDeploy.ErrorInformation(

@@ -27,6 +27,8 @@ public struct Deployment: Codable, Sendable, Hashable {
     /// The `rollbackMessage` recorded with it.
     public internal(set) var rollbackMessage: String?
     var phase: Phase
+    /// Where a blue/green deployment is, once started (see `Deployment+BlueGreen.swift`); `nil` for in-place.
+    var blueGreenStage: BlueGreenStage?
     /// Derived from `hosts`; neither stored nor compared.
     var index: FleetIndex
 
@@ -48,11 +50,14 @@ public struct Deployment: Codable, Sendable, Hashable {
     /// A new deployment in status `Created`. A target named twice is deployed to once.
     public init(snapshot: DeploymentSnapshot, now: Date) {
         self.snapshot = snapshot
-        let events = snapshot.lifecycleEvents
         var seen: Set<String> = []
         let targets = snapshot.targets.filter { seen.insert($0.instanceName).inserted }
+        // A blue/green replacement host waits in Ready before it takes traffic.
+        let hold: LifecycleEvent? = snapshot.isBlueGreenRollback ? nil : .beforeAllowTraffic
         self.hosts = DeploymentTarget.schedulingOrder(targets).map {
-            HostLifecycle(target: $0, events: events)
+            HostLifecycle(
+                target: $0, events: snapshot.lifecycleEvents(of: $0),
+                holdBefore: snapshot.blueGreen != nil && $0.label == .green ? hold : nil)
         }
         self.createTime = now
         self.minimumHealthyHostCount = 0
@@ -62,7 +67,7 @@ public struct Deployment: Codable, Sendable, Hashable {
 
     private enum CodingKeys: String, CodingKey {
         case snapshot, hosts, createTime, startTime, completeTime, minimumHealthyHostCount, rollbackRequest
-        case rollbackDeploymentId, rollbackMessage, phase
+        case rollbackDeploymentId, rollbackMessage, phase, blueGreenStage
     }
 
     /// Decodes a stored deployment and rebuilds its index.
@@ -78,6 +83,7 @@ public struct Deployment: Codable, Sendable, Hashable {
         self.rollbackDeploymentId = try container.decodeIfPresent(String.self, forKey: .rollbackDeploymentId)
         self.rollbackMessage = try container.decodeIfPresent(String.self, forKey: .rollbackMessage)
         self.phase = try container.decode(Phase.self, forKey: .phase)
+        self.blueGreenStage = try container.decodeIfPresent(BlueGreenStage.self, forKey: .blueGreenStage)
         self.index = FleetIndex(hosts, saved: true)
     }
 
@@ -94,6 +100,7 @@ public struct Deployment: Codable, Sendable, Hashable {
         try container.encodeIfPresent(rollbackDeploymentId, forKey: .rollbackDeploymentId)
         try container.encodeIfPresent(rollbackMessage, forKey: .rollbackMessage)
         try container.encode(phase, forKey: .phase)
+        try container.encodeIfPresent(blueGreenStage, forKey: .blueGreenStage)
     }
 
     /// Deployments are equal when their state is; the index follows from it.
@@ -103,6 +110,7 @@ public struct Deployment: Codable, Sendable, Hashable {
             && left.minimumHealthyHostCount == right.minimumHealthyHostCount
             && left.rollbackRequest == right.rollbackRequest && left.rollbackDeploymentId == right.rollbackDeploymentId
             && left.rollbackMessage == right.rollbackMessage && left.phase == right.phase
+            && left.blueGreenStage == right.blueGreenStage
     }
 
     /// Hashes the state, not the index.
@@ -117,6 +125,7 @@ public struct Deployment: Codable, Sendable, Hashable {
         hasher.combine(rollbackDeploymentId)
         hasher.combine(rollbackMessage)
         hasher.combine(phase)
+        hasher.combine(blueGreenStage)
     }
 
     /// The deployment's id.
@@ -126,13 +135,14 @@ public struct Deployment: Codable, Sendable, Hashable {
 // MARK: - Read-outs
 
 extension Deployment {
-    /// The deployment's status: `Created`, `Queued`, `InProgress` (also while stopping), `Succeeded`, `Failed` or
-    /// `Stopped`.
+    /// The deployment's status: `Created`, `Queued`, `InProgress` (also while stopping), `Ready` (a blue/green
+    /// deployment waiting for `ContinueDeployment`), `Succeeded`, `Failed` or `Stopped`.
     public var status: CodeDeploy.DeploymentStatus {
         switch phase {
         case .created: .created
         case .queued: .queued
-        case .running, .stopping: .inProgress
+        case .running: isWaitingForContinue ? .ready : .inProgress
+        case .stopping: .inProgress
         case .finished(let outcome): outcome.status
         }
     }
@@ -175,10 +185,13 @@ extension Deployment {
 
     /// The `deploymentStatusMessages`.
     public var statusMessages: [String] {
-        guard case .stopping = phase else { return [] }
+        var messages = blueGreenMessages
+        guard case .stopping = phase else { return messages }
         // A host has a command in flight exactly while it is InProgress.
         let running = index.statusCounts[.inProgress] ?? 0
-        return ["Stopping: waiting for \(running) running lifecycle event\(running == 1 ? "" : "s") to finish."]
+        messages.append(
+            "Stopping: waiting for \(running) running lifecycle event\(running == 1 ? "" : "s") to finish.")
+        return messages
     }
 
     /// The `rollbackInfo` of this deployment: the rollback it triggered, or the deployment it rolls back.
@@ -209,10 +222,17 @@ extension Deployment {
     public var offeredCommands: [HostCommand] { hosts.compactMap(\.offeredCommand) }
 
     /// The traffic requests not yet reported. After a restart the driver performs them again.
-    public var openTrafficRequests: [TrafficRequest] { hosts.compactMap { $0.openTrafficRequest(snapshot) } }
+    public var openTrafficRequests: [TrafficRequest] {
+        hosts.compactMap { $0.openTrafficRequest(snapshot) } + openRestoreRequests
+    }
 
     /// The earliest deadline in the state: call ``tick(now:)`` then. `nil` when nothing is waiting.
-    public var nextDeadline: Date? { index.earliestDeadline }
+    public var nextDeadline: Date? {
+        switch (index.earliestDeadline, stageDeadline) {
+        case (let hosts?, let stage?): min(hosts, stage)
+        case (let hosts, let stage): hosts ?? stage
+        }
+    }
 
     /// The positions in ``hosts`` of the hosts changed since the deployment was created, decoded or reassembled, or
     /// since ``markHostsSaved()``: what a driver that stores hosts apart must write.
@@ -250,6 +270,9 @@ extension Deployment {
         info.deploymentStatusMessages = statusMessages
         info.rollbackInfo = rollbackInfo ?? info.rollbackInfo
         info.ignoreApplicationStopFailures = snapshot.ignoreApplicationStopFailures
+        if snapshot.blueGreen != nil {
+            info.instanceTerminationWaitTimeStarted = instanceTerminationWaitTimeStarted
+        }
         return info
     }
 }

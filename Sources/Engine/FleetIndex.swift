@@ -135,6 +135,9 @@ extension HostLifecycle {
         switch self.phase {
         case .pending: phase = .pending
         case .working: phase = .inFlight
+        // Waits for its deployment, in flight for nothing; only blue/green deployments, which plan their fleets
+        // themselves, hold hosts.
+        case .ready: phase = .succeeded
         case .finished(.succeeded): phase = .succeeded
         case .finished(.failed): phase = .failed
         case .finished: phase = .skipped

@@ -14,10 +14,22 @@ extension HostLifecycle {
         return issue(0, now: now, snapshot)
     }
 
-    private mutating func issue(_ index: Int, now: Date, _ snapshot: DeploymentSnapshot) -> [DeploymentAction] {
+    /// The deployment moves a `Ready` host on, past its hold.
+    mutating func proceed(now: Date, _ snapshot: DeploymentSnapshot) -> [DeploymentAction] {
+        guard case .ready(let next) = phase else { return [] }
+        return issue(next, now: now, snapshot, passingHold: true)
+    }
+
+    private mutating func issue(
+        _ index: Int, now: Date, _ snapshot: DeploymentSnapshot, passingHold: Bool = false
+    ) -> [DeploymentAction] {
         lastUpdatedAt = now
         guard index < events.count else {
             phase = .finished(failure == nil ? .succeeded : .failed)
+            return []
+        }
+        if index == hold && !passingHold {
+            phase = .ready(next: index)
             return []
         }
         let id = HostCommandID(
@@ -144,12 +156,19 @@ extension HostLifecycle {
     }
 
     /// The deployment stops: a host not started is skipped; an offered command is withdrawn; a running command or
-    /// traffic request may finish (``completed(_:_:now:stopping:_:)`` then ends the host).
+    /// traffic request may finish (``completed(_:_:now:stopping:_:)`` then ends the host); a `Ready` host, which
+    /// has changed but never took traffic, fails.
     mutating func interrupt(now: Date) -> [DeploymentAction] {
         switch phase {
         case .pending:
             skipRemaining(from: 0)
             phase = .finished(.skipped)
+            lastUpdatedAt = now
+            return []
+        case .ready(let next):
+            skipRemaining(from: next)
+            failure = failure ?? .interrupted(after: next > 0 ? events[next - 1].event : nil)
+            phase = .finished(.failed)
             lastUpdatedAt = now
             return []
         case .working(let step):

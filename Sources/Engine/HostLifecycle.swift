@@ -15,11 +15,16 @@ public struct HostLifecycle: Codable, Sendable, Hashable {
     public internal(set) var lastUpdatedAt: Date?
     /// Why the host failed, when it did.
     public internal(set) var failure: HostFailure?
+    /// The event before which the host stops in `Ready` until its deployment moves on (a blue/green replacement
+    /// host, before `BeforeAllowTraffic`); `nil` when it runs its events through.
+    let hold: Int?
     var phase: Phase
 
     enum Phase: Codable, Sendable, Hashable {
         case pending
         case working(Step)
+        /// Stopped before event `next` (the hold), waiting for its deployment.
+        case ready(next: Int)
         case finished(CodeDeploy.TargetStatus)
     }
 
@@ -40,10 +45,15 @@ public struct HostLifecycle: Codable, Sendable, Hashable {
         case traffic
     }
 
-    init(target: DeploymentTarget, events: [LifecycleEvent]) {
+    init(target: DeploymentTarget, events: [LifecycleEvent], holdBefore: LifecycleEvent? = nil) {
         self.target = target
         self.events = events.map { LifecycleEventRecord(event: $0) }
+        self.hold = holdBefore.flatMap { events.firstIndex(of: $0) }
         self.phase = .pending
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case target, events, lastUpdatedAt, failure, hold, phase
     }
 
     /// The on-premises instance name.
@@ -54,8 +64,21 @@ public struct HostLifecycle: Codable, Sendable, Hashable {
         switch phase {
         case .pending: .pending
         case .working: .inProgress
+        case .ready: .ready
         case .finished(let status): status
         }
+    }
+
+    /// Whether the host reached its hold: it is `Ready`, or went on from there.
+    public var passedHold: Bool {
+        guard let hold else { return false }
+        if case .ready = phase { return true }
+        return events[hold].startTime != nil
+    }
+
+    /// Whether event `event` of the host started (it was offered or handed to the traffic controller).
+    public func started(_ event: LifecycleEvent) -> Bool {
+        events.contains { $0.event == event && $0.startTime != nil }
     }
 
     /// Whether the host has finished (succeeded, failed or skipped).
@@ -118,21 +141,26 @@ public struct HostLifecycle: Codable, Sendable, Hashable {
     /// The host as `BatchGetDeploymentTargets` shows it.
     public func instanceTarget(deploymentId: String, targetArn: String? = nil) -> CodeDeploy.InstanceTarget {
         CodeDeploy.InstanceTarget(
-            deploymentId: deploymentId, lastUpdatedAt: lastUpdatedAt, lifecycleEvents: lifecycleEvents,
-            status: status, targetArn: targetArn, targetId: instanceName)
+            deploymentId: deploymentId,
+            instanceLabel: target.label.map { CodeDeploy.TargetLabel(rawValue: $0.rawValue) },
+            lastUpdatedAt: lastUpdatedAt, lifecycleEvents: lifecycleEvents, status: status, targetArn: targetArn,
+            targetId: instanceName)
     }
 
     /// The host as the deprecated `BatchGetDeploymentInstances` shows it.
     public func instanceSummary(deploymentId: String, instanceId: String? = nil) -> CodeDeploy.InstanceSummary {
         CodeDeploy.InstanceSummary(
-            deploymentId: deploymentId, instanceId: instanceId ?? instanceName, lastUpdatedAt: lastUpdatedAt,
-            lifecycleEvents: lifecycleEvents, status: CodeDeploy.InstanceStatus(rawValue: status.rawValue))
+            deploymentId: deploymentId, instanceId: instanceId ?? instanceName,
+            instanceType: target.label.map { CodeDeploy.InstanceType(rawValue: $0.rawValue) },
+            lastUpdatedAt: lastUpdatedAt, lifecycleEvents: lifecycleEvents,
+            status: CodeDeploy.InstanceStatus(rawValue: status.rawValue))
     }
 
     /// The host's outcome once it finished, for instance-health bookkeeping; `nil` while it has not.
     public var outcome: HostOutcome? {
         guard case .finished(let status) = phase else { return nil }
-        return HostOutcome(instanceName: instanceName, status: status)
+        return HostOutcome(
+            instanceName: instanceName, status: status, installed: events.contains { $0.event == .install })
     }
 }
 
@@ -174,11 +202,15 @@ public struct HostOutcome: Codable, Sendable, Hashable {
     public var instanceName: String
     /// Its final status: `Succeeded`, `Failed` or `Skipped`.
     public var status: CodeDeploy.TargetStatus
+    /// Whether the deployment installs its revision on the host (a blue/green deployment's original hosts and
+    /// rollback only change traffic): a succeeded host that installs now runs the deployment's revision.
+    public var installed: Bool
 
     /// An outcome.
-    public init(instanceName: String, status: CodeDeploy.TargetStatus) {
+    public init(instanceName: String, status: CodeDeploy.TargetStatus, installed: Bool = true) {
         self.instanceName = instanceName
         self.status = status
+        self.installed = installed
     }
 
     /// Whether the deployment changed the instance (it succeeded or failed on it).

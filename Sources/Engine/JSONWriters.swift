@@ -14,6 +14,7 @@ extension HostLifecycle: JSONWritable {
         output.member("events", events, in: &object)
         output.member("lastUpdatedAt", lastUpdatedAt, in: &object)
         output.member("failure", failure, in: &object)
+        output.member("hold", hold, in: &object)
         output.member("phase", phase, in: &object)
         output.endObject(object)
     }
@@ -27,6 +28,8 @@ extension HostLifecycle.Phase: JSONWritable {
             output.member("pending", EmptyObject(), in: &object)
         case .working(let step):
             output.member("working", Unlabelled(step), in: &object)
+        case .ready(let next):
+            output.member("ready", Labelled("next", next), in: &object)
         case .finished(let status):
             output.member("finished", Unlabelled(status), in: &object)
         }
@@ -101,6 +104,7 @@ extension DeploymentTarget: JSONWritable {
         output.member("instanceHealth", instanceHealth.rawValue, in: &object)
         output.member("revisionHealth", revisionHealth.rawValue, in: &object)
         output.member("loadBalancerServer", loadBalancerServer, in: &object)
+        output.member("label", label?.rawValue, in: &object)
         output.endObject(object)
     }
 }
@@ -181,6 +185,10 @@ extension Deployment.Progress: JSONWritable {
         output.member("rollbackDeploymentId", rollbackDeploymentId, in: &object)
         output.member("rollbackMessage", rollbackMessage, in: &object)
         output.member("phase", phase, in: &object)
+        if let blueGreenStage, let stage = try? AWSJSON.makeEncoder().encode(blueGreenStage) {
+            // Blue/green deployments only, and rarely changed: the synthesized encoder is fast enough.
+            output.member("blueGreenStage", rawJSON: stage, in: &object)
+        }
         output.endObject(object)
     }
 }

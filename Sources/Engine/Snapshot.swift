@@ -25,6 +25,9 @@ public struct DeploymentSnapshot: Codable, Sendable, Hashable {
     /// Set when this deployment is itself an automatic rollback, to the id of the deployment it rolls back.
     /// A rollback never asks for another rollback.
     public var rollbackOf: String?
+    /// Set for a blue/green deployment: how its replacement (green) hosts take the traffic of its original (blue)
+    /// hosts. `nil` for an in-place deployment.
+    public var blueGreen: BlueGreenSettings?
 
     /// A snapshot; every setting past the targets has CodeDeploy's default.
     public init(
@@ -36,7 +39,8 @@ public struct DeploymentSnapshot: Codable, Sendable, Hashable {
         ignoreApplicationStopFailures: Bool = false,
         timeouts: DeploymentTimeouts = DeploymentTimeouts(),
         autoRollbackConfiguration: CodeDeploy.AutoRollbackConfiguration? = nil,
-        rollbackOf: String? = nil
+        rollbackOf: String? = nil,
+        blueGreen: BlueGreenSettings? = nil
     ) {
         self.deploymentId = deploymentId
         self.targets = targets
@@ -47,10 +51,34 @@ public struct DeploymentSnapshot: Codable, Sendable, Hashable {
         self.timeouts = timeouts
         self.autoRollbackConfiguration = autoRollbackConfiguration
         self.rollbackOf = rollbackOf
+        self.blueGreen = blueGreen
     }
 
-    /// The lifecycle events every host goes through, in order (`Start` and `End` are not listed).
+    /// The lifecycle events of an in-place deployment's hosts, in order (`Start` and `End` are not listed).
     public var lifecycleEvents: [LifecycleEvent] { LifecycleEvent.inPlaceOrder(withLoadBalancer: withLoadBalancer) }
+
+    /// Whether this is the automatic rollback of a blue/green deployment: its original hosts take the traffic back
+    /// and its replacement hosts give it up; nothing is installed.
+    public var isBlueGreenRollback: Bool { blueGreen != nil && rollbackOf != nil }
+
+    /// The lifecycle events of `target`, in order: an in-place host's whole sequence; in a blue/green deployment
+    /// (reference §3.3) a replacement host installs and then takes traffic, an original host gives it up, and in a
+    /// blue/green rollback the other way round.
+    public func lifecycleEvents(of target: DeploymentTarget) -> [LifecycleEvent] {
+        guard blueGreen != nil else { return lifecycleEvents }
+        let install: [LifecycleEvent] = [
+            .applicationStop, .downloadBundle, .beforeInstall, .install, .afterInstall, .applicationStart,
+            .validateService,
+        ]
+        let allow: [LifecycleEvent] = [.beforeAllowTraffic, .allowTraffic, .afterAllowTraffic]
+        let block: [LifecycleEvent] = [.beforeBlockTraffic, .blockTraffic, .afterBlockTraffic]
+        switch (target.label, isBlueGreenRollback) {
+        case (.green?, false): return install + allow
+        case (.green?, true): return block
+        case (_, false): return block
+        case (_, true): return allow
+        }
+    }
 
     /// Whether automatic rollback is on for `event`.
     public func rollsBack(on event: CodeDeploy.AutoRollbackEvent) -> Bool {
@@ -74,6 +102,9 @@ public struct DeploymentTarget: Codable, Sendable, Hashable {
     /// The name of the instance's server in the load balancer's backends, when its tag gives one other than the
     /// instance name (see ``trafficServerName``).
     public var loadBalancerServer: String?
+    /// In a blue/green deployment, whether the host is an original (blue) or a replacement (green) one; `nil` in an
+    /// in-place deployment.
+    public var label: Label?
 
     /// A target; without history an instance counts as healthy with an unknown revision.
     public init(
@@ -81,13 +112,22 @@ public struct DeploymentTarget: Codable, Sendable, Hashable {
         hostIdentifier: String,
         instanceHealth: InstanceHealth = .healthy,
         revisionHealth: RevisionHealth = .unknown,
-        loadBalancerServer: String? = nil
+        loadBalancerServer: String? = nil,
+        label: Label? = nil
     ) {
         self.instanceName = instanceName
         self.hostIdentifier = hostIdentifier
         self.instanceHealth = instanceHealth
         self.revisionHealth = revisionHealth
         self.loadBalancerServer = loadBalancerServer
+        self.label = label
+    }
+
+    /// A blue/green deployment's two fleets: the original hosts that serve before it (`Blue`) and the replacement
+    /// hosts it installs and moves the traffic to (`Green`). The raw values are CodeDeploy's `TargetLabel`s.
+    public enum Label: String, Codable, Sendable, Hashable {
+        case blue = "Blue"
+        case green = "Green"
     }
 
     /// The instance tag whose value names the instance's server in the load balancer's backends.
@@ -198,5 +238,31 @@ public struct DeploymentTimeouts: Codable, Sendable, Hashable {
         self.running = running
         self.grace = grace
         self.reportedDurationBounds = reportedDurationBounds
+    }
+}
+
+/// How a blue/green deployment's replacement hosts take over (a deployment group's
+/// `blueGreenDeploymentConfiguration`, resolved at `CreateDeployment`).
+public struct BlueGreenSettings: Codable, Sendable, Hashable {
+    /// How long the deployment waits in status `Ready`, once its replacement hosts are installed, for
+    /// `ContinueDeployment` before it stops (`STOP_DEPLOYMENT`); `nil`: it moves the traffic at once
+    /// (`CONTINUE_DEPLOYMENT`).
+    public var readyWait: TimeInterval?
+    /// What becomes of the original hosts once the traffic has left them.
+    public var originalHosts: OriginalHosts
+
+    /// Settings.
+    public init(readyWait: TimeInterval? = nil, originalHosts: OriginalHosts = .keepAlive) {
+        self.readyWait = readyWait
+        self.originalHosts = originalHosts
+    }
+
+    /// `terminateBlueInstancesOnDeploymentSuccess`.
+    public enum OriginalHosts: Codable, Sendable, Hashable {
+        /// `KEEP_ALIVE`: they leave the load balancer and the deployment group's fleet, and keep running.
+        case keepAlive
+        /// `TERMINATE`: after the wait, they are also deregistered from Slipway (which cannot power a machine off:
+        /// the deployment says so for someone to act on).
+        case terminate(after: TimeInterval)
     }
 }

@@ -51,7 +51,10 @@ public func buildApplication(
     let deployments = DeploymentDriver(
         store: store, wakeups: HostWakeups(),
         settings: DeploymentSettings(
-            region: configuration.region, timeouts: DeploymentTimeouts(pickup: configuration.commandPickupTimeout)),
+            region: configuration.region, timeouts: DeploymentTimeouts(pickup: configuration.commandPickupTimeout),
+            deregisterInstance: { [accountID = configuration.accountID] tx, name, now in
+                try InstanceHandlers.deregister(name, in: tx, accountID: accountID, now: now)
+            }),
         logger: logger,
         traffic: HAProxyTrafficController(
             runtimes: configuration.haproxies.map { HAProxyRuntime(address: $0) }, timing: configuration.trafficTiming))

@@ -295,16 +295,15 @@ enum DeploymentGroupHandlers {
                 .invalidTargetGroupPairException, "Target group pairs are for ECS deployment groups only.")
         }
         if platform == .server && style.deploymentType == .blueGreen {
-            if !(group.onPremisesInstanceTagFilters ?? []).isEmpty || group.onPremisesTagSet != nil {
+            // AWS runs blue/green only on EC2 behind an ELB; Slipway runs it on registered on-premises instances
+            // behind the HAProxy backends the group names.
+            guard style.deploymentOption == .withTrafficControl, hasLoadBalancer else {
                 throw AWSJSONError(
                     .invalidDeploymentStyleException,
-                    "Blue/green deployments are not supported for on-premises instances.")
+                    "A blue/green deployment moves traffic: give the group deploymentOption WITH_TRAFFIC_CONTROL and "
+                        + "the load balancer backends (targetGroupInfoList or elbInfoList) its instances serve in.")
             }
-            if group.blueGreenDeploymentConfiguration == nil {
-                throw AWSJSONError(
-                    .invalidBlueGreenDeploymentConfigurationException,
-                    "A blue/green deployment group needs a blueGreenDeploymentConfiguration.")
-            }
+            group.blueGreenDeploymentConfiguration = try validatedBlueGreen(group.blueGreenDeploymentConfiguration)
         }
         if platform == .ecs && (group.ecsServices ?? []).isEmpty {
             throw AWSJSONError(.invalidECSServiceException, "An ECS deployment group needs one ECS service.")
@@ -384,5 +383,55 @@ extension StoreReader {
         AWSJSONError(
             .deploymentGroupDoesNotExistException,
             "No Deployment Group found for name: \(name) in application \(application)")
+    }
+}
+
+extension DeploymentGroupHandlers {
+    /// A Server blue/green configuration with CodeDeploy's defaults filled in: replacement instances found by tag
+    /// (`DISCOVER_EXISTING`), traffic moved as soon as they are ready (`CONTINUE_DEPLOYMENT`), and the original
+    /// instances kept (`KEEP_ALIVE`: deregistering them is for the group to ask for). Waits are 0 to 2880 minutes.
+    static func validatedBlueGreen(_ configuration: CodeDeploy.BlueGreenDeploymentConfiguration?) throws
+        -> CodeDeploy.BlueGreenDeploymentConfiguration
+    {
+        var configuration = configuration ?? .init()
+        var green = configuration.greenFleetProvisioningOption ?? .init(action: .discoverExisting)
+        green.action = green.action ?? .discoverExisting
+        guard green.action == .discoverExisting else {
+            throw AWSJSONError(
+                .invalidBlueGreenDeploymentConfigurationException,
+                "greenFleetProvisioningOption must be DISCOVER_EXISTING: Slipway cannot copy Auto Scaling groups; "
+                    + "register the replacement instances and name them with the deployment's targetInstances.")
+        }
+        var ready = configuration.deploymentReadyOption ?? .init(actionOnTimeout: .continueDeployment)
+        ready.actionOnTimeout = ready.actionOnTimeout ?? .continueDeployment
+        ready.waitTimeInMinutes = ready.waitTimeInMinutes ?? 0
+        var blue = configuration.terminateBlueInstancesOnDeploymentSuccess ?? .init(action: .keepAlive)
+        blue.action = blue.action ?? .keepAlive
+        blue.terminationWaitTimeInMinutes = blue.terminationWaitTimeInMinutes ?? 0
+        guard ready.actionOnTimeout!.isKnown, blue.action!.isKnown else {
+            throw AWSJSONError(
+                .invalidBlueGreenDeploymentConfigurationException,
+                "actionOnTimeout must be CONTINUE_DEPLOYMENT or STOP_DEPLOYMENT, and the action on the original "
+                    + "instances TERMINATE or KEEP_ALIVE.")
+        }
+        let limit = DeploymentPlan.maximumWaitMinutes
+        for (name, minutes) in [
+            ("waitTimeInMinutes", ready.waitTimeInMinutes!),
+            ("terminationWaitTimeInMinutes", blue.terminationWaitTimeInMinutes!),
+        ] where !(0...limit).contains(minutes) {
+            throw AWSJSONError(
+                .invalidBlueGreenDeploymentConfigurationException,
+                "\(name) must be between 0 and \(limit) minutes (48 hours); it is \(minutes).")
+        }
+        if ready.actionOnTimeout == .stopDeployment && ready.waitTimeInMinutes == 0 {
+            throw AWSJSONError(
+                .invalidBlueGreenDeploymentConfigurationException,
+                "STOP_DEPLOYMENT needs a waitTimeInMinutes above 0: it is how long the deployment waits in Ready for "
+                    + "ContinueDeployment before it stops.")
+        }
+        configuration.greenFleetProvisioningOption = green
+        configuration.deploymentReadyOption = ready
+        configuration.terminateBlueInstancesOnDeploymentSuccess = blue
+        return configuration
     }
 }

@@ -8,16 +8,21 @@ enum InstanceHandlers {
     static let pageSize = 100
     static let tagLimit = 10
 
+    /// Deregisters instance `name` (DeregisterOnPremisesInstance, and a blue/green deployment's `TERMINATE`): it keeps
+    /// its record with a `deregisterTime`, and its IAM user no longer speaks for it.
+    static func deregister(_ name: String, in tx: any StoreWriter, accountID: String, now: Date) throws {
+        guard var instance = try tx.instance(name), instance.deregisterTime == nil else { return }
+        instance.deregisterTime = now
+        try tx.set(instance, .instance, name: name)
+        try tx.bindIAMUser(arn: instance.iamUserArn, accountID: accountID, toInstance: nil, previousInstance: name)
+    }
+
     static func register(in api: inout CodeDeployAPI) {
         api.on(.registerOnPremisesInstance, registerInstance)
         api.on(.deregisterOnPremisesInstance) { (input: CodeDeploy.DeregisterOnPremisesInstanceInput, context) in
             let name = try input.instanceName.required(.instanceNameRequiredException, "instance name")
             try await context.store.write { tx in
-                guard var instance = try tx.instance(name), instance.deregisterTime == nil else { return }
-                instance.deregisterTime = context.now
-                try tx.set(instance, .instance, name: name)
-                try tx.bindIAMUser(
-                    arn: instance.iamUserArn, accountID: context.accountID, toInstance: nil, previousInstance: name)
+                try deregister(name, in: tx, accountID: context.accountID, now: context.now)
             }
         }
         api.on(.getOnPremisesInstance) { (input: CodeDeploy.GetOnPremisesInstanceInput, context) in

@@ -1,4 +1,5 @@
 import Deployments
+import Engine
 import SlipwayModel
 
 extension DeploymentError {
@@ -22,6 +23,26 @@ extension DeploymentError {
                 "Deployment group \(group) has both onPremisesInstanceTagFilters and onPremisesTagSet; keep one.")
         case .revisionNotForServer:
             AWSJSONError(.invalidRevisionException, "Server deployments take S3 or GitHub revisions.")
+        case .invalidTargetInstances(let message):
+            AWSJSONError(.invalidTargetInstancesException, message)
+        case .cannotContinue(let id, .notBlueGreen):
+            AWSJSONError(
+                .unsupportedActionForDeploymentTypeException,
+                "Deployment \(id) is an in-place deployment; only blue/green deployments wait to be continued.")
+        case .cannotContinue(let id, .finished):
+            AWSJSONError(.deploymentAlreadyCompletedException, "The deployment \(id) has already completed.")
+        case .cannotContinue(let id, .notWaiting(.readyWait, let status)):
+            AWSJSONError(
+                .deploymentIsNotInReadyStateException,
+                "Deployment \(id) is \(status.rawValue), not Ready: it waits for ContinueDeployment only once its "
+                    + "replacement instances are installed, and only when its deployment group's "
+                    + "deploymentReadyOption is STOP_DEPLOYMENT.")
+        case .cannotContinue(let id, .notWaiting(.terminationWait, let status)):
+            AWSJSONError(
+                .deploymentNotStartedException,
+                "Deployment \(id) (\(status.rawValue)) is not waiting to retire its original instances: that wait "
+                    + "starts once the traffic has moved, and only with terminateBlueInstancesOnDeploymentSuccess "
+                    + "TERMINATE and a terminationWaitTimeInMinutes above 0.")
         }
     }
 }

@@ -45,8 +45,16 @@ enum DeploymentHandlers {
         }
         api.on(.listDeploymentTargets) { (input: CodeDeploy.ListDeploymentTargetsInput, context) in
             let id = try deploymentID(input.deploymentId)
-            let statuses = input.targetFilters?[.targetStatus].map(Set.init)
-            let names = try await hostNames(of: id, statuses: statuses, context: context)
+            let filters = input.targetFilters ?? [:]
+            if let unknown = filters.keys.first(where: { $0 != .targetStatus && $0 != .serverInstanceLabel }) {
+                throw AWSJSONError(
+                    .invalidTargetFilterNameException,
+                    "\(unknown.rawValue.debugDescription) is not a target filter: use TargetStatus or "
+                        + "ServerInstanceLabel.")
+            }
+            let statuses = filters[.targetStatus].map(Set.init)
+            let labels = filters[.serverInstanceLabel].map(Set.init)
+            let names = try await hostNames(of: id, statuses: statuses, labels: labels, context: context)
             let (page, next) = try PageToken.page(names, name: { $0 }, token: input.nextToken, size: pageSize)
             return CodeDeploy.ListDeploymentTargetsOutput(nextToken: next, targetIds: page)
         }
@@ -109,11 +117,19 @@ enum DeploymentHandlers {
                 instanceSummary: host.instanceSummary(deploymentId: id, instanceId: context.arns.instance(name)))
         }
         api.on(.continueDeployment) { (input: CodeDeploy.ContinueDeploymentInput, context) in
-            try await refuseBlueGreenAction("ContinueDeployment", input.deploymentId, context)
+            let wait: DeploymentWait
+            switch input.deploymentWaitType?.rawValue {
+            case nil, DeploymentWait.readyWait.rawValue: wait = .readyWait
+            case DeploymentWait.terminationWait.rawValue: wait = .terminationWait
+            default:
+                throw AWSJSONError(
+                    .invalidDeploymentWaitTypeException, "deploymentWaitType must be READY_WAIT or TERMINATION_WAIT.")
+            }
+            try await continueDeployment(input.deploymentId, wait, context)
         }
         api.on(.skipWaitTimeForInstanceTermination) {
             (input: CodeDeploy.SkipWaitTimeForInstanceTerminationInput, context) in
-            try await refuseBlueGreenAction("SkipWaitTimeForInstanceTermination", input.deploymentId, context)
+            try await continueDeployment(input.deploymentId, .terminationWait, context)
         }
     }
 
@@ -126,15 +142,7 @@ enum DeploymentHandlers {
         let groupName = try input.deploymentGroupName.required(
             .deploymentGroupNameRequiredException, "deployment group name")
         try Limits.checkDescription(input.description)
-        if let targets = input.targetInstances,
-            !(targets.tagFilters ?? []).isEmpty || !(targets.autoScalingGroups ?? []).isEmpty
-                || targets.ec2TagSet != nil
-        {
-            throw AWSJSONError(
-                .invalidTargetInstancesException,
-                "targetInstances is for blue/green deployments, which choose their replacement instances; an in-place "
-                    + "deployment goes to the instances its deployment group selects.")
-        }
+        try validate(input.targetInstances)
         if input.overrideAlarmConfiguration?.enabled == true {
             throw AWSJSONError(
                 .invalidAlarmConfigException,
@@ -165,7 +173,7 @@ enum DeploymentHandlers {
                 fileExistsBehavior: input.fileExistsBehavior,
                 autoRollbackConfiguration: input.autoRollbackConfiguration,
                 updateOutdatedInstancesOnly: input.updateOutdatedInstancesOnly ?? false, rollbackOf: nil,
-                bundleETag: located?.eTag)
+                bundleETag: located?.eTag, targetInstances: input.targetInstances)
         }
         context.logger.info(
             "deployment created",
@@ -189,12 +197,20 @@ enum DeploymentHandlers {
                 status: 501)
         }
         let group = try tx.existingDeploymentGroup(application: application, name: groupName)
+        let targets = input.targetInstances
+        let namesTargets = !(targets?.tagFilters ?? []).isEmpty || targets?.ec2TagSet != nil
         if group.deploymentStyle?.deploymentType == .blueGreen {
+            guard namesTargets else {
+                throw AWSJSONError(
+                    .invalidTargetInstancesException,
+                    "Deployment group \(groupName) is blue/green: name its replacement instances with "
+                        + "targetInstances (tagFilters or ec2TagSet, matched against on-premises instance tags).")
+            }
+        } else if namesTargets {
             throw AWSJSONError(
-                type: "NotImplementedException",
-                message: "Blue/green deployments are not supported by Slipway yet; set the deployment group's "
-                    + "deploymentStyle to IN_PLACE.",
-                status: 501)
+                .invalidTargetInstancesException,
+                "targetInstances is for blue/green deployments, which choose their replacement instances; an in-place "
+                    + "deployment goes to the instances its deployment group selects.")
         }
         if let name = input.deploymentConfigName, try tx.deploymentConfig(name) == nil {
             throw AWSJSONError(
@@ -261,6 +277,35 @@ enum DeploymentHandlers {
                     + "changed since it was registered. Push it again or name its current eTag.")
         }
         return object
+    }
+
+    /// A blue/green deployment's `targetInstances`: tag filters (at most 10) or a tag set, never Auto Scaling groups.
+    private static func validate(_ targets: CodeDeploy.TargetInstances?) throws {
+        guard let targets else { return }
+        if !(targets.autoScalingGroups ?? []).isEmpty {
+            throw AWSJSONError(
+                .invalidTargetInstancesException,
+                "Slipway has no Auto Scaling groups to copy or read (COPY_AUTO_SCALING_GROUP): name the replacement "
+                    + "instances with tagFilters or ec2TagSet.")
+        }
+        if !(targets.tagFilters ?? []).isEmpty && targets.ec2TagSet != nil {
+            throw AWSJSONError(
+                .invalidTargetInstancesException, "targetInstances takes tagFilters or an ec2TagSet, not both.")
+        }
+        let filters = (targets.tagFilters ?? []) + (targets.ec2TagSet?.ec2TagSetList ?? []).flatMap { $0 }
+        guard (targets.tagFilters ?? []).count <= 10, (targets.ec2TagSet?.ec2TagSetList ?? []).count <= 3 else {
+            throw AWSJSONError(
+                .invalidTargetInstancesException,
+                "targetInstances can name at most 10 tag filters, or an ec2TagSet of at most 3 groups.")
+        }
+        for filter in filters {
+            guard filter.type.map(\.isKnown) ?? true, filter.key != nil || filter.value != nil else {
+                throw AWSJSONError(
+                    .invalidTagFilterException,
+                    "A tag filter of targetInstances needs a key or a value, and a type of KEY_ONLY, VALUE_ONLY or "
+                        + "KEY_AND_VALUE.")
+            }
+        }
     }
 
     private static func validate(_ rollback: CodeDeploy.AutoRollbackConfiguration?) throws {
@@ -353,15 +398,19 @@ enum DeploymentHandlers {
         return record
     }
 
-    /// The names of a deployment's hosts (with one of `statuses`, when given), sorted.
-    private static func hostNames(of id: String, statuses: Set<String>?, context: HandlerContext) async throws
-        -> [String]
-    {
+    /// The names of a deployment's hosts (with one of `statuses` and one of the blue/green `labels`, when given),
+    /// sorted.
+    private static func hostNames(
+        of id: String, statuses: Set<String>?, labels: Set<String>? = nil, context: HandlerContext
+    ) async throws -> [String] {
         let hosts = try await context.store.read { tx in
             _ = try authorizedDeployment(id, in: tx, context)
             return try tx.deploymentHosts(id)
         }
-        return hosts.filter { statuses?.contains($0.status.rawValue) ?? true }.map(\.instanceName).sorted()
+        return hosts.filter { host in
+            (statuses?.contains(host.status.rawValue) ?? true)
+                && (labels.map { host.target.label.map(\.rawValue).map($0.contains) ?? false } ?? true)
+        }.map(\.instanceName).sorted()
     }
 
     /// The named hosts of a deployment; nil for a name that is not one of them.
@@ -386,14 +435,14 @@ enum DeploymentHandlers {
             instanceTarget: host.instanceTarget(deploymentId: id, targetArn: context.arns.instance(name)))
     }
 
-    private static func refuseBlueGreenAction(_ operation: String, _ id: String?, _ context: HandlerContext)
+    /// ContinueDeployment and SkipWaitTimeForInstanceTermination: the driver checks, in the transaction that
+    /// applies it, that the deployment waits for `wait`.
+    private static func continueDeployment(_ id: String?, _ wait: DeploymentWait, _ context: HandlerContext)
         async throws
     {
         let id = try deploymentID(id)
         _ = try await context.store.read { try authorizedDeployment(id, in: $0, context) }
-        throw AWSJSONError(
-            .unsupportedActionForDeploymentTypeException,
-            "\(operation) applies to blue/green deployments waiting for traffic or termination; deployment \(id) is "
-                + "an in-place deployment (Slipway does not run blue/green deployments yet).")
+        try await context.deployments.apply(.continueDeployment(wait), to: id, now: context.now)
+        context.logger.info("deployment continued", metadata: ["deployment": "\(id)", "wait": "\(wait.rawValue)"])
     }
 }

@@ -1,0 +1,322 @@
+import Foundation
+import SlipwayModel
+import Testing
+
+@testable import Engine
+
+/// A blue/green deployment of `blue` original hosts and `green` replacement hosts.
+private func blueGreen(
+    blue: [String] = ["blue-1", "blue-2"], green: [String] = ["green-1", "green-2"],
+    minimumHealthy: MinimumHealthy = .allAtOnce, settings: BlueGreenSettings = BlueGreenSettings(),
+    autoRollback: CodeDeploy.AutoRollbackConfiguration? = nil, rollbackOf: String? = nil
+) -> DeploymentSnapshot {
+    var targets = blue.map { name in
+        var target = target(name)
+        target.label = .blue
+        return target
+    }
+    targets += green.map { name in
+        var target = target(name)
+        target.label = .green
+        return target
+    }
+    return DeploymentSnapshot(
+        deploymentId: deploymentId, targets: targets, minimumHealthyHosts: minimumHealthy, withLoadBalancer: true,
+        loadBalancerNames: ["app"], autoRollbackConfiguration: autoRollback, rollbackOf: rollbackOf,
+        blueGreen: settings)
+}
+
+private let install: [LifecycleEvent] = [
+    .applicationStop, .downloadBundle, .beforeInstall, .install, .afterInstall, .applicationStart, .validateService,
+]
+
+extension Deployment {
+    /// Runs `host`'s events up to its hold (or its end), every command and traffic request succeeding.
+    fileprivate mutating func runUntilStopped(_ host: String, now: Date) -> [DeploymentAction] {
+        runHost(host, now: now)
+    }
+
+    /// The traffic requests among `actions`, as (event, host).
+    fileprivate static func traffic(_ actions: [DeploymentAction]) -> [String] {
+        actions.compactMap {
+            guard case .performTraffic(let request) = $0 else { return nil }
+            return "\(request.event.rawValue) \(request.instanceName)"
+        }
+    }
+
+    fileprivate func statuses(_ names: [String]) -> [CodeDeploy.TargetStatus] {
+        names.map { host(named: $0)?.status ?? .unknown }
+    }
+}
+
+@Suite("Blue/green deployments")
+struct BlueGreenTests {
+    @Test("the replacement hosts install at once and wait in Ready; the original hosts are not touched")
+    func replacementHostsWaitInReady() throws {
+        var clock = ManualClock()
+        var deployment = Deployment(
+            snapshot: blueGreen(settings: BlueGreenSettings(readyWait: 3600)), now: clock.now)
+        let actions = deployment.start(now: clock.now)
+        #expect(
+            actions == [
+                offer("green-1", .applicationStop, at: clock.now), offer("green-2", .applicationStop, at: clock.now),
+            ])
+        #expect(
+            deployment.host(named: "green-1")?.events.map(\.event) == install + [
+                .beforeAllowTraffic, .allowTraffic, .afterAllowTraffic,
+            ])
+        #expect(
+            deployment.host(named: "blue-1")?.events.map(\.event) == [
+                .beforeBlockTraffic, .blockTraffic, .afterBlockTraffic,
+            ])
+        clock.advance(by: 10)
+        _ = deployment.runHost("green-1", now: clock.now)
+        #expect(deployment.status == .inProgress)
+        _ = deployment.runHost("green-2", now: clock.now)
+        #expect(deployment.status == .ready)
+        #expect(
+            deployment.statuses(["green-1", "green-2", "blue-1", "blue-2"]) == [.ready, .ready, .pending, .pending])
+        #expect(deployment.overview == .init(failed: 0, inProgress: 0, pending: 2, ready: 2, skipped: 0, succeeded: 0))
+        #expect(deployment.nextDeadline == clock.now + 3600)
+        #expect(deployment.statusMessages.first?.contains("ContinueDeployment (READY_WAIT)") == true)
+        #expect(deployment.host(named: "green-1")?.instanceTarget(deploymentId: deploymentId).instanceLabel == .green)
+        #expect(deployment.host(named: "blue-1")?.instanceTarget(deploymentId: deploymentId).instanceLabel == .blue)
+    }
+
+    @Test("ContinueDeployment moves the traffic: every replacement host is allowed before any original is blocked")
+    func continueMovesTrafficThenBlocksOriginals() throws {
+        var clock = ManualClock()
+        var deployment = Deployment(
+            snapshot: blueGreen(settings: BlueGreenSettings(readyWait: 3600)), now: clock.now)
+        _ = deployment.start(now: clock.now)
+        _ = deployment.runHost("green-1", now: clock.now)
+        _ = deployment.runHost("green-2", now: clock.now)
+        #expect(throws: ContinueRefusal.notWaiting(.terminationWait, status: .ready)) {
+            try deployment.checkContinue(.terminationWait)
+        }
+        clock.advance(by: 60)
+        let actions = try deployment.continueDeployment(.readyWait, now: clock.now)
+        #expect(
+            actions == [
+                offer("green-1", .beforeAllowTraffic, at: clock.now),
+                offer("green-2", .beforeAllowTraffic, at: clock.now),
+            ])
+        #expect(deployment.status == .inProgress)
+        _ = deployment.run(command("green-1", .beforeAllowTraffic), now: clock.now)
+        _ = deployment.run(command("green-2", .beforeAllowTraffic), now: clock.now)
+        #expect(
+            deployment.openTrafficRequests.map { "\($0.event.rawValue) \($0.instanceName)" } == [
+                "AllowTraffic green-1", "AllowTraffic green-2",
+            ])
+        _ = deployment.runHost("green-1", now: clock.now)
+        #expect(deployment.statuses(["blue-1", "blue-2"]) == [.pending, .pending])
+        let blocking = deployment.runHost("green-2", now: clock.now)
+        #expect(
+            blocking == [
+                .releaseHost(command("green-2", .afterAllowTraffic)),
+                offer("blue-1", .beforeBlockTraffic, at: clock.now),
+                offer("blue-2", .beforeBlockTraffic, at: clock.now),
+            ])
+        _ = deployment.runHost("blue-1", now: clock.now)
+        let end = deployment.runHost("blue-2", now: clock.now)
+        #expect(deployment.status == .succeeded)
+        #expect(
+            end.last
+                == .replaceFleet(
+                    FleetReplacement(
+                        replacementHosts: ["green-1", "green-2"], originalHosts: ["blue-1", "blue-2"],
+                        deregisterOriginalHosts: false)))
+        #expect(deployment.hostOutcomes.map(\.installed) == [false, false, true, true])
+        #expect(throws: ContinueRefusal.finished) { try deployment.checkContinue(.readyWait) }
+    }
+
+    @Test("with CONTINUE_DEPLOYMENT the traffic moves as soon as the replacement hosts are ready")
+    func continuesAtOnce() throws {
+        var clock = ManualClock()
+        var deployment = Deployment(snapshot: blueGreen(green: ["green-1"]), now: clock.now)
+        _ = deployment.start(now: clock.now)
+        for _ in install { _ = deployment.run(deployment.host(named: "green-1")!.currentCommand!, now: clock.now) }
+        #expect(deployment.host(named: "green-1")?.currentCommand == command("green-1", .beforeAllowTraffic))
+        #expect(throws: ContinueRefusal.notWaiting(.readyWait, status: .inProgress)) {
+            try deployment.checkContinue(.readyWait)
+        }
+        clock.advance(by: 1)
+    }
+
+    @Test("replacement hosts are rerouted as many at once as the deployment configuration lets")
+    func reroutingFollowsTheConfiguration() throws {
+        let clock = ManualClock()
+        var deployment = Deployment(
+            snapshot: blueGreen(green: ["green-1", "green-2", "green-3"], minimumHealthy: .oneAtATime), now: clock.now)
+        _ = deployment.start(now: clock.now)
+        _ = deployment.runHost("green-1", now: clock.now)
+        _ = deployment.runHost("green-2", now: clock.now)
+        #expect(deployment.statuses(["green-1", "green-2"]) == [.ready, .ready])
+        _ = deployment.runHost("green-3", now: clock.now)
+        #expect(deployment.inFlightNames == ["green-1"])
+        _ = deployment.runHost("green-1", now: clock.now)
+        #expect(deployment.inFlightNames == ["green-2"])
+    }
+
+    @Test("a ready wait that expires stops the deployment; the traffic never moved")
+    func readyWaitExpires() throws {
+        var clock = ManualClock()
+        var deployment = Deployment(
+            snapshot: blueGreen(settings: BlueGreenSettings(readyWait: 600)), now: clock.now)
+        _ = deployment.start(now: clock.now)
+        _ = deployment.runHost("green-1", now: clock.now)
+        _ = deployment.runHost("green-2", now: clock.now)
+        clock.advance(by: 599)
+        #expect(deployment.tick(now: clock.now) == [])
+        clock.advance(by: 1)
+        let actions = deployment.tick(now: clock.now)
+        let information = try #require(deployment.errorInformation)
+        #expect(actions == [.finish(.stopped(information))])
+        #expect(information.code == .timeout)
+        #expect(information.message?.contains("10 minutes") == true)
+        #expect(
+            deployment.statuses(["green-1", "green-2", "blue-1", "blue-2"]) == [.failed, .failed, .skipped, .skipped])
+    }
+
+    @Test("TERMINATE waits before the originals are retired; the wait shows and can be skipped")
+    func terminationWait() throws {
+        var clock = ManualClock()
+        var deployment = Deployment(
+            snapshot: blueGreen(green: ["green-1"], settings: BlueGreenSettings(originalHosts: .terminate(after: 300))),
+            now: clock.now)
+        _ = deployment.start(now: clock.now)
+        _ = deployment.runHost("green-1", now: clock.now)
+        _ = deployment.runHost("green-1", now: clock.now)
+        _ = deployment.runHost("blue-1", now: clock.now)
+        _ = deployment.runHost("blue-2", now: clock.now)
+        #expect(deployment.status == .inProgress)
+        #expect(deployment.instanceTerminationWaitTimeStarted)
+        #expect(deployment.nextDeadline == clock.now + 300)
+        var skipped = deployment
+        let early = try skipped.continueDeployment(.terminationWait, now: clock.now)
+        #expect(
+            early.last
+                == .replaceFleet(
+                    FleetReplacement(
+                        replacementHosts: ["green-1"], originalHosts: ["blue-1", "blue-2"],
+                        deregisterOriginalHosts: true)))
+        #expect(skipped.status == .succeeded)
+        #expect(skipped.statusMessages.first?.contains("cannot power machines off") == true)
+
+        clock.advance(by: 300)
+        let actions = deployment.tick(now: clock.now)
+        #expect(deployment.status == .succeeded)
+        #expect(actions.count == 2)
+    }
+
+    @Test("a failure after the traffic moved sends it back: originals allowed first, then replacements blocked")
+    func failureRestoresTraffic() throws {
+        let clock = ManualClock()
+        let onFailure = CodeDeploy.AutoRollbackConfiguration(enabled: true, events: [.deploymentFailure])
+        var deployment = Deployment(snapshot: blueGreen(autoRollback: onFailure), now: clock.now)
+        _ = deployment.start(now: clock.now)
+        for name in ["green-1", "green-2", "green-1", "green-2", "blue-2"] {
+            _ = deployment.runHost(name, now: clock.now)
+        }
+        // blue-2 gave its traffic up; blue-1's BeforeBlockTraffic fails.
+        let actions = deployment.run(command("blue-1", .beforeBlockTraffic), failure(), now: clock.now)
+        #expect(Deployment.traffic(actions) == ["AllowTraffic blue-2"])
+        #expect(deployment.status == .inProgress)
+        #expect(deployment.statusMessages == ["Sending traffic back to the original instances."])
+        #expect(deployment.openTrafficRequests.map(\.id) == [command("blue-2", .allowTraffic)])
+        let next = deployment.trafficCompleted(command("blue-2", .allowTraffic), .succeeded, now: clock.now)
+        #expect(Deployment.traffic(next) == ["BlockTraffic green-1", "BlockTraffic green-2"])
+        _ = deployment.trafficCompleted(command("green-1", .blockTraffic), .succeeded, now: clock.now)
+        let end = deployment.trafficCompleted(
+            command("green-2", .blockTraffic), .failed(message: "No such server."), now: clock.now)
+        let information = try #require(deployment.errorInformation)
+        #expect(deployment.status == .failed)
+        #expect(information.code == .healthConstraints)
+        #expect(information.message?.hasSuffix("BlockTraffic on green-2: No such server..") == true)
+        #expect(end.contains { if case .requestRollback = $0 { true } else { false } })
+        #expect(!end.contains { if case .replaceFleet = $0 { true } else { false } })
+    }
+
+    @Test("a replacement host that fails before the traffic moved fails the deployment without a traffic change")
+    func failureBeforeTrafficMoved() throws {
+        let clock = ManualClock()
+        var deployment = Deployment(snapshot: blueGreen(green: ["green-1"]), now: clock.now)
+        _ = deployment.start(now: clock.now)
+        let actions = deployment.runHost("green-1", failAt: .validateService, now: clock.now)
+        #expect(Deployment.traffic(actions) == [])
+        #expect(deployment.status == .failed)
+        #expect(deployment.statuses(["green-1", "blue-1", "blue-2"]) == [.failed, .skipped, .skipped])
+    }
+
+    @Test("a stop during the termination wait sends the traffic back and asks for the rollback")
+    func stopAfterTrafficMoved() throws {
+        let clock = ManualClock()
+        var deployment = Deployment(
+            snapshot: blueGreen(green: ["green-1"], settings: BlueGreenSettings(originalHosts: .terminate(after: 60))),
+            now: clock.now)
+        _ = deployment.start(now: clock.now)
+        for name in ["green-1", "green-1", "blue-1", "blue-2"] { _ = deployment.runHost(name, now: clock.now) }
+        let actions = deployment.stop(autoRollbackEnabled: true, now: clock.now)
+        #expect(Deployment.traffic(actions) == ["AllowTraffic blue-1", "AllowTraffic blue-2"])
+        _ = deployment.trafficCompleted(command("blue-1", .allowTraffic), .succeeded, now: clock.now)
+        _ = deployment.trafficCompleted(command("blue-2", .allowTraffic), .succeeded, now: clock.now)
+        let end = deployment.trafficCompleted(command("green-1", .blockTraffic), .succeeded, now: clock.now)
+        #expect(deployment.status == .stopped)
+        #expect(end.contains { if case .requestRollback = $0 { true } else { false } })
+    }
+
+    @Test("a blue/green rollback allows the original hosts first, then blocks the replacements; nothing installs")
+    func rollbackOnlyMovesTraffic() throws {
+        let clock = ManualClock()
+        var deployment = Deployment(snapshot: blueGreen(rollbackOf: "d-FAILED001"), now: clock.now)
+        let actions = deployment.start(now: clock.now)
+        #expect(
+            actions == [
+                offer("blue-1", .beforeAllowTraffic, at: clock.now),
+                offer("blue-2", .beforeAllowTraffic, at: clock.now),
+            ])
+        #expect(
+            deployment.host(named: "green-1")?.events.map(\.event) == [
+                .beforeBlockTraffic, .blockTraffic, .afterBlockTraffic,
+            ])
+        _ = deployment.runHost("blue-1", now: clock.now)
+        let blocking = deployment.runHost("blue-2", now: clock.now)
+        #expect(
+            blocking.suffix(2) == [
+                offer("green-1", .beforeBlockTraffic, at: clock.now),
+                offer("green-2", .beforeBlockTraffic, at: clock.now),
+            ])
+        _ = deployment.runHost("green-1", now: clock.now)
+        let end = deployment.runHost("green-2", now: clock.now)
+        #expect(deployment.status == .succeeded)
+        #expect(!end.contains { if case .replaceFleet = $0 { true } else { false } })
+    }
+
+    @Test("without replacement hosts the deployment fails with NO_INSTANCES")
+    func noReplacementHosts() throws {
+        let clock = ManualClock()
+        var deployment = Deployment(snapshot: blueGreen(green: []), now: clock.now)
+        _ = deployment.start(now: clock.now)
+        #expect(deployment.errorInformation?.code == .noInstances)
+    }
+
+    @Test("a deployment stored mid-restore reads back equal and performs its open requests again")
+    func restoreSurvivesARestart() throws {
+        let clock = ManualClock()
+        var deployment = Deployment(snapshot: blueGreen(green: ["green-1"]), now: clock.now)
+        _ = deployment.start(now: clock.now)
+        _ = deployment.runHost("green-1", now: clock.now)
+        _ = deployment.runHost("green-1", now: clock.now)
+        _ = deployment.run(command("blue-1", .beforeBlockTraffic), failure(), now: clock.now)
+        _ = deployment.runHost("blue-2", now: clock.now)
+        let written = JSONOutput.encode(deployment.progress)
+        let progress = try AWSJSON.makeDecoder().decode(Deployment.Progress.self, from: written)
+        let hosts = try deployment.hosts.map {
+            try AWSJSON.makeDecoder().decode(HostLifecycle.self, from: JSONOutput.encode($0))
+        }
+        let restored = Deployment(snapshot: deployment.snapshot, progress: progress, hosts: hosts)
+        #expect(restored == deployment)
+        #expect(restored.openTrafficRequests.map(\.id) == [command("blue-2", .allowTraffic)])
+        #expect(restored.nextDeadline == deployment.nextDeadline)
+    }
+}
