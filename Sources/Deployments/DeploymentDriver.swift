@@ -105,12 +105,16 @@ package struct DeploymentDriver: Sendable {
     }
 
     /// Performs the traffic requests queued so far, one after the other, and applies each result as its deployment's
-    /// `trafficCompleted` event; returns once nothing is queued, including what those events asked for. For tests:
-    /// the server runs ``runTraffic(clock:)``.
-    package func performQueuedTraffic(now: @Sendable () -> Date) async {
+    /// `trafficCompleted` event; returns once nothing is queued, including what those events asked for, with how
+    /// many requests it performed. For tests: the server runs ``runTraffic(clock:)``.
+    @discardableResult
+    package func performQueuedTraffic(now: @Sendable () -> Date) async -> Int {
+        var performed = 0
         while case let requests = trafficQueue.takeAll(), !requests.isEmpty {
             for request in requests { await perform(request, now: now) }
+            performed += requests.count
         }
+        return performed
     }
 
     /// Performs every traffic request as it is queued, each in a task of its own (one host's drain does not hold up

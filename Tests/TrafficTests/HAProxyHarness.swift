@@ -6,8 +6,8 @@ import Traffic
     import FoundationNetworking
 #endif
 
-/// A real HAProxy (Debian's `haproxy`, started as a process of the test on loopback) in front of two small HTTP
-/// servers, `s1` and `s2` of backend `app`, whose `/health` answers 503 while a flag file exists and whose
+/// A real HAProxy (Debian's `haproxy`, started as a process of the test on loopback) in front of small HTTP servers,
+/// by default `s1` and `s2` of backend `app`, whose `/health` answers 503 while a flag file exists and whose
 /// `/slow?s=N` answers after N seconds. Each test gets its own, in a temporary directory.
 final class HAProxyHarness {
     let directory: URL
@@ -19,20 +19,24 @@ final class HAProxyHarness {
     /// Whether HAProxy is installed; the tests that need it are skipped with a note otherwise (`.ci/run` installs it).
     static let isAvailable = FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy")
 
-    init() async throws {
+    /// HAProxy with `servers` in backend `app`; those in `maintenance` start in MAINT (`disabled`), taking no traffic.
+    init(servers: [String] = ["s1", "s2"], maintenance: Set<String> = []) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-haproxy-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let ports = try freePorts(3)
+        let ports = try freePorts(servers.count + 1)
         frontendPort = ports[0]
         backendPorts = Array(ports[1...])
         runtime = HAProxyRuntime(address: .unixSocket(path: directory.appendingPathComponent("haproxy.sock").path))
         try Self.backendScript.write(
             to: directory.appendingPathComponent("backend.py"), atomically: true, encoding: .utf8)
-        for (index, port) in backendPorts.enumerated() {
+        for (name, port) in zip(servers, backendPorts) {
             try start(
                 "/usr/bin/python3",
-                [directory.appendingPathComponent("backend.py").path, "\(port)", "s\(index + 1)", directory.path])
+                [directory.appendingPathComponent("backend.py").path, "\(port)", name, directory.path])
         }
+        let serverLines = zip(servers, backendPorts).map { name, port in
+            "    server \(name) 127.0.0.1:\(port) check" + (maintenance.contains(name) ? " disabled" : "")
+        }.joined(separator: "\n")
         let configuration = """
             global
                 stats socket \(directory.path)/haproxy.sock mode 600 level admin
@@ -47,8 +51,7 @@ final class HAProxyHarness {
                 bind 127.0.0.1:\(frontendPort)
                 default_backend app
             backend app
-                server s1 127.0.0.1:\(backendPorts[0]) check
-                server s2 127.0.0.1:\(backendPorts[1]) check
+            \(serverLines)
             backend nocheck
                 server s1 127.0.0.1:\(backendPorts[0])
 
@@ -56,10 +59,13 @@ final class HAProxyHarness {
         let file = directory.appendingPathComponent("haproxy.cfg")
         try configuration.write(to: file, atomically: true, encoding: .utf8)
         try start("/usr/sbin/haproxy", ["-db", "-f", file.path])
+        let serving = servers.filter { !maintenance.contains($0) }
         try await waitUntil("HAProxy and its servers are up") {
-            let s1 = try? await self.runtime.stat(of: HAProxyServer(backend: "app", server: "s1"))
-            let s2 = try? await self.runtime.stat(of: HAProxyServer(backend: "app", server: "s2"))
-            return s1?.status == "UP" && s2?.status == "UP"
+            for name in serving {
+                guard (try? await self.runtime.stat(of: HAProxyServer(backend: "app", server: name)))?.status == "UP"
+                else { return false }
+            }
+            return true
         }
     }
 
