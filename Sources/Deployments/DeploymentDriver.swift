@@ -19,6 +19,8 @@ package struct DeploymentDriver: Sendable {
         case completed(HostCommandID, CommandReport)
         /// A load-balancer event the traffic controller finished.
         case trafficCompleted(HostCommandID, TrafficResult)
+        /// A change of the traffic split the controller finished (the route's step).
+        case routeCompleted(Int, TrafficResult)
         case tick
         /// StopDeployment; refused with ``DeploymentError/deploymentAlreadyCompleted(_:)`` once the deployment ended.
         case stop(autoRollbackEnabled: Bool?)
@@ -132,14 +134,28 @@ package struct DeploymentDriver: Sendable {
     /// Ends ``runTraffic(clock:)`` once the requests under way are done.
     package func stopTraffic() { trafficQueue.close() }
 
-    private func perform(_ request: TrafficRequest, now: @Sendable () -> Date) async {
-        let result = await traffic.perform(request)
+    private func perform(_ work: TrafficWork, now: @Sendable () -> Date) async {
+        let (event, deploymentId, what): (Event, String, String)
+        switch work {
+        case .host(let request):
+            event = .trafficCompleted(request.id, await traffic.perform(request))
+            (deploymentId, what) = (request.id.deploymentId, "\(request.id)")
+        case .route(let route):
+            let result = await traffic.route(route)
+            event = .routeCompleted(route.step, result)
+            (deploymentId, what) = (route.deploymentId, "\(route.replacementPercent) % to \(route.replacementBackend)")
+            logger.info(
+                "traffic split changed",
+                metadata: [
+                    "deployment": "\(route.deploymentId)", "split": "\(what)", "result": "\(result)",
+                ])
+        }
         do {
-            try await apply(.trafficCompleted(request.id, result), to: request.id.deploymentId, now: now()) { _ in () }
+            try await apply(event, to: deploymentId, now: now()) { _ in () }
         } catch {
             logger.error(
-                "cannot record the end of a traffic event; it is performed again when the server restarts",
-                metadata: ["command": "\(request.id)", "error": "\(error)"])
+                "cannot record the end of a traffic change; it is made again when the server restarts",
+                metadata: ["change": "\(what)", "error": "\(error)"])
         }
     }
 

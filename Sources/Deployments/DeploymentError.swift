@@ -19,6 +19,9 @@ package enum DeploymentError: Error, Hashable, Sendable, CustomStringConvertible
     case cannotContinue(String, ContinueRefusal)
     /// A blue/green deployment's replacement instances, as its `targetInstances` select them, cannot be used.
     case invalidTargetInstances(String)
+    /// The deployment configuration shifts traffic (canary, linear), which needs a blue/green group with a traffic
+    /// split; the message says what is missing.
+    case trafficRoutingNotPossible(String)
 
     package var description: String {
         switch self {
@@ -30,6 +33,7 @@ package enum DeploymentError: Error, Hashable, Sendable, CustomStringConvertible
         case .revisionNotForServer: "the revision is neither in S3 nor on GitHub"
         case .cannotContinue(let id, let refusal): "deployment \(id) cannot be continued: \(refusal)"
         case .invalidTargetInstances(let message): message
+        case .trafficRoutingNotPossible(let message): message
         }
     }
 }

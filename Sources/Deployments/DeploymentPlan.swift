@@ -26,6 +26,8 @@ package struct DeploymentPlan: Sendable {
     var targetInstances: CodeDeploy.TargetInstances?
     /// A blue/green rollback's hosts: the deployment it rolls back's, original and replacement.
     var blueGreenRollbackTargets: [DeploymentTarget]?
+    /// A blue/green rollback's traffic split: the rolled back deployment's backends, with everything sent back.
+    var rollbackSplit: TrafficSplitPlan?
 
     package init(
         applicationName: String, group: CodeDeploy.DeploymentGroupInfo, configName: String?,
@@ -64,9 +66,15 @@ package struct DeploymentPlan: Sendable {
         guard let minimumHealthy = config.minimumHealthyHosts.flatMap(MinimumHealthy.init) else {
             throw DeploymentError.deploymentConfigNotForServer(configName)
         }
+        let steps = try splitSteps(config)
         let revisionKey = try RevisionKey.make(revision)
         let instances = try tx.list(CodeDeploy.InstanceInfo.self, .instance).map(\.value)
         let isBlueGreen = group.deploymentStyle?.deploymentType == .blueGreen
+        if steps != nil && !isBlueGreen {
+            throw DeploymentError.trafficRoutingNotPossible(
+                "The deployment configuration \(configName) shifts traffic step by step, which only a blue/green "
+                    + "deployment does: use a configuration with minimumHealthyHosts alone for in-place deployments.")
+        }
         let selected: [(name: String, label: DeploymentTarget.Label?)]
         if let rollbackTargets = blueGreenRollbackTargets {
             selected = rollbackTargets.map { ($0.instanceName, $0.label) }
@@ -111,7 +119,10 @@ package struct DeploymentPlan: Sendable {
             loadBalancerNames: withLoadBalancer ? loadBalancerNames : [],
             ignoreApplicationStopFailures: ignoreApplicationStopFailures, timeouts: settings.timeouts,
             autoRollbackConfiguration: rollback, rollbackOf: rollbackOf,
-            blueGreen: isBlueGreen ? blueGreenSettings : nil)
+            blueGreen: isBlueGreen ? blueGreenSettings : nil,
+            trafficSplit: isBlueGreen
+                ? try rollbackSplit ?? trafficSplit(steps: steps, groupId: groupId, configName: configName, in: tx)
+                : nil)
         let previous = try group.lastSuccessfulDeployment?.deploymentId.flatMap { try tx.deployment($0) }
         var info = CodeDeploy.DeploymentInfo(
             applicationName: applicationName, autoRollbackConfiguration: rollback, computePlatform: .server,
@@ -135,6 +146,49 @@ package struct DeploymentPlan: Sendable {
                 id: id, groupName: groupName, groupId: groupId, blueGreen: isBlueGreen))
         record.show(machine)
         return (record, machine)
+    }
+
+    /// The shares a Server configuration moves traffic in: `nil` without traffic routing (or `AllAtOnce`).
+    private func splitSteps(_ config: CodeDeploy.DeploymentConfigInfo) throws -> [TrafficSplitPlan.Step]? {
+        guard let routing = config.trafficRoutingConfig else { return nil }
+        switch routing.type {
+        case .timeBasedCanary?:
+            return TrafficSplitPlan.canary(
+                percent: routing.timeBasedCanary?.canaryPercentage ?? 0,
+                interval: TimeInterval(min(max(routing.timeBasedCanary?.canaryInterval ?? 0, 0), 2880) * 60))
+        case .timeBasedLinear?:
+            return TrafficSplitPlan.linear(
+                percent: routing.timeBasedLinear?.linearPercentage ?? 0,
+                interval: TimeInterval(min(max(routing.timeBasedLinear?.linearInterval ?? 0, 0), 2880) * 60))
+        default:
+            return nil
+        }
+    }
+
+    /// The traffic split of a blue/green deployment to a group that names a pair of backends and their map
+    /// (`targetGroupPairInfoList`); the original hosts serve in the backend the group's last blue/green deployment
+    /// moved the traffic to (at first, the pair's first).
+    private func trafficSplit(
+        steps: [TrafficSplitPlan.Step]?, groupId: String, configName: String, in tx: any StoreReader
+    ) throws -> TrafficSplitPlan? {
+        guard let pair = group.loadBalancerInfo?.targetGroupPairInfoList?.first,
+            let backends = pair.targetGroups?.compactMap(\.name), backends.count == 2,
+            let map = pair.prodTrafficRoute?.listenerArns?.first
+        else {
+            if steps != nil {
+                throw DeploymentError.trafficRoutingNotPossible(
+                    "The deployment configuration \(configName) shifts traffic step by step, which needs the blue/green "
+                        + "deployment group's load balancer info to name a pair of backends and the map that splits "
+                        + "requests between them (targetGroupPairInfoList).")
+            }
+            return nil
+        }
+        let fleet = try tx.get(BlueGreenFleet.self, .blueGreenFleet, name: groupId)
+        let original = fleet?.backend.flatMap { backends.contains($0) ? $0 : nil } ?? backends[0]
+        return TrafficSplitPlan(
+            map: map, originalBackend: original,
+            replacementBackend: original == backends[0] ? backends[1] : backends[0],
+            steps: steps ?? TrafficSplitPlan.allAtOnce())
     }
 
     /// How the group's replacement hosts take over.

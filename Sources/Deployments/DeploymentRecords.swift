@@ -36,10 +36,14 @@ package struct BlueGreenFleet: Codable, Sendable, Hashable {
     package var instanceNames: [String]
     /// The deployment that made them the fleet.
     package var deploymentId: String
+    /// With a traffic split, the backend of the pair they serve in: the next deployment readies its replacement
+    /// hosts in the other.
+    package var backend: String?
 
-    package init(instanceNames: [String], deploymentId: String) {
+    package init(instanceNames: [String], deploymentId: String, backend: String? = nil) {
         self.instanceNames = instanceNames
         self.deploymentId = deploymentId
+        self.backend = backend
     }
 }
 

@@ -25,8 +25,8 @@ struct DriverTransaction {
     let cache: DeploymentCache
     /// The hosts to wake once the transaction has committed: given a command, or freed for their next.
     private(set) var hostsToWake: Set<String> = []
-    /// The traffic requests to hand to the controller once the transaction has committed.
-    private(set) var trafficRequests: [TrafficRequest] = []
+    /// The traffic work to hand to the controller once the transaction has committed.
+    private(set) var trafficRequests: [TrafficWork] = []
     private var deployments: [String: Working] = [:]
     /// Events not applied yet, oldest first.
     private var events: [(id: String, event: DeploymentDriver.Event)] = []
@@ -136,7 +136,8 @@ struct DriverTransaction {
                 try changeDelivery(of: command.hostIdentifier) { $0.offer(command) }
                 hostsToWake.insert(command.hostIdentifier)
             }
-            trafficRequests += deployment.machine.openTrafficRequests
+            trafficRequests += deployment.machine.openTrafficRequests.map { .host($0) }
+            if let route = deployment.machine.openTrafficRoute { trafficRequests.append(.route(route)) }
         }
     }
 
@@ -204,6 +205,7 @@ struct DriverTransaction {
         case .heartbeat(let id, let estimate): machine.heartbeat(id, estimatedCompletion: estimate, now: now)
         case .completed(let id, let report): machine.commandCompleted(id, report, now: now)
         case .trafficCompleted(let id, let result): machine.trafficCompleted(id, result, now: now)
+        case .routeCompleted(let step, let result): machine.routeCompleted(step, result, now: now)
         case .tick: machine.tick(now: now)
         case .stop(let rollBack): machine.stop(autoRollbackEnabled: rollBack, now: now)
         // Checked by the caller.
@@ -265,7 +267,9 @@ struct DriverTransaction {
             let freed = try changeDelivery(of: host) { $0.end(command) && !$0.offers.isEmpty }
             if freed { hostsToWake.insert(host) }
         case .performTraffic(let request):
-            trafficRequests.append(request)
+            trafficRequests.append(.host(request))
+        case .routeTraffic(let route):
+            trafficRequests.append(.route(route))
         case .finish(let outcome):
             try finished(id, outcome)
         case .requestRollback(let request):
@@ -279,9 +283,10 @@ struct DriverTransaction {
     /// it, and are deregistered for `TERMINATE`.
     private mutating func replaceFleet(of id: String, _ replacement: FleetReplacement) throws {
         let groupId = deployments[id]!.deployment.record.deploymentGroupId
+        let backend = deployments[id]!.deployment.machine.snapshot.trafficSplit?.replacementBackend
         try tx.set(
-            BlueGreenFleet(instanceNames: replacement.replacementHosts, deploymentId: id), .blueGreenFleet,
-            name: groupId)
+            BlueGreenFleet(instanceNames: replacement.replacementHosts, deploymentId: id, backend: backend),
+            .blueGreenFleet, name: groupId)
         guard replacement.deregisterOriginalHosts else { return }
         for name in replacement.originalHosts {
             try settings.deregisterInstance(tx, name, now)
@@ -397,8 +402,13 @@ struct DriverTransaction {
             autoRollbackConfiguration: nil, updateOutdatedInstancesOnly: false, rollbackOf: id)
         let triggering = deployments[id]!.deployment.machine.snapshot
         if triggering.blueGreen != nil {
-            // A blue/green rollback moves the traffic back between the same hosts (reference §3.3).
+            // A blue/green rollback moves the traffic back between the same hosts and backends (reference §3.3).
             plan.blueGreenRollbackTargets = triggering.targets
+            plan.rollbackSplit = triggering.trafficSplit.map {
+                TrafficSplitPlan(
+                    map: $0.map, originalBackend: $0.originalBackend, replacementBackend: $0.replacementBackend,
+                    steps: [TrafficSplitPlan.Step(percent: 0)])
+            }
         }
         let rollbackId = try add(plan)
         deployments[rollbackId]?.deployment.machine.recordRollback(deploymentId: nil, message: request.message)

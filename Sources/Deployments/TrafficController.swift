@@ -11,6 +11,9 @@ import Synchronization
 package protocol TrafficController: Sendable {
     /// Deregisters (`BlockTraffic`) or registers (`AllowTraffic`) the host, and says how that ended.
     func perform(_ request: TrafficRequest) async -> TrafficResult
+    /// Sets a blue/green deployment's traffic split: the replacement backend's share of requests, changed at once.
+    /// Setting the same share twice must be harmless.
+    func route(_ route: TrafficRoute) async -> TrafficResult
 }
 
 /// The traffic controller of deployment groups with no load balancer Slipway drives: it changes no traffic, and
@@ -22,11 +25,23 @@ package struct NoLoadBalancer: TrafficController {
         "Slipway drives no load balancer for this deployment group: the host's traffic was not changed."
 
     package func perform(_ request: TrafficRequest) async -> TrafficResult { .notPerformed(message: Self.message) }
+
+    package func route(_ route: TrafficRoute) async -> TrafficResult {
+        .failed(
+            message: "Slipway drives no load balancer: start the server with --haproxy to split traffic between "
+                + "\(route.originalBackend) and \(route.replacementBackend).")
+    }
+}
+
+/// Work for the traffic controller.
+enum TrafficWork: Sendable {
+    case host(TrafficRequest)
+    case route(TrafficRoute)
 }
 
 /// Traffic requests whose transactions have committed, waiting to be performed, oldest first.
 final class TrafficQueue: Sendable {
-    private let requests = Mutex<[TrafficRequest]>([])
+    private let requests = Mutex<[TrafficWork]>([])
     /// Yields when requests were added; ends when the queue is closed.
     let additions: AsyncStream<Void>
     private let signal: AsyncStream<Void>.Continuation
@@ -35,14 +50,14 @@ final class TrafficQueue: Sendable {
         (additions, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    func add(_ new: [TrafficRequest]) {
+    func add(_ new: [TrafficWork]) {
         guard !new.isEmpty else { return }
         requests.withLock { $0.append(contentsOf: new) }
         signal.yield()
     }
 
     /// Everything queued, leaving the queue empty.
-    func takeAll() -> [TrafficRequest] {
+    func takeAll() -> [TrafficWork] {
         requests.withLock { requests in
             defer { requests = [] }
             return requests

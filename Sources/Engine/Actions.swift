@@ -20,6 +20,38 @@ public enum DeploymentAction: Codable, Sendable, Hashable {
     /// A blue/green deployment succeeded: its replacement hosts become the deployment group's fleet, and its
     /// original hosts leave it (and are deregistered, for `TERMINATE`).
     case replaceFleet(FleetReplacement)
+    /// Change the share of requests the load balancer sends to the replacement backend, at once, then report it
+    /// with ``Deployment/routeCompleted(_:_:now:)``.
+    case routeTraffic(TrafficRoute)
+}
+
+/// A change of a blue/green deployment's traffic split.
+public struct TrafficRoute: Codable, Sendable, Hashable {
+    /// The deployment.
+    public var deploymentId: String
+    /// Which change: the step of the plan, or ``TrafficRoute/restoreStep`` for sending everything back.
+    public var step: Int
+    /// The map, the backends and the replacement backend's new share.
+    public var map: String
+    public var originalBackend: String
+    public var replacementBackend: String
+    public var replacementPercent: Int
+
+    /// A route.
+    public init(
+        deploymentId: String, step: Int, map: String, originalBackend: String, replacementBackend: String,
+        replacementPercent: Int
+    ) {
+        self.deploymentId = deploymentId
+        self.step = step
+        self.map = map
+        self.originalBackend = originalBackend
+        self.replacementBackend = replacementBackend
+        self.replacementPercent = replacementPercent
+    }
+
+    /// The step of a route that sends all traffic back to the original backend after a failure or stop.
+    public static let restoreStep = -1
 }
 
 /// A command for one host: one lifecycle event the agent runs.

@@ -20,6 +20,8 @@ enum BlueGreenStage: Codable, Sendable, Hashable {
     /// The hosts that take the traffic run their allow-traffic events, as many at once as the deployment
     /// configuration lets.
     case rerouting
+    /// With a traffic split: the replacement backend's share moves step by step (see ``TrafficSplitPlan``).
+    case shifting(Shift)
     /// The hosts that give the traffic up run their block-traffic events, all at once.
     case blocking
     /// The traffic has moved; the original hosts are retired at `until`, unless the wait is skipped.
@@ -28,16 +30,32 @@ enum BlueGreenStage: Codable, Sendable, Hashable {
     case restoring(Restore)
 }
 
-/// A blue/green deployment sending its traffic back to its original hosts before it ends.
+/// A step of a traffic split: the change of step `step` is under way (`open`, until its deadline `until`), or done
+/// and waited after until `until`.
+struct Shift: Codable, Sendable, Hashable {
+    var step: Int
+    var open: Bool
+    var until: Date
+}
+
+/// A blue/green deployment sending its traffic back to its original hosts before it ends: the originals are allowed
+/// again, the split (if any) sends everything to them, then the replacements are blocked.
 struct Restore: Codable, Sendable, Hashable {
+    enum Step: Int, Codable, Sendable, Hashable, Comparable {
+        case allowOriginals, routeBack, blockReplacements
+
+        static func < (left: Step, right: Step) -> Bool { left.rawValue < right.rawValue }
+    }
+
     /// How the deployment ends once the traffic is back.
     var outcome: DeploymentOutcome
     /// Whether a stop asked for an automatic rollback.
     var rollBack: Bool
-    /// The traffic requests under way.
+    var step: Step
+    /// The host traffic requests under way.
     var open: [HostCommandID]
-    /// `false` while the original hosts are allowed again, `true` once the replacement hosts are blocked.
-    var blockingReplacements: Bool
+    /// Whether the route back is under way.
+    var routeOpen: Bool
     /// When the requests under way count as failed.
     var deadline: Date
     /// What could not be undone, for the deployment's error message.
@@ -124,8 +142,27 @@ extension Deployment {
         switch blueGreenStage {
         case .waitingForContinue(let until)?, .waitingToTerminate(let until)?: until
         case .restoring(let restore)?: restore.deadline
+        case .shifting(let shift)?: shift.until
         default: nil
         }
+    }
+
+    /// The traffic split change under way, to perform again after a restart.
+    public var openTrafficRoute: TrafficRoute? {
+        switch blueGreenStage {
+        case .shifting(let shift)? where shift.open: route(step: shift.step)
+        case .restoring(let restore)? where restore.routeOpen: route(step: TrafficRoute.restoreStep)
+        default: nil
+        }
+    }
+
+    /// The change of step `step` of the split (or the route back).
+    private func route(step: Int) -> TrafficRoute? {
+        guard let split = snapshot.trafficSplit else { return nil }
+        let percent = split.steps.indices.contains(step) ? split.steps[step].percent : 0
+        return TrafficRoute(
+            deploymentId: deploymentId, step: step, map: split.map, originalBackend: split.originalBackend,
+            replacementBackend: split.replacementBackend, replacementPercent: percent)
     }
 
     /// The restore requests under way, to perform again after a restart.
@@ -159,6 +196,14 @@ extension Deployment {
             ]
         case .restoring?:
             return ["Sending traffic back to the original instances."]
+        case .shifting(let shift)?:
+            let share = "\(replacementShare ?? 0) % of requests on the replacement instances"
+            guard !shift.open, let split = snapshot.trafficSplit, shift.step + 1 < split.steps.count else {
+                return ["Traffic: \(share); shifting."]
+            }
+            return [
+                "Traffic: \(share); \(split.steps[shift.step + 1].percent) % at \(shift.until.formatted(.iso8601))."
+            ]
         default:
             return []
         }
@@ -209,6 +254,9 @@ extension Deployment {
             case nil:
                 return actions
             case .succeeded?:
+                if snapshot.trafficSplit != nil {
+                    return actions + startShift(0, now: now)
+                }
                 blueGreenStage = .blocking
                 return actions + settleBlueGreen(now: now)
             case .failed(let code)?:
@@ -230,7 +278,61 @@ extension Deployment {
                 return actions
             }
             return actions + finishBlueGreen(now: now)
-        case .waitingForContinue, .waitingToTerminate, .restoring:
+        case .waitingForContinue, .waitingToTerminate, .restoring, .shifting:
+            return []
+        }
+    }
+
+    /// Asks for step `step` of the traffic split.
+    private mutating func startShift(_ step: Int, now: Date) -> [DeploymentAction] {
+        guard let route = route(step: step) else { return [] }
+        blueGreenStage = .shifting(Shift(step: step, open: true, until: now + trafficDeadline))
+        return [.routeTraffic(route)]
+    }
+
+    /// How long a traffic change may take before it counts as failed: as long as a host's traffic event.
+    private var trafficDeadline: TimeInterval { snapshot.timeouts.running + snapshot.timeouts.grace }
+
+    /// The load balancer changed the split (or could not).
+    public mutating func routeCompleted(_ step: Int, _ result: TrafficResult, now: Date) -> [DeploymentAction] {
+        guard liveStopping != nil else { return [] }
+        switch blueGreenStage {
+        case .shifting(var shift)? where shift.open && shift.step == step:
+            let percent = route(step: step)?.replacementPercent ?? 0
+            if case .failed(let message) = result {
+                shift.open = false
+                blueGreenStage = .shifting(shift)
+                interruptUnfinished(now: now)
+                let information = CodeDeploy.ErrorInformation(
+                    code: .elasticLoadBalancingInvalid,
+                    message: "Slipway could not move \(percent) % of requests to the replacement instances: \(message)")
+                guard case .running = phase else { return settle(now: now) }
+                return restoreOrFinish(.failed(information), rollBack: false, now: now)
+            }
+            replacementShare = percent
+            shift.open = false
+            guard case .running = phase else {
+                blueGreenStage = .shifting(shift)
+                return settle(now: now)
+            }
+            let steps = snapshot.trafficSplit?.steps ?? []
+            if step + 1 >= steps.count {
+                blueGreenStage = .blocking
+                return settleBlueGreen(now: now)
+            }
+            if steps[step].wait <= 0 { return startShift(step + 1, now: now) }
+            shift.until = now + steps[step].wait
+            blueGreenStage = .shifting(shift)
+            return []
+        case .restoring(var restore)? where restore.routeOpen && step == TrafficRoute.restoreStep:
+            restore.routeOpen = false
+            if case .failed(let message) = result {
+                restore.failures.append("the traffic split: \(message)")
+            } else {
+                replacementShare = 0
+            }
+            return advanceRestore(&restore, now: now)
+        default:
             return []
         }
     }
@@ -294,39 +396,45 @@ extension Deployment {
             return finish(outcome, now: now, rollBack: rollBack)
         }
         var restore = Restore(
-            outcome: outcome, rollBack: rollBack, open: [], blockingReplacements: false, deadline: now, failures: [])
-        return nextRestoreStep(&restore, now: now)
+            outcome: outcome, rollBack: rollBack, step: .allowOriginals, open: [], routeOpen: false, deadline: now,
+            failures: [])
+        return startRestoreStep(&restore, now: now)
     }
 
-    /// Starts the next step of `restore` that has something to do, or ends the deployment.
-    private mutating func nextRestoreStep(_ restore: inout Restore, now: Date) -> [DeploymentAction] {
-        while true {
+    /// Starts `restore`'s current step, or the first after it that has something to do, or ends the deployment.
+    private mutating func startRestoreStep(_ restore: inout Restore, now: Date) -> [DeploymentAction] {
+        restore.deadline = now + trafficDeadline
+        switch restore.step {
+        case .allowOriginals, .blockReplacements:
             let (label, event, undoes): (DeploymentTarget.Label, LifecycleEvent, LifecycleEvent) =
-                restore.blockingReplacements
-                ? (.green, .blockTraffic, .allowTraffic) : (.blue, .allowTraffic, .blockTraffic)
+                restore.step == .allowOriginals
+                ? (.blue, .allowTraffic, .blockTraffic) : (.green, .blockTraffic, .allowTraffic)
             let requests = hosts.filter { $0.target.label == label && $0.started(undoes) }.map {
                 $0.trafficRequest(
                     HostCommandID(deploymentId: deploymentId, instanceName: $0.instanceName, event: event), snapshot)
             }
-            if !requests.isEmpty {
-                restore.open = requests.map(\.id)
-                restore.deadline = now + snapshot.timeouts.running + snapshot.timeouts.grace
-                blueGreenStage = .restoring(restore)
-                return requests.map { .performTraffic($0) }
+            guard !requests.isEmpty else { return advanceRestore(&restore, now: now) }
+            restore.open = requests.map(\.id)
+            blueGreenStage = .restoring(restore)
+            return requests.map { .performTraffic($0) }
+        case .routeBack:
+            // Only a split that moved needs sending back.
+            guard let route = route(step: TrafficRoute.restoreStep), (replacementShare ?? 0) > 0 else {
+                return advanceRestore(&restore, now: now)
             }
-            guard restore.blockingReplacements else {
-                restore.blockingReplacements = true
-                continue
-            }
-            return finishRestore(restore, now: now)
+            restore.routeOpen = true
+            blueGreenStage = .restoring(restore)
+            return [.routeTraffic(route)]
         }
     }
 
     /// The current step of `restore` is done: the next one, or the deployment's end.
     private mutating func advanceRestore(_ restore: inout Restore, now: Date) -> [DeploymentAction] {
-        guard !restore.blockingReplacements else { return finishRestore(restore, now: now) }
-        restore.blockingReplacements = true
-        return nextRestoreStep(&restore, now: now)
+        guard let next = Restore.Step(rawValue: restore.step.rawValue + 1) else {
+            return finishRestore(restore, now: now)
+        }
+        restore.step = next
+        return startRestoreStep(&restore, now: now)
     }
 
     private mutating func finishRestore(_ restore: Restore, now: Date) -> [DeploymentAction] {
@@ -371,8 +479,16 @@ extension Deployment {
             for id in restore.open {
                 restore.failures.append("\(id.event.rawValue) on \(id.instanceName) did not complete in time")
             }
+            if restore.routeOpen { restore.failures.append("the traffic split did not change in time") }
             restore.open = []
+            restore.routeOpen = false
             return advanceRestore(&restore, now: now)
+        case .shifting(let shift)? where shift.open:
+            return routeCompleted(
+                shift.step, .failed(message: "the load balancer did not answer in time"), now: now)
+        case .shifting(let shift)?:
+            guard case .running = phase else { return [] }
+            return startShift(shift.step + 1, now: now)
         default:
             return []
         }

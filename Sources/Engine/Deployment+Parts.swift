@@ -15,6 +15,7 @@ extension Deployment {
         let rollbackMessage: String?
         let phase: Phase
         let blueGreenStage: BlueGreenStage?
+        let replacementShare: Int?
     }
 
     /// The deployment's progress, to store apart from its snapshot and hosts.
@@ -23,7 +24,7 @@ extension Deployment {
             createTime: createTime, startTime: startTime, completeTime: completeTime,
             minimumHealthyHostCount: minimumHealthyHostCount, rollbackRequest: rollbackRequest,
             rollbackDeploymentId: rollbackDeploymentId, rollbackMessage: rollbackMessage, phase: phase,
-            blueGreenStage: blueGreenStage)
+            blueGreenStage: blueGreenStage, replacementShare: replacementShare)
     }
 
     /// Reassembles a deployment stored in parts; `hosts` in the order of ``hosts`` when it was stored.
@@ -39,6 +40,7 @@ extension Deployment {
         self.rollbackMessage = progress.rollbackMessage
         self.phase = progress.phase
         self.blueGreenStage = progress.blueGreenStage
+        self.replacementShare = progress.replacementShare
         self.index = FleetIndex(hosts, saved: true)
     }
 }

@@ -133,7 +133,7 @@ extension Deployment {
     // MARK: Internals
 
     /// `nil` unless the deployment is running or stopping; then whether it is stopping.
-    private var liveStopping: Bool? {
+    var liveStopping: Bool? {
         switch phase {
         case .running: false
         case .stopping: true
@@ -164,7 +164,7 @@ extension Deployment {
 
     /// Runs the fleet scheduler (or, when stopping, checks whether anything still runs) and ends the deployment
     /// when it is decided.
-    private mutating func settle(now: Date) -> [DeploymentAction] {
+    mutating func settle(now: Date) -> [DeploymentAction] {
         switch phase {
         case .running where blueGreenStage != nil:
             return settleBlueGreen(now: now)
@@ -188,7 +188,12 @@ extension Deployment {
             }
         case .stopping(let request):
             guard index.tally.inFlight == 0 else { return [] }
-            if case .restoring? = blueGreenStage { return [] }
+            switch blueGreenStage {
+            case .restoring?: return []
+            // A change of the split under way ends first, so that the route back comes after it.
+            case .shifting(let shift)? where shift.open: return []
+            default: break
+            }
             interruptUnfinished(now: now)
             let information = CodeDeploy.ErrorInformation(
                 code: .manualStop, message: "The deployment was stopped by a StopDeployment request.")

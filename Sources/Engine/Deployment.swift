@@ -29,6 +29,9 @@ public struct Deployment: Codable, Sendable, Hashable {
     var phase: Phase
     /// Where a blue/green deployment is, once started (see `Deployment+BlueGreen.swift`); `nil` for in-place.
     var blueGreenStage: BlueGreenStage?
+    /// The share of requests (percent) the replacement backend got at the last change of a traffic split; `nil`
+    /// before any.
+    public internal(set) var replacementShare: Int?
     /// Derived from `hosts`; neither stored nor compared.
     var index: FleetIndex
 
@@ -67,7 +70,7 @@ public struct Deployment: Codable, Sendable, Hashable {
 
     private enum CodingKeys: String, CodingKey {
         case snapshot, hosts, createTime, startTime, completeTime, minimumHealthyHostCount, rollbackRequest
-        case rollbackDeploymentId, rollbackMessage, phase, blueGreenStage
+        case rollbackDeploymentId, rollbackMessage, phase, blueGreenStage, replacementShare
     }
 
     /// Decodes a stored deployment and rebuilds its index.
@@ -84,6 +87,7 @@ public struct Deployment: Codable, Sendable, Hashable {
         self.rollbackMessage = try container.decodeIfPresent(String.self, forKey: .rollbackMessage)
         self.phase = try container.decode(Phase.self, forKey: .phase)
         self.blueGreenStage = try container.decodeIfPresent(BlueGreenStage.self, forKey: .blueGreenStage)
+        self.replacementShare = try container.decodeIfPresent(Int.self, forKey: .replacementShare)
         self.index = FleetIndex(hosts, saved: true)
     }
 
@@ -101,6 +105,7 @@ public struct Deployment: Codable, Sendable, Hashable {
         try container.encodeIfPresent(rollbackMessage, forKey: .rollbackMessage)
         try container.encode(phase, forKey: .phase)
         try container.encodeIfPresent(blueGreenStage, forKey: .blueGreenStage)
+        try container.encodeIfPresent(replacementShare, forKey: .replacementShare)
     }
 
     /// Deployments are equal when their state is; the index follows from it.
@@ -110,7 +115,7 @@ public struct Deployment: Codable, Sendable, Hashable {
             && left.minimumHealthyHostCount == right.minimumHealthyHostCount
             && left.rollbackRequest == right.rollbackRequest && left.rollbackDeploymentId == right.rollbackDeploymentId
             && left.rollbackMessage == right.rollbackMessage && left.phase == right.phase
-            && left.blueGreenStage == right.blueGreenStage
+            && left.blueGreenStage == right.blueGreenStage && left.replacementShare == right.replacementShare
     }
 
     /// Hashes the state, not the index.
@@ -126,6 +131,7 @@ public struct Deployment: Codable, Sendable, Hashable {
         hasher.combine(rollbackMessage)
         hasher.combine(phase)
         hasher.combine(blueGreenStage)
+        hasher.combine(replacementShare)
     }
 
     /// The deployment's id.
@@ -221,7 +227,8 @@ extension Deployment {
     /// The commands waiting for their hosts to poll. After a restart the driver offers them again.
     public var offeredCommands: [HostCommand] { hosts.compactMap(\.offeredCommand) }
 
-    /// The traffic requests not yet reported. After a restart the driver performs them again.
+    /// The traffic requests not yet reported (see also ``openTrafficRoute``). After a restart the driver performs them
+    /// again.
     public var openTrafficRequests: [TrafficRequest] {
         hosts.compactMap { $0.openTrafficRequest(snapshot) } + openRestoreRequests
     }

@@ -101,8 +101,12 @@ public struct HostLifecycle: Codable, Sendable, Hashable {
 
     /// The request that changes the host's traffic for event `id`.
     func trafficRequest(_ id: HostCommandID, _ snapshot: DeploymentSnapshot) -> TrafficRequest {
-        TrafficRequest(
-            id: id, hostIdentifier: target.hostIdentifier, loadBalancerNames: snapshot.loadBalancerNames ?? [],
+        // With a traffic split, each side has its own backend.
+        let backends =
+            snapshot.trafficSplit.map { [target.label == .green ? $0.replacementBackend : $0.originalBackend] }
+            ?? snapshot.loadBalancerNames ?? []
+        return TrafficRequest(
+            id: id, hostIdentifier: target.hostIdentifier, loadBalancerNames: backends,
             serverName: target.trafficServerName)
     }
 

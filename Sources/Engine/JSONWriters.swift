@@ -189,6 +189,7 @@ extension Deployment.Progress: JSONWritable {
             // Blue/green deployments only, and rarely changed: the synthesized encoder is fast enough.
             output.member("blueGreenStage", rawJSON: stage, in: &object)
         }
+        output.member("replacementShare", replacementShare, in: &object)
         output.endObject(object)
     }
 }

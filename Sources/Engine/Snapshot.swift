@@ -28,6 +28,9 @@ public struct DeploymentSnapshot: Codable, Sendable, Hashable {
     /// Set for a blue/green deployment: how its replacement (green) hosts take the traffic of its original (blue)
     /// hosts. `nil` for an in-place deployment.
     public var blueGreen: BlueGreenSettings?
+    /// Set for a blue/green deployment whose group names a pair of backends and the map that splits requests
+    /// between them: the traffic then moves by shares, step by step, instead of server by server.
+    public var trafficSplit: TrafficSplitPlan?
 
     /// A snapshot; every setting past the targets has CodeDeploy's default.
     public init(
@@ -40,7 +43,8 @@ public struct DeploymentSnapshot: Codable, Sendable, Hashable {
         timeouts: DeploymentTimeouts = DeploymentTimeouts(),
         autoRollbackConfiguration: CodeDeploy.AutoRollbackConfiguration? = nil,
         rollbackOf: String? = nil,
-        blueGreen: BlueGreenSettings? = nil
+        blueGreen: BlueGreenSettings? = nil,
+        trafficSplit: TrafficSplitPlan? = nil
     ) {
         self.deploymentId = deploymentId
         self.targets = targets
@@ -52,6 +56,7 @@ public struct DeploymentSnapshot: Codable, Sendable, Hashable {
         self.autoRollbackConfiguration = autoRollbackConfiguration
         self.rollbackOf = rollbackOf
         self.blueGreen = blueGreen
+        self.trafficSplit = trafficSplit
     }
 
     /// The lifecycle events of an in-place deployment's hosts, in order (`Start` and `End` are not listed).
@@ -264,5 +269,54 @@ public struct BlueGreenSettings: Codable, Sendable, Hashable {
         /// `TERMINATE`: after the wait, they are also deregistered from Slipway (which cannot power a machine off:
         /// the deployment says so for someone to act on).
         case terminate(after: TimeInterval)
+    }
+}
+
+/// How a blue/green deployment splits requests between its two backends: the original hosts serve in one, the
+/// replacement hosts are readied in the other, and a map the load balancer reads sends each request to one of them.
+public struct TrafficSplitPlan: Codable, Sendable, Hashable {
+    /// The map that splits the requests (for HAProxy, the map file's path as its configuration names it).
+    public var map: String
+    /// The backend the original hosts serve in.
+    public var originalBackend: String
+    /// The backend the replacement hosts are readied in.
+    public var replacementBackend: String
+    /// The shares the replacement backend gets, in order; the last is 100 (0 in a rollback, which sends everything
+    /// back).
+    public var steps: [Step]
+
+    /// A plan.
+    public init(map: String, originalBackend: String, replacementBackend: String, steps: [Step]) {
+        self.map = map
+        self.originalBackend = originalBackend
+        self.replacementBackend = replacementBackend
+        self.steps = steps
+    }
+
+    /// One shift: the replacement backend's share of requests, and how long the deployment waits after it.
+    public struct Step: Codable, Sendable, Hashable {
+        public var percent: Int
+        public var wait: TimeInterval
+
+        public init(percent: Int, wait: TimeInterval = 0) {
+            self.percent = percent
+            self.wait = wait
+        }
+    }
+
+    /// All at once: one step to 100 %.
+    public static func allAtOnce() -> [Step] { [Step(percent: 100)] }
+
+    /// `TimeBasedCanary`: `percent` for `interval`, then the rest.
+    public static func canary(percent: Int, interval: TimeInterval) -> [Step] {
+        guard (1...99).contains(percent) else { return allAtOnce() }
+        return [Step(percent: percent, wait: interval), Step(percent: 100)]
+    }
+
+    /// `TimeBasedLinear`: `percent` more every `interval` until all.
+    public static func linear(percent: Int, interval: TimeInterval) -> [Step] {
+        guard (1...99).contains(percent) else { return allAtOnce() }
+        let shares = stride(from: percent, to: 100, by: percent).map { Step(percent: $0, wait: interval) }
+        return shares + [Step(percent: 100)]
     }
 }

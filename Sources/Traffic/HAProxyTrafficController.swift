@@ -60,6 +60,31 @@ public struct HAProxyTrafficController: TrafficController {
         }
     }
 
+    /// Sets the split: every HAProxy's map gets the route's entries in one commit (see ``TrafficSplit``), and the map
+    /// file, when it is on this machine, is rewritten so that a reload keeps the share.
+    public func route(_ route: TrafficRoute) async -> TrafficResult {
+        guard !runtimes.isEmpty else {
+            return .failed(
+                message: "Slipway drives no HAProxy: start the server with --haproxy to split traffic between "
+                    + "\(route.originalBackend) and \(route.replacementBackend).")
+        }
+        do {
+            let map = try HAProxyMapFile(path: route.map)
+            let split = try TrafficSplit(
+                greenPercent: route.replacementPercent, blue: route.originalBackend, green: route.replacementBackend)
+            for runtime in runtimes {
+                try await runtime.replaceMap(map, with: split.entries)
+            }
+            // An HAProxy on another machine reads its own copy: the file is rewritten only where it exists here.
+            if FileManager.default.fileExists(atPath: map.path) {
+                try map.write(split)
+            }
+            return .succeeded
+        } catch {
+            return .failed(message: error.message)
+        }
+    }
+
     /// Drains `server`, waits for its sessions to end (or ends them at the deadline) and puts it in maintenance.
     func block(_ server: HAProxyServer, on runtime: HAProxyRuntime) async throws(HAProxyError) {
         try await runtime.setState(.drain, of: server)

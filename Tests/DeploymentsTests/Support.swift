@@ -160,4 +160,12 @@ final class RecordingTraffic: TrafficController {
         asked.withLock { $0.append(request) }
         return failing.contains(request.event) ? .failed(message: "the load balancer refused") : .succeeded
     }
+
+    private let routed = Mutex<[TrafficRoute]>([])
+    var routes: [TrafficRoute] { routed.withLock { $0 } }
+
+    func route(_ route: TrafficRoute) async -> TrafficResult {
+        routed.withLock { $0.append(route) }
+        return .succeeded
+    }
 }

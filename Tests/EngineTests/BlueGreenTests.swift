@@ -8,7 +8,8 @@ import Testing
 private func blueGreen(
     blue: [String] = ["blue-1", "blue-2"], green: [String] = ["green-1", "green-2"],
     minimumHealthy: MinimumHealthy = .allAtOnce, settings: BlueGreenSettings = BlueGreenSettings(),
-    autoRollback: CodeDeploy.AutoRollbackConfiguration? = nil, rollbackOf: String? = nil
+    autoRollback: CodeDeploy.AutoRollbackConfiguration? = nil, rollbackOf: String? = nil,
+    split: [TrafficSplitPlan.Step]? = nil
 ) -> DeploymentSnapshot {
     var targets = blue.map { name in
         var target = target(name)
@@ -23,7 +24,11 @@ private func blueGreen(
     return DeploymentSnapshot(
         deploymentId: deploymentId, targets: targets, minimumHealthyHosts: minimumHealthy, withLoadBalancer: true,
         loadBalancerNames: ["app"], autoRollbackConfiguration: autoRollback, rollbackOf: rollbackOf,
-        blueGreen: settings)
+        blueGreen: settings,
+        trafficSplit: split.map {
+            TrafficSplitPlan(
+                map: "/etc/haproxy/app.map", originalBackend: "app-a", replacementBackend: "app-b", steps: $0)
+        })
 }
 
 private let install: [LifecycleEvent] = [
@@ -318,5 +323,117 @@ struct BlueGreenTests {
         #expect(restored == deployment)
         #expect(restored.openTrafficRequests.map(\.id) == [command("blue-2", .allowTraffic)])
         #expect(restored.nextDeadline == deployment.nextDeadline)
+    }
+
+    /// A canary deployment whose replacement hosts took their AllowTraffic events: the first route is asked for.
+    private static func canaryAtFirstShift(_ clock: ManualClock) -> (Deployment, [DeploymentAction]) {
+        var deployment = Deployment(
+            snapshot: blueGreen(split: TrafficSplitPlan.canary(percent: 10, interval: 300)), now: clock.now)
+        _ = deployment.start(now: clock.now)
+        var actions: [DeploymentAction] = []
+        for name in ["green-1", "green-2", "green-1", "green-2"] {
+            actions += deployment.runHost(name, now: clock.now)
+        }
+        return (deployment, actions)
+    }
+
+    private static func route(_ step: Int, _ percent: Int) -> DeploymentAction {
+        .routeTraffic(
+            TrafficRoute(
+                deploymentId: deploymentId, step: step, map: "/etc/haproxy/app.map", originalBackend: "app-a",
+                replacementBackend: "app-b", replacementPercent: percent))
+    }
+
+    @Test("a canary moves 10 % of requests, waits its interval, then moves the rest before the originals leave")
+    func canaryShiftsInSteps() throws {
+        var clock = ManualClock()
+        var (deployment, actions) = Self.canaryAtFirstShift(clock)
+        #expect(deployment.openTrafficRequests.isEmpty)
+        #expect(actions.last == Self.route(0, 10))
+        #expect(deployment.openTrafficRoute?.replacementPercent == 10)
+        #expect(deployment.routeCompleted(0, .succeeded, now: clock.now) == [])
+        #expect(deployment.replacementShare == 10)
+        #expect(deployment.nextDeadline == clock.now + 300)
+        #expect(deployment.statusMessages.first?.hasPrefix("Traffic: 10 % of requests on the replacement") == true)
+        #expect(deployment.statuses(["blue-1", "blue-2"]) == [.pending, .pending])
+        clock.advance(by: 299)
+        #expect(deployment.tick(now: clock.now) == [])
+        clock.advance(by: 1)
+        #expect(deployment.tick(now: clock.now) == [Self.route(1, 100)])
+        let blocking = deployment.routeCompleted(1, .succeeded, now: clock.now)
+        #expect(
+            blocking == [
+                offer("blue-1", .beforeBlockTraffic, at: clock.now),
+                offer("blue-2", .beforeBlockTraffic, at: clock.now),
+            ])
+        #expect(deployment.replacementShare == 100)
+        _ = deployment.runHost("blue-1", now: clock.now)
+        _ = deployment.runHost("blue-2", now: clock.now)
+        #expect(deployment.status == .succeeded)
+        // Each side's traffic events name its own backend.
+        #expect(
+            deployment.host(named: "green-1")?.trafficRequest(command("green-1", .allowTraffic), deployment.snapshot)
+                .loadBalancerNames == ["app-b"])
+        #expect(
+            deployment.host(named: "blue-1")?.trafficRequest(command("blue-1", .blockTraffic), deployment.snapshot)
+                .loadBalancerNames == ["app-a"])
+    }
+
+    @Test("linear shifting adds its percentage every interval; 0 and 100 % mean all at once")
+    func linearSteps() {
+        #expect(TrafficSplitPlan.linear(percent: 30, interval: 60).map(\.percent) == [30, 60, 90, 100])
+        #expect(TrafficSplitPlan.linear(percent: 30, interval: 60).map(\.wait) == [60, 60, 60, 0])
+        #expect(TrafficSplitPlan.canary(percent: 0, interval: 60) == TrafficSplitPlan.allAtOnce())
+        #expect(TrafficSplitPlan.linear(percent: 100, interval: 60) == TrafficSplitPlan.allAtOnce())
+        #expect(TrafficSplitPlan.canary(percent: -5, interval: 60) == TrafficSplitPlan.allAtOnce())
+    }
+
+    @Test("a stop mid-canary sends every request back in one change before the replacements are blocked")
+    func stopMidCanary() throws {
+        let clock = ManualClock()
+        var (deployment, _) = Self.canaryAtFirstShift(clock)
+        _ = deployment.routeCompleted(0, .succeeded, now: clock.now)
+        let actions = deployment.stop(autoRollbackEnabled: false, now: clock.now)
+        #expect(actions == [Self.route(TrafficRoute.restoreStep, 0)])
+        #expect(deployment.openTrafficRoute?.step == TrafficRoute.restoreStep)
+        let blocking = deployment.routeCompleted(TrafficRoute.restoreStep, .succeeded, now: clock.now)
+        #expect(Deployment.traffic(blocking) == ["BlockTraffic green-1", "BlockTraffic green-2"])
+        #expect(deployment.replacementShare == 0)
+        _ = deployment.trafficCompleted(command("green-1", .blockTraffic), .succeeded, now: clock.now)
+        _ = deployment.trafficCompleted(command("green-2", .blockTraffic), .succeeded, now: clock.now)
+        #expect(deployment.status == .stopped)
+    }
+
+    @Test("a stop while a share is being changed waits for that change before sending the traffic back")
+    func stopDuringAShift() throws {
+        let clock = ManualClock()
+        var (deployment, _) = Self.canaryAtFirstShift(clock)
+        #expect(deployment.stop(autoRollbackEnabled: false, now: clock.now) == [])
+        #expect(deployment.routeCompleted(0, .succeeded, now: clock.now) == [Self.route(TrafficRoute.restoreStep, 0)])
+    }
+
+    @Test("a split the load balancer refuses fails the deployment; the replacements are blocked again")
+    func refusedSplit() throws {
+        let clock = ManualClock()
+        var (deployment, _) = Self.canaryAtFirstShift(clock)
+        let actions = deployment.routeCompleted(0, .failed(message: "Unknown map identifier."), now: clock.now)
+        #expect(Deployment.traffic(actions) == ["BlockTraffic green-1", "BlockTraffic green-2"])
+        _ = deployment.trafficCompleted(command("green-1", .blockTraffic), .succeeded, now: clock.now)
+        _ = deployment.trafficCompleted(command("green-2", .blockTraffic), .succeeded, now: clock.now)
+        let information = try #require(deployment.errorInformation)
+        #expect(information.code == .elasticLoadBalancingInvalid)
+        #expect(information.message?.contains("Unknown map identifier.") == true)
+    }
+
+    @Test("a deployment stored mid-shift reads back equal and asks for its open change again")
+    func shiftSurvivesARestart() throws {
+        let clock = ManualClock()
+        let (deployment, _) = Self.canaryAtFirstShift(clock)
+        let written = JSONOutput.encode(deployment.progress)
+        let progress = try AWSJSON.makeDecoder().decode(Deployment.Progress.self, from: written)
+        let restored = Deployment(snapshot: deployment.snapshot, progress: progress, hosts: deployment.hosts)
+        #expect(restored == deployment)
+        #expect(restored.openTrafficRoute == deployment.openTrafficRoute)
+        #expect(restored.openTrafficRoute != nil)
     }
 }

@@ -314,4 +314,78 @@ struct BlueGreenHandlerTests {
             #expect(filter.status == 400, "\(filter.text)")
         }
     }
+
+    static func pairGroup(_ pair: String, style: String = "BLUE_GREEN") -> String {
+        #"{"applicationName":"web","deploymentGroupName":"split","serviceRoleArn":"arn:aws:iam::0:role/r","#
+            + #""onPremisesInstanceTagFilters":[{"Key":"env","Value":"prod","Type":"KEY_AND_VALUE"}],"#
+            + #""loadBalancerInfo":{"targetGroupPairInfoList":[\#(pair)]},"#
+            + #""deploymentStyle":{"deploymentType":"\#(style)","deploymentOption":"WITH_TRAFFIC_CONTROL"}}"#
+    }
+
+    @Test("a Server group's traffic split names two HAProxy backends and the absolute path of their map")
+    func trafficSplitValidation() async throws {
+        try await TestServer.withAdmin { _, client, admin in
+            _ = try await client.codeDeploy("CreateApplication", #"{"applicationName":"web"}"#, as: admin)
+            func pair(_ groups: [String], _ listeners: [String]) -> String {
+                let names = groups.map { #"{"name":"\#($0)"}"# }.joined(separator: ",")
+                let arns = listeners.map { #""\#($0)""# }.joined(separator: ",")
+                return #"{"targetGroups":[\#(names)],"prodTrafficRoute":{"listenerArns":[\#(arns)]}}"#
+            }
+            let refused = [
+                Self.pairGroup(pair(["app-a", "app-b"], ["/etc/haproxy/app.map"]), style: "IN_PLACE"),
+                Self.pairGroup(pair(["app-a"], ["/etc/haproxy/app.map"])),
+                Self.pairGroup(pair(["app-a", "app-a"], ["/etc/haproxy/app.map"])),
+                Self.pairGroup(pair(["app a", "app-b"], ["/etc/haproxy/app.map"])),
+                Self.pairGroup(pair(["app-a;show", "app-b"], ["/etc/haproxy/app.map"])),
+                Self.pairGroup(pair(["app-a", "app-b"], ["etc/haproxy/app.map"])),
+                Self.pairGroup(pair(["app-a", "app-b"], ["/etc/haproxy/../shadow"])),
+                Self.pairGroup(pair(["app-a", "app-b"], ["/etc/haproxy/app.map;shutdown sessions"])),
+                Self.pairGroup(pair(["app-a", "app-b"], ["/etc/haproxy/app.map<<"])),
+                Self.pairGroup(pair(["app-a", "app-b"], ["/a.map", "/b.map"])),
+                Self.pairGroup(pair(["app-a", "app-b"], ["/" + String(repeating: "m", count: 2000)])),
+                Self.pairGroup(pair(["app-a", "app-b"], ["/a.map"]) + "," + pair(["app-c", "app-d"], ["/b.map"])),
+            ]
+            for body in refused {
+                let answer = try await client.codeDeploy("CreateDeploymentGroup", body, as: admin)
+                #expect(answer.status == 400, "\(body): \(answer.text)")
+                #expect(answer.errorType == "InvalidTargetGroupPairException", "\(body): \(answer.text)")
+            }
+            let accepted = try await client.codeDeploy(
+                "CreateDeploymentGroup", Self.pairGroup(pair(["app-a", "app-b"], ["/etc/haproxy/app.map"])), as: admin)
+            #expect(accepted.status == 200, "\(accepted.text)")
+        }
+    }
+
+    @Test("a canary configuration for Server deploys only to a blue/green group with a traffic split")
+    func canaryNeedsASplit() async throws {
+        try await TestServer.withAdmin { server, client, admin in
+            try await Self.prepare(client, as: admin, configuration: "{}")
+            let config = try await client.codeDeploy(
+                "CreateDeploymentConfig",
+                #"{"deploymentConfigName":"canary","computePlatform":"Server","#
+                    + #""minimumHealthyHosts":{"type":"HOST_COUNT","value":0},"#
+                    + #""trafficRoutingConfig":{"type":"TimeBasedCanary","#
+                    + #""timeBasedCanary":{"canaryPercentage":10,"canaryInterval":5}}}"#, as: admin)
+            #expect(config.status == 200, "\(config.text)")
+            let answer = try await client.codeDeploy(
+                "CreateDeployment",
+                #"{"applicationName":"web","deploymentGroupName":"prod","deploymentConfigName":"canary","#
+                    + #""revision":\#(TestServer.Client.appZip),"#
+                    + #""targetInstances":{"tagFilters":[{"Key":"release","Value":"v2"}]}}"#, as: admin)
+            #expect(answer.errorType == "InvalidDeploymentConfigNameException", "\(answer.text)")
+            #expect((answer.json?["message"] as? String)?.contains("targetGroupPairInfoList") == true)
+            let inPlace = try await client.codeDeploy(
+                "CreateDeploymentGroup",
+                #"{"applicationName":"web","deploymentGroupName":"in-place","serviceRoleArn":"arn:aws:iam::0:role/r","#
+                    + #""onPremisesInstanceTagFilters":[{"Key":"env","Value":"prod","Type":"KEY_AND_VALUE"}]}"#,
+                as: admin)
+            #expect(inPlace.status == 200, "\(inPlace.text)")
+            let refused = try await client.codeDeploy(
+                "CreateDeployment",
+                #"{"applicationName":"web","deploymentGroupName":"in-place","deploymentConfigName":"canary","#
+                    + #""revision":\#(TestServer.Client.appZip)}"#, as: admin)
+            #expect(refused.errorType == "InvalidDeploymentConfigNameException", "\(refused.text)")
+            _ = server
+        }
+    }
 }

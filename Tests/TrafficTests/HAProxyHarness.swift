@@ -19,8 +19,14 @@ final class HAProxyHarness {
     /// Whether HAProxy is installed; the tests that need it are skipped with a note otherwise (`.ci/run` installs it).
     static let isAvailable = FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy")
 
+    /// The map file of a harness started with `pair`, under its directory.
+    var mapPath: String { directory.appendingPathComponent("app.map").path }
+
     /// HAProxy with `servers` in backend `app`; those in `maintenance` start in MAINT (`disabled`), taking no traffic.
-    init(servers: [String] = ["s1", "s2"], maintenance: Set<String> = []) async throws {
+    /// With `pair`, every server is in both backends `app-a` and `app-b` instead (all of `app-b` in MAINT), and a map
+    /// (``mapPath``, sending everything to `app-a`) splits the requests between them the way the README tells users
+    /// to write it: whichever backend is in service, a backend without a server up gets nothing.
+    init(servers: [String] = ["s1", "s2"], maintenance: Set<String> = [], pair: Bool = false) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-haproxy-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let ports = try freePorts(servers.count + 1)
@@ -34,9 +40,36 @@ final class HAProxyHarness {
                 "/usr/bin/python3",
                 [directory.appendingPathComponent("backend.py").path, "\(port)", name, directory.path])
         }
-        let serverLines = zip(servers, backendPorts).map { name, port in
-            "    server \(name) 127.0.0.1:\(port) check" + (maintenance.contains(name) ? " disabled" : "")
-        }.joined(separator: "\n")
+        func serverLines(disabled: Set<String>) -> String {
+            zip(servers, backendPorts).map { name, port in
+                "    server \(name) 127.0.0.1:\(port) check" + (disabled.contains(name) ? " disabled" : "")
+            }.joined(separator: "\n")
+        }
+        let backends: String
+        let routing: String
+        if pair {
+            try "0:99 app-a\n".write(
+                toFile: directory.appendingPathComponent("app.map").path, atomically: true, encoding: .utf8)
+            routing = """
+                    acl a_up nbsrv(app-a) gt 0
+                    acl b_up nbsrv(app-b) gt 0
+                    use_backend app-b if b_up { rand(100),map_int(\(directory.path)/app.map,app-a) -m str app-b }
+                    use_backend app-b if !a_up
+                    default_backend app-a
+                """
+            backends = """
+                backend app-a
+                \(serverLines(disabled: maintenance))
+                backend app-b
+                \(serverLines(disabled: Set(servers)))
+                """
+        } else {
+            routing = "    default_backend app"
+            backends = """
+                backend app
+                \(serverLines(disabled: maintenance))
+                """
+        }
         let configuration = """
             global
                 stats socket \(directory.path)/haproxy.sock mode 600 level admin
@@ -49,9 +82,8 @@ final class HAProxyHarness {
                 default-server inter 100ms rise 2 fall 2 weight 100
             frontend fe
                 bind 127.0.0.1:\(frontendPort)
-                default_backend app
-            backend app
-            \(serverLines)
+            \(routing)
+            \(backends)
             backend nocheck
                 server s1 127.0.0.1:\(backendPorts[0])
 
@@ -60,9 +92,10 @@ final class HAProxyHarness {
         try configuration.write(to: file, atomically: true, encoding: .utf8)
         try start("/usr/sbin/haproxy", ["-db", "-f", file.path])
         let serving = servers.filter { !maintenance.contains($0) }
+        let backend = pair ? "app-a" : "app"
         try await waitUntil("HAProxy and its servers are up") {
             for name in serving {
-                guard (try? await self.runtime.stat(of: HAProxyServer(backend: "app", server: name)))?.status == "UP"
+                guard (try? await self.runtime.stat(of: HAProxyServer(backend: backend, server: name)))?.status == "UP"
                 else { return false }
             }
             return true
@@ -121,6 +154,7 @@ final class HAProxyHarness {
         port, name, directory = int(sys.argv[1]), sys.argv[2], sys.argv[3]
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
             def do_GET(self):
                 url = urllib.parse.urlparse(self.path)
                 status = 200

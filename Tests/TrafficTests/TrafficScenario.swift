@@ -12,15 +12,16 @@ import Traffic
 struct TrafficScenario {
     let haproxy: HAProxyHarness
     let store: SQLiteStore
-    let driver: DeploymentDriver
+    private(set) var driver: DeploymentDriver
     let group: CodeDeploy.DeploymentGroupInfo
     let now = Date()
 
     static func arn(_ host: String) -> String { "arn:aws:iam::000000000000:user/\(host)" }
 
-    /// `instances` (name → tags) registered and `group` stored as `shop/web`.
+    /// `instances` (name → tags) registered, `group` stored as `shop/web` and `configs` stored.
     init(
-        haproxy: HAProxyHarness, instances: [String: [CodeDeploy.Tag]], group: CodeDeploy.DeploymentGroupInfo
+        haproxy: HAProxyHarness, instances: [String: [CodeDeploy.Tag]], group: CodeDeploy.DeploymentGroupInfo,
+        configs: [CodeDeploy.DeploymentConfigInfo] = []
     ) async throws {
         self.haproxy = haproxy
         self.group = group
@@ -34,6 +35,9 @@ struct TrafficScenario {
                     .instance, name: name)
             }
             try tx.set(group, .deploymentGroup, scope: "shop", name: "web")
+            for config in configs {
+                try tx.set(config, .deploymentConfig, name: config.deploymentConfigName ?? "")
+            }
         }
         driver = DeploymentDriver(
             store: store, wakeups: HostWakeups(), settings: DeploymentSettings(region: "us-east-1"),
@@ -41,6 +45,17 @@ struct TrafficScenario {
             traffic: HAProxyTrafficController(
                 runtimes: [haproxy.runtime],
                 timing: .init(drainTimeout: .seconds(10), healthTimeout: .seconds(3), pollInterval: .milliseconds(50))))
+    }
+
+    /// The server restarted: a new driver over the same store, which carries on what the deployments were waiting
+    /// for.
+    func restarted() async throws -> TrafficScenario {
+        var scenario = self
+        scenario.driver = DeploymentDriver(
+            store: store, wakeups: HostWakeups(), settings: DeploymentSettings(region: "us-east-1"),
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), traffic: driver.traffic)
+        try await scenario.driver.resume(now: now)
+        return scenario
     }
 
     /// A deployment of `a.zip` to the group (to the replacement instances `targetInstances` names, for blue/green).
@@ -89,9 +104,9 @@ struct TrafficScenario {
         try await store.read { try $0.deployment(id) }
     }
 
-    /// HAProxy's status of server `name` of backend `app`.
-    func status(_ name: String) async throws -> String {
-        try await haproxy.runtime.stat(of: haproxy.server(name)).status
+    /// HAProxy's status of server `name` of `backend`.
+    func status(_ name: String, backend: String = "app") async throws -> String {
+        try await haproxy.runtime.stat(of: haproxy.server(name, backend: backend)).status
     }
 }
 

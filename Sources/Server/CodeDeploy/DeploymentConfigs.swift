@@ -79,14 +79,8 @@ enum DeploymentConfigHandlers {
                     "A Server deployment configuration needs minimumHealthyHosts.")
             }
             try validate(hosts, code: .invalidMinimumHealthyHostValueException)
-            if let routing = input.trafficRoutingConfig,
-                routing.type != .allAtOnce || routing.timeBasedCanary != nil
-                    || routing.timeBasedLinear != nil
-            {
-                throw AWSJSONError(
-                    .invalidTrafficRoutingConfigurationException,
-                    "Traffic routing other than AllAtOnce is for Lambda and ECS deployment configurations.")
-            }
+            // Beyond CodeDeploy: canary and linear shifting for Server blue/green groups with a traffic split.
+            if let routing = input.trafficRoutingConfig { try validate(routing) }
         } else {
             if input.minimumHealthyHosts != nil {
                 throw AWSJSONError(

@@ -2,6 +2,7 @@ import Deployments
 import Foundation
 import SlipwayModel
 import Store
+import Traffic
 
 /// CreateDeploymentGroup, GetDeploymentGroup, UpdateDeploymentGroup, DeleteDeploymentGroup, ListDeploymentGroups,
 /// BatchGetDeploymentGroups.
@@ -290,9 +291,14 @@ enum DeploymentGroupHandlers {
             throw AWSJSONError(
                 .invalidLoadBalancerInfoException, "A deployment with traffic control needs load balancer information.")
         }
-        if platform != .ecs && !(loadBalancer?.targetGroupPairInfoList ?? []).isEmpty {
-            throw AWSJSONError(
-                .invalidTargetGroupPairException, "Target group pairs are for ECS deployment groups only.")
+        if let pairs = loadBalancer?.targetGroupPairInfoList, !pairs.isEmpty, platform != .ecs {
+            guard platform == .server, style.deploymentType == .blueGreen else {
+                throw AWSJSONError(
+                    .invalidTargetGroupPairException,
+                    "A target group pair splits a blue/green deployment's traffic: it is for ECS and Server "
+                        + "blue/green deployment groups only.")
+            }
+            try validateSplit(pairs)
         }
         if platform == .server && style.deploymentType == .blueGreen {
             // AWS runs blue/green only on EC2 behind an ELB; Slipway runs it on registered on-premises instances
@@ -387,6 +393,30 @@ extension StoreReader {
 }
 
 extension DeploymentGroupHandlers {
+    /// A Server group's traffic split: one pair of HAProxy backends, and the map that splits requests between them
+    /// as its production traffic route (the absolute path of the map file, as haproxy.cfg names it).
+    static func validateSplit(_ pairs: [CodeDeploy.TargetGroupPairInfo]) throws {
+        let backends = pairs.first?.targetGroups?.map { $0.name ?? "" } ?? []
+        let listeners = pairs.first?.prodTrafficRoute?.listenerArns ?? []
+        guard pairs.count == 1, backends.count == 2, Set(backends).count == 2,
+            backends.allSatisfy({ (try? HAProxyServer(backend: $0, server: "s")) != nil })
+        else {
+            throw AWSJSONError(
+                .invalidTargetGroupPairException,
+                "A Server group's targetGroupPairInfoList holds one pair of two different HAProxy backend names "
+                    + "(letters, digits, '-', '_', '.' and ':').")
+        }
+        guard listeners.count == 1, (try? HAProxyMapFile(path: listeners[0])) != nil,
+            pairs.first?.testTrafficRoute == nil
+        else {
+            throw AWSJSONError(
+                .invalidTargetGroupPairException,
+                "A Server group's prodTrafficRoute names one listener: the absolute path of the HAProxy map file that "
+                    + "splits requests between the two backends, as haproxy.cfg names it (letters, digits and "
+                    + "/ - _ . + @ , = ~); there is no test traffic route.")
+        }
+    }
+
     /// A Server blue/green configuration with CodeDeploy's defaults filled in: replacement instances found by tag
     /// (`DISCOVER_EXISTING`), traffic moved as soon as they are ready (`CONTINUE_DEPLOYMENT`), and the original
     /// instances kept (`KEEP_ALIVE`: deregistering them is for the group to ask for). Waits are 0 to 2880 minutes.

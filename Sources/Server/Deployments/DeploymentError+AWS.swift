@@ -25,6 +25,8 @@ extension DeploymentError {
             AWSJSONError(.invalidRevisionException, "Server deployments take S3 or GitHub revisions.")
         case .invalidTargetInstances(let message):
             AWSJSONError(.invalidTargetInstancesException, message)
+        case .trafficRoutingNotPossible(let message):
+            AWSJSONError(.invalidDeploymentConfigNameException, message)
         case .cannotContinue(let id, .notBlueGreen):
             AWSJSONError(
                 .unsupportedActionForDeploymentTypeException,

@@ -49,6 +49,7 @@ def serve(name):
     """An HTTP server answering its name (and /health 200) on a free port, in a daemon thread."""
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
 
         def do_GET(self):
             body = name.encode()
