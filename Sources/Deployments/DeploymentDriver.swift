@@ -134,14 +134,33 @@ package struct DeploymentDriver: Sendable {
     /// Ends ``runTraffic(clock:)`` once the requests under way are done.
     package func stopTraffic() { trafficQueue.close() }
 
+    /// Brings the load balancers back to the stored traffic state where they lost it, and logs what it changed.
+    package func convergeTraffic() async {
+        let changes = await traffic.converge { [store] in try await store.read { try $0.trafficState() } }
+        for change in changes {
+            logger.notice("load balancer brought back to the stored traffic state", metadata: ["change": "\(change)"])
+        }
+    }
+
+    /// Calls ``convergeTraffic()`` now and every `interval` until the task is cancelled: a server that starts, and
+    /// an HAProxy that was reloaded, get back what Slipway had made of them.
+    package func runTrafficConvergence(every interval: Duration = .seconds(5)) async {
+        while !Task.isCancelled {
+            await convergeTraffic()
+            try? await Task.sleep(for: interval)
+        }
+    }
+
     private func perform(_ work: TrafficWork, now: @Sendable () -> Date) async {
         let (event, deploymentId, what): (Event, String, String)
+        let result: TrafficResult
         switch work {
         case .host(let request):
-            event = .trafficCompleted(request.id, await traffic.perform(request))
+            result = await traffic.perform(request)
+            event = .trafficCompleted(request.id, result)
             (deploymentId, what) = (request.id.deploymentId, "\(request.id)")
         case .route(let route):
-            let result = await traffic.route(route)
+            result = await traffic.route(route)
             event = .routeCompleted(route.step, result)
             (deploymentId, what) = (route.deploymentId, "\(route.replacementPercent) % to \(route.replacementBackend)")
             logger.info(
@@ -151,7 +170,10 @@ package struct DeploymentDriver: Sendable {
                 ])
         }
         do {
-            try await apply(event, to: deploymentId, now: now()) { _ in () }
+            try await transaction(now: now()) { run in
+                run.trafficEnded = (work, result)
+                try run.process(event, for: deploymentId)
+            }
         } catch {
             logger.error(
                 "cannot record the end of a traffic change; it is made again when the server restarts",

@@ -27,6 +27,8 @@ struct DriverTransaction {
     private(set) var hostsToWake: Set<String> = []
     /// The traffic work to hand to the controller once the transaction has committed.
     private(set) var trafficRequests: [TrafficWork] = []
+    /// The traffic work whose end this transaction records, for the wanted traffic state.
+    var trafficEnded: (TrafficWork, TrafficResult)?
     private var deployments: [String: Working] = [:]
     /// Events not applied yet, oldest first.
     private var events: [(id: String, event: DeploymentDriver.Event)] = []
@@ -72,6 +74,12 @@ struct DriverTransaction {
     /// Stores what the transaction changed and gives the cache back what it only looked at. The driver calls it
     /// once, last.
     mutating func finish() throws {
+        if !trafficRequests.isEmpty || trafficEnded != nil {
+            var state = try tx.trafficState()
+            if let (work, result) = trafficEnded { state.ended(work, result) }
+            for work in trafficRequests { state.started(work) }
+            try tx.set(state, .trafficState, name: TrafficState.recordName)
+        }
         for (host, delivery) in deliveries.sorted(by: { $0.key < $1.key }) {
             if delivery.isIdle {
                 try tx.delete(.commandDelivery, scope: "", name: host)

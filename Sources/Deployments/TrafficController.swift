@@ -14,6 +14,22 @@ package protocol TrafficController: Sendable {
     /// Sets a blue/green deployment's traffic split: the replacement backend's share of requests, changed at once.
     /// Setting the same share twice must be harmless.
     func route(_ route: TrafficRoute) async -> TrafficResult
+    /// Brings the load balancers back to the wanted state where they lost it (a reload forgets runtime changes),
+    /// leaving alone what a change is under way for; `current` reads the wanted state, again before each change.
+    /// Returns one line per change made, for the log.
+    func converge(to current: @escaping @Sendable () async throws -> TrafficState) async -> [String]
+}
+
+extension TrafficController {
+    /// A controller that keeps no load balancer state converges nothing.
+    package func converge(to current: @escaping @Sendable () async throws -> TrafficState) async -> [String] { [] }
+
+    /// A controller that cannot split traffic says so.
+    package func route(_ route: TrafficRoute) async -> TrafficResult {
+        .failed(
+            message: "Slipway's traffic controller cannot split traffic between \(route.originalBackend) and "
+                + "\(route.replacementBackend): start the server with --haproxy.")
+    }
 }
 
 /// The traffic controller of deployment groups with no load balancer Slipway drives: it changes no traffic, and
@@ -26,11 +42,6 @@ package struct NoLoadBalancer: TrafficController {
 
     package func perform(_ request: TrafficRequest) async -> TrafficResult { .notPerformed(message: Self.message) }
 
-    package func route(_ route: TrafficRoute) async -> TrafficResult {
-        .failed(
-            message: "Slipway drives no load balancer: start the server with --haproxy to split traffic between "
-                + "\(route.originalBackend) and \(route.replacementBackend).")
-    }
 }
 
 /// Work for the traffic controller.

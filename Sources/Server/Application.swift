@@ -109,7 +109,8 @@ public func buildApplication(
 }
 
 /// Runs deployments between requests: resumes what they waited for when the server stopped, fires their deadlines
-/// (pickup and running timeouts) and performs their traffic events.
+/// (pickup and running timeouts), performs their traffic events, and keeps the load balancers in the stored traffic
+/// state.
 struct DeploymentService: Service {
     let driver: DeploymentDriver
     let clock: @Sendable () -> Date
@@ -119,7 +120,11 @@ struct DeploymentService: Service {
         await withDiscardingTaskGroup { group in
             group.addTask { await driver.runTraffic(clock: clock) }
             await cancelWhenGracefulShutdown {
-                await driver.runTimers(clock: clock)
+                await withDiscardingTaskGroup { loops in
+                    loops.addTask { await driver.runTrafficConvergence() }
+                    await driver.runTimers(clock: clock)
+                    loops.cancelAll()
+                }
             }
             driver.stopTraffic()
         }

@@ -32,6 +32,8 @@ public struct HAProxyTrafficController: TrafficController {
 
     public let runtimes: [HAProxyRuntime]
     public let timing: Timing
+    /// One change at a time per server and per map, deployments' and convergence's alike.
+    private let locks = TrafficLocks()
 
     public init(runtimes: [HAProxyRuntime], timing: Timing = Timing()) {
         self.runtimes = runtimes
@@ -46,11 +48,14 @@ public struct HAProxyTrafficController: TrafficController {
             guard !servers.isEmpty, !runtimes.isEmpty else {
                 return .notPerformed(message: NoLoadBalancer.message)
             }
-            for runtime in runtimes {
-                for server in servers {
-                    switch request.event {
-                    case .blockTraffic: try await block(server, on: runtime)
-                    default: try await allow(server, on: runtime)
+            for server in servers {
+                let key = TrafficState.key(backend: server.backend, server: server.server)
+                try await locks.run(key) { () async throws(HAProxyError) in
+                    for runtime in runtimes {
+                        switch request.event {
+                        case .blockTraffic: try await block(server, on: runtime)
+                        default: try await allow(server, on: runtime)
+                        }
                     }
                 }
             }
@@ -58,6 +63,76 @@ public struct HAProxyTrafficController: TrafficController {
         } catch {
             return .failed(message: error.message)
         }
+    }
+
+    /// Puts back every server and map that differs from the wanted state on some HAProxy. A server is changed only
+    /// from an administrative state (MAINT or DRAIN to UP; anything not in MAINT to MAINT): one that health checks
+    /// took DOWN is HAProxy's business.
+    package func converge(to current: @escaping @Sendable () async throws -> TrafficState) async -> [String] {
+        guard !runtimes.isEmpty, let state = try? await current() else { return [] }
+        var changes: [String] = []
+        for (key, wanted) in state.servers.sorted(by: { $0.key < $1.key }) where !state.changing.contains(key) {
+            guard let slash = key.firstIndex(of: "/"),
+                let server = try? HAProxyServer(
+                    backend: String(key[..<slash]), server: String(key[key.index(after: slash)...]))
+            else { continue }
+            changes += await locks.run(key) { () async -> [String] in
+                // Read again under the lock: a deployment's change may have ended while this one waited.
+                guard let now = try? await current(), now.servers[key] == wanted, !now.changing.contains(key) else {
+                    return []
+                }
+                var made: [String] = []
+                for runtime in runtimes {
+                    guard let before = try? await runtime.stat(of: server).status else { continue }
+                    do throws(HAProxyError) {
+                        switch wanted {
+                        case .ready where before.hasPrefix("MAINT") || before.hasPrefix("DRAIN"):
+                            try await allow(server, on: runtime)
+                        case .maintenance where !before.hasPrefix("MAINT"):
+                            try await block(server, on: runtime)
+                        default:
+                            continue
+                        }
+                        made.append("\(server) on \(runtime.address): \(before) → \(wanted.rawValue)")
+                    } catch {
+                        made.append(
+                            "\(server) on \(runtime.address): \(before), wanted \(wanted.rawValue): \(error.message)")
+                    }
+                }
+                return made
+            }
+        }
+        for (path, wanted) in state.maps.sorted(by: { $0.key < $1.key }) where !state.changing.contains(path) {
+            guard let map = try? HAProxyMapFile(path: path),
+                let split = try? TrafficSplit(
+                    greenPercent: wanted.replacementPercent, blue: wanted.originalBackend,
+                    green: wanted.replacementBackend)
+            else { continue }
+            changes += await locks.run(path) { () async -> [String] in
+                guard let now = try? await current(), now.maps[path] == wanted, !now.changing.contains(path) else {
+                    return []
+                }
+                var made: [String] = []
+                for runtime in runtimes {
+                    guard let entries = try? await runtime.mapEntries(of: map),
+                        TrafficSplit(entries: entries, blue: split.blueBackend, green: split.greenBackend) != split
+                    else { continue }
+                    do throws(HAProxyError) {
+                        try await runtime.replaceMap(map, with: split.entries)
+                        made.append("\(map) on \(runtime.address): \(split.greenPercent) % to \(split.greenBackend)")
+                    } catch {
+                        made.append("\(map) on \(runtime.address): \(error.message)")
+                    }
+                }
+                if FileManager.default.fileExists(atPath: map.path),
+                    (try? String(contentsOfFile: map.path, encoding: .utf8)) != split.fileContents
+                {
+                    try? map.write(split)
+                }
+                return made
+            }
+        }
+        return changes
     }
 
     /// Sets the split: every HAProxy's map gets the route's entries in one commit (see ``TrafficSplit``), and the map
@@ -72,12 +147,14 @@ public struct HAProxyTrafficController: TrafficController {
             let map = try HAProxyMapFile(path: route.map)
             let split = try TrafficSplit(
                 greenPercent: route.replacementPercent, blue: route.originalBackend, green: route.replacementBackend)
-            for runtime in runtimes {
-                try await runtime.replaceMap(map, with: split.entries)
-            }
-            // An HAProxy on another machine reads its own copy: the file is rewritten only where it exists here.
-            if FileManager.default.fileExists(atPath: map.path) {
-                try map.write(split)
+            try await locks.run(map.path) { () async throws(HAProxyError) in
+                for runtime in runtimes {
+                    try await runtime.replaceMap(map, with: split.entries)
+                }
+                // An HAProxy on another machine reads its own copy: the file is rewritten only where it exists here.
+                if FileManager.default.fileExists(atPath: map.path) {
+                    try map.write(split)
+                }
             }
             return .succeeded
         } catch {
@@ -137,5 +214,39 @@ public struct HAProxyTrafficController: TrafficController {
         } catch {
             throw HAProxyError("the traffic change was cancelled: the server is stopping.")
         }
+    }
+}
+
+/// Runs changes one after the other per key (a server, a map), in the order they asked.
+///
+/// Written here because neither the standard library nor swift-nio offers an async lock by key; a chain of tasks per
+/// key is all it takes.
+actor TrafficLocks {
+    private var tails: [String: Task<Void, Never>] = [:]
+
+    /// Runs `body` once every change asked before it for `key` has ended.
+    func run<T: Sendable>(_ key: String, _ body: @escaping @Sendable () async -> T) async -> T {
+        let previous = tails[key]
+        let task = Task {
+            await previous?.value
+            return await body()
+        }
+        tails[key] = Task { _ = await task.value }
+        return await task.value
+    }
+
+    /// ``run(_:_:)`` for a body that throws.
+    func run(_ key: String, _ body: @escaping @Sendable () async throws(HAProxyError) -> Void)
+        async throws(HAProxyError)
+    {
+        let result: Result<Void, HAProxyError> = await run(key) { () async -> Result<Void, HAProxyError> in
+            do throws(HAProxyError) {
+                try await body()
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try result.get()
     }
 }

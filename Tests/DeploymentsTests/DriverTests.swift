@@ -260,6 +260,29 @@ struct TrafficTests {
         #expect(try await harness.pollCommand("web-1")?.event == .afterBlockTraffic)
     }
 
+    @Test("the stored traffic state marks a server changing while its event runs, then holds what it became")
+    func trafficStateFollowsTheEvents() async throws {
+        let harness = try await DriverHarness(
+            hosts: ["web-1", "web-2"], loadBalancer: true, traffic: RecordingTraffic(failing: [.allowTraffic]))
+        _ = try await harness.createDeployment()
+        for host in ["web-1", "web-2"] {
+            let before = try #require(try await harness.pollCommand(host))
+            try await harness.acknowledge(before)
+            try await harness.complete(before)
+        }
+        let changing = try await harness.store.read { try $0.trafficState() }
+        #expect(changing.changing == ["web-lb/web-1", "web-lb/web-2"])
+        #expect(changing.servers.isEmpty)
+        await harness.performTraffic()
+        let blocked = try await harness.store.read { try $0.trafficState() }
+        #expect(blocked.changing.isEmpty)
+        #expect(blocked.servers == ["web-lb/web-1": .maintenance, "web-lb/web-2": .maintenance])
+        _ = try await harness.runCommands(of: "web-1")
+        // Its AllowTraffic failed: the controller left it in maintenance, and that is what stays wanted.
+        let allowed = try await harness.store.read { try $0.trafficState() }
+        #expect(allowed.servers["web-lb/web-1"] == .maintenance)
+    }
+
     @Test("a traffic event under way when the server stops is performed again when it starts")
     func restartPerformsOpenTraffic() async throws {
         let traffic = RecordingTraffic()

@@ -124,4 +124,30 @@ struct CanaryThroughHAProxyTests {
         #expect(machine.trafficSplit?.replacementBackend == "app-a")
         #expect(machine.targets.filter { $0.label == .blue }.map(\.instanceName).sorted() == ["g1", "g2"])
     }
+
+    @Test("an HAProxy reload mid-canary loses its runtime state; Slipway puts it back and the deployment carries on")
+    func reloadMidCanary() async throws {
+        let scenario = try await Self.scenario()
+        let id = try await scenario.createDeployment(targetInstances: Self.green)
+        let load = LoadGenerator(port: scenario.haproxy.frontendPort)
+        try await scenario.runAgents(Self.hosts)
+        try await scenario.haproxy.reload()
+        // The configuration has the replacements in maintenance; the map file kept the share.
+        #expect(try await scenario.status("g1", backend: "app-b") == "MAINT")
+        #expect(try await Self.greenShare(scenario, count: 100) == 0, "the guard sends nothing to an empty backend")
+        await scenario.driver.convergeTraffic()
+        #expect(try await scenario.status("g1", backend: "app-b").hasPrefix("UP"))
+        let share = try await Self.greenShare(scenario, count: 1200)
+        #expect(abs(share - 10) <= 3, "the canary got \(share) % of 1,200 requests after the reload")
+
+        await scenario.driver.tick(now: scenario.now + 61)
+        try await scenario.runAgents(Self.hosts)
+        let (answered, failed, servers) = await load.finish()
+        let record = try #require(try await scenario.deployment(id))
+        #expect(record.info.status == .succeeded, "\(String(describing: record.info.deploymentStatusMessages))")
+        #expect(failed == 0, "no client request failed (\(answered) answered by \(servers))")
+        // Converging again changes nothing: the stored state is what HAProxy has.
+        await scenario.driver.convergeTraffic()
+        #expect(try await Self.greenShare(scenario, count: 100) == 100)
+    }
 }

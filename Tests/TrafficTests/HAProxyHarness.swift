@@ -15,6 +15,8 @@ final class HAProxyHarness {
     let backendPorts: [Int]
     let runtime: HAProxyRuntime
     private var processes: [Process] = []
+    /// The HAProxy process serving now.
+    private var haproxy: Process?
 
     /// Whether HAProxy is installed; the tests that need it are skipped with a note otherwise (`.ci/run` installs it).
     static let isAvailable = FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy")
@@ -72,7 +74,7 @@ final class HAProxyHarness {
         }
         let configuration = """
             global
-                stats socket \(directory.path)/haproxy.sock mode 600 level admin
+                stats socket \(directory.path)/haproxy.sock mode 600 level admin expose-fd listeners
             defaults
                 mode http
                 timeout connect 2s
@@ -90,7 +92,7 @@ final class HAProxyHarness {
             """
         let file = directory.appendingPathComponent("haproxy.cfg")
         try configuration.write(to: file, atomically: true, encoding: .utf8)
-        try start("/usr/sbin/haproxy", ["-db", "-f", file.path])
+        haproxy = try start("/usr/sbin/haproxy", ["-db", "-f", file.path])
         let serving = servers.filter { !maintenance.contains($0) }
         let backend = pair ? "app-a" : "app"
         try await waitUntil("HAProxy and its servers are up") {
@@ -137,7 +139,8 @@ final class HAProxyHarness {
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
     }
 
-    private func start(_ executable: String, _ arguments: [String]) throws {
+    @discardableResult
+    private func start(_ executable: String, _ arguments: [String]) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -145,6 +148,25 @@ final class HAProxyHarness {
         process.standardError = FileHandle.nullDevice
         try process.run()
         processes.append(process)
+        return process
+    }
+
+    /// Reloads HAProxy the way a package upgrade or `systemctl reload` does: a new process reads the configuration
+    /// (and the map files) again, takes over the listening sockets and the old one finishes its connections. Runtime
+    /// changes are lost.
+    func reload() async throws {
+        guard let old = haproxy else { return }
+        let socket = directory.appendingPathComponent("haproxy.sock").path
+        haproxy = try start(
+            "/usr/sbin/haproxy",
+            [
+                "-db", "-f", directory.appendingPathComponent("haproxy.cfg").path, "-x", socket, "-sf",
+                "\(old.processIdentifier)",
+            ])
+        try await waitUntil("the old HAProxy has finished") { !old.isRunning }
+        try await waitUntil("the new HAProxy answers on its socket") {
+            (try? await self.runtime.send("show info")) != nil
+        }
     }
 
     /// A backend: `/health` is 503 while `<dir>/<name>.unhealthy` exists; `/slow?s=N` answers after N seconds; any
