@@ -388,4 +388,19 @@ struct BlueGreenHandlerTests {
             _ = server
         }
     }
+
+    @Test("load balancer names that HAProxy would not take as backend names are refused when the group is created")
+    func backendNames() async throws {
+        try await TestServer.withAdmin { _, client, admin in
+            _ = try await client.codeDeploy("CreateApplication", #"{"applicationName":"web"}"#, as: admin)
+            for name in ["web lb", "web;show info", "", String(repeating: "w", count: 101), "web\\u0007"] {
+                let body =
+                    #"{"applicationName":"web","deploymentGroupName":"prod","serviceRoleArn":"arn:aws:iam::0:role/r","#
+                    + #""deploymentStyle":{"deploymentType":"IN_PLACE","deploymentOption":"WITH_TRAFFIC_CONTROL"},"#
+                    + #""loadBalancerInfo":{"targetGroupInfoList":[{"name":"\#(name)"}]}}"#
+                let answer = try await client.codeDeploy("CreateDeploymentGroup", body, as: admin)
+                #expect(answer.status == 400, "\(name.debugDescription): \(answer.text)")
+            }
+        }
+    }
 }

@@ -291,6 +291,18 @@ enum DeploymentGroupHandlers {
             throw AWSJSONError(
                 .invalidLoadBalancerInfoException, "A deployment with traffic control needs load balancer information.")
         }
+        if platform == .server {
+            // The names reach HAProxy's runtime API as backend names.
+            let names =
+                (loadBalancer?.elbInfoList ?? []).map { $0.name ?? "" }
+                + (loadBalancer?.targetGroupInfoList ?? []).map { $0.name ?? "" }
+            if let bad = names.first(where: { (try? HAProxyServer(backend: $0, server: "s")) == nil }) {
+                throw AWSJSONError(
+                    .invalidLoadBalancerInfoException,
+                    "\(bad.debugDescription) cannot name an HAProxy backend: use letters, digits, '-', '_', '.' and "
+                        + "':' (at most 100 characters).")
+            }
+        }
         if let pairs = loadBalancer?.targetGroupPairInfoList, !pairs.isEmpty, platform != .ecs {
             guard platform == .server, style.deploymentType == .blueGreen else {
                 throw AWSJSONError(
