@@ -20,6 +20,8 @@ struct DeploymentSnapshot {
         var name: String
         var status: String
         var events: [LifecycleEvent]
+        /// `Blue` or `Green` in a blue/green deployment.
+        var label: String? = nil
 
         /// The event a reader wants to see: the running one, else the failed one, else the next pending one, else
         /// the last one.
@@ -56,13 +58,16 @@ struct DeploymentSnapshot {
     }
     var rollbackMessage: String? { (info["rollbackInfo"] as? [String: Any])?["rollbackMessage"] as? String }
 
-    /// The `deploymentOverview` counts in CodeDeploy's order.
+    /// The `deploymentOverview` counts in CodeDeploy's order; `Ready` only in a blue/green deployment.
     var overview: [(name: String, count: Int)] {
         let counts = info["deploymentOverview"] as? [String: Any] ?? [:]
-        return ["Pending", "InProgress", "Succeeded", "Failed", "Skipped"].map { name in
-            (name, (counts[name] as? NSNumber)?.intValue ?? 0)
-        }
+        let blueGreen = (info["deploymentStyle"] as? [String: Any])?["deploymentType"] as? String == "BLUE_GREEN"
+        let names = ["Pending", "InProgress"] + (blueGreen ? ["Ready"] : []) + ["Succeeded", "Failed", "Skipped"]
+        return names.map { name in (name, (counts[name] as? NSNumber)?.intValue ?? 0) }
     }
+
+    /// The `deploymentStatusMessages`: a stop under way, a blue/green wait, the share of a traffic split.
+    var statusMessages: [String] { info["deploymentStatusMessages"] as? [String] ?? [] }
 
     var isFinished: Bool { Self.finalStatuses.contains(status) }
     static let finalStatuses: Set<String> = ["Succeeded", "Failed", "Stopped"]
@@ -81,8 +86,8 @@ struct DeploymentSnapshot {
             }
             return Host(
                 name: instance["targetId"] as? String ?? "?", status: instance["status"] as? String ?? "?",
-                events: events)
-        }.sorted { $0.name < $1.name }
+                events: events, label: instance["instanceLabel"] as? String)
+        }.sorted { ($0.label ?? "", $0.name) < ($1.label ?? "", $1.name) }
     }
 
     /// The exit status for this deployment's state: 0 succeeded, 1 failed, 2 stopped, 4 not finished.

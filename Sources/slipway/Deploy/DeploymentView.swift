@@ -13,6 +13,12 @@ enum DeploymentView {
             let time = (current.isFinished ? current.completeTime : nil) ?? now.timeIntervalSince1970
             lines.append((time, lines.count, "\(clock(time)) \(current.id) \(current.status)"))
         }
+        // A new status message (a blue/green wait, a traffic share) is a line of its own, right after the status.
+        for message in current.statusMessages where !(previous?.statusMessages ?? []).contains(message) {
+            lines.append(
+                (now.timeIntervalSince1970, lines.count, "\(clock(now.timeIntervalSince1970)) \(current.id) \(message)")
+            )
+        }
         let before = Dictionary(
             (previous?.hosts ?? []).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for host in current.hosts {
@@ -50,7 +56,7 @@ enum DeploymentView {
             header += "  \(seconds(max(0, end - created)))"
         }
         let counts = snapshot.overview.map { "\($0.name) \($0.count)" }.joined(separator: " · ")
-        var lines = [header, counts]
+        var lines = [header, counts] + snapshot.statusMessages
         let hosts = snapshot.hosts
         guard !hosts.isEmpty else {
             lines.append(snapshot.isFinished ? "(no hosts)" : "(waiting for hosts)")
@@ -58,18 +64,21 @@ enum DeploymentView {
         }
         let nameWidth = max(4, hosts.map(\.name.count).max() ?? 4)
         let eventWidth = max(15, hosts.compactMap { $0.currentEvent?.name.count }.max() ?? 15)
+        // Blue/green deployments say which side each host is on.
+        let labelled = hosts.contains { $0.label != nil }
         lines.append(
-            pad("HOST", nameWidth) + "  " + pad("STATUS", 10) + "  " + pad("EVENT", eventWidth) + "  "
-                + pad("ELAPSED", 8) + "  PROGRESS")
+            pad("HOST", nameWidth) + "  " + (labelled ? pad("SIDE", 5) + "  " : "") + pad("STATUS", 10) + "  "
+                + pad("EVENT", eventWidth) + "  " + pad("ELAPSED", 8) + "  PROGRESS")
         for host in hosts {
             let event = host.currentEvent
             let eventText = event.map(\.name)
             let total = host.events.count
             let done = host.doneCount
             let bar = progressBar(done: done, total: total, width: 20)
+            let side = labelled ? paint(pad((host.label ?? "-").lowercased(), 5), color, side: host.label) + "  " : ""
             let row =
-                pad(host.name, nameWidth) + "  " + paint(pad(host.status, 10), color, status: host.status) + "  "
-                + pad(eventText ?? "-", eventWidth) + "  " + pad(host.elapsed(now: now).map(seconds) ?? "-", 8)
+                pad(host.name, nameWidth) + "  " + side + paint(pad(host.status, 10), color, status: host.status)
+                + "  " + pad(eventText ?? "-", eventWidth) + "  " + pad(host.elapsed(now: now).map(seconds) ?? "-", 8)
                 + "  " + bar + " \(done)/\(total)"
             lines.append(row)
         }
@@ -166,14 +175,16 @@ enum DeploymentView {
         color ? "\u{1B}[1m\(text)\u{1B}[0m" : text
     }
 
-    private static func paint(_ text: String, _ color: Bool, status: String? = nil) -> String {
+    private static func paint(_ text: String, _ color: Bool, status: String? = nil, side: String? = nil) -> String {
         guard color else { return text }
         let code: String
-        switch (status ?? text).trimmingCharacters(in: .whitespaces) {
-        case "Succeeded": code = "32"
-        case "Failed": code = "31"
-        case "Stopped", "Skipped": code = "33"
-        case "InProgress": code = "36"
+        switch (side, (status ?? text).trimmingCharacters(in: .whitespaces)) {
+        case ("Blue"?, _): code = "34"
+        case ("Green"?, _): code = "32"
+        case (_, "Succeeded"): code = "32"
+        case (_, "Failed"): code = "31"
+        case (_, "Stopped"), (_, "Skipped"): code = "33"
+        case (_, "InProgress"), (_, "Ready"): code = "36"
         default: return text
         }
         return "\u{1B}[\(code)m\(text)\u{1B}[0m"
