@@ -139,11 +139,21 @@ final class HAProxyHarness {
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
     }
 
+    /// Starts a service of the test. Under root (as CI runs) it runs as `nobody`, as a service should, and the
+    /// directory is handed to `nobody` so that HAProxy can make its socket there.
     @discardableResult
     private func start(_ executable: String, _ arguments: [String]) throws -> Process {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
+        if getuid() == 0 {
+            if let nobody = getpwnam("nobody") {
+                _ = chown(directory.path, nobody.pointee.pw_uid, nobody.pointee.pw_gid)
+            }
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=nobody", "--regid=nogroup", "--clear-groups", executable] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+        }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

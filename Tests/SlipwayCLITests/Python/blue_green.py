@@ -14,9 +14,11 @@ maintenance. A client thread sends requests through HAProxy for the whole run an
 Needs the dev profile in the environment (AWS_*), SLIPWAY_BIN and SLIPWAY_DATA_DIR (for agent keys), and a server
 started with --haproxy SOCKET_DIR/haproxy.sock and a short --poll-hold."""
 
+import grp
 import http.server
 import json
 import os
+import pwd
 import socket
 import subprocess
 import sys
@@ -89,7 +91,12 @@ backend app
     path = os.path.join(directory, "haproxy.cfg")
     with open(path, "w") as file:
         file.write(configuration)
-    process = subprocess.Popen(["haproxy", "-db", "-f", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = ["haproxy", "-db", "-f", path]
+    if os.getuid() == 0:
+        # A service runs unprivileged: under root (as CI runs), HAProxy runs as nobody in a directory it owns.
+        os.chown(directory, pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid)
+        command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 10
     while time.time() < deadline:
         try:
