@@ -7,7 +7,8 @@
 #   --destination  where hosts install the service (default ~/.slipway/apps/ml-inference);
 #                  made absolute now, because an AppSpec destination is fixed text
 #   --port         the port the service listens on, on 127.0.0.1 (default 8601)
-#   --version      v1: the trained model; v2-broken: the same model exported with
+#   --version      v1: the trained model; v2: the same model released again as v2
+#                  (for blue/green); v2-broken: the same model exported with
 #                  its weights' signs flipped, which loads and reports healthy but
 #                  answers every prediction wrongly, so ValidateService fails
 #   --output       the bundle directory to write (default build/<version>)
@@ -28,14 +29,14 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --destination) [ $# -ge 2 ] || die "--destination needs a directory"; destination=$2; shift 2 ;;
         --port) [ $# -ge 2 ] || die "--port needs a number"; port=$2; shift 2 ;;
-        --version) [ $# -ge 2 ] || die "--version needs v1 or v2-broken"; version=$2; shift 2 ;;
+        --version) [ $# -ge 2 ] || die "--version needs v1, v2 or v2-broken"; version=$2; shift 2 ;;
         --output) [ $# -ge 2 ] || die "--output needs a directory"; output=$2; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
 
-case "$version" in v1 | v2-broken) ;; *) die "--version must be v1 or v2-broken, not '$version'" ;; esac
+case "$version" in v1 | v2 | v2-broken) ;; *) die "--version must be v1, v2 or v2-broken, not '$version'" ;; esac
 case "$port" in '' | *[!0-9]*) die "--port must be a number, not '$port'" ;; esac
 [ "$port" -ge 1 ] && [ "$port" -le 65535 ] || die "--port must be between 1 and 65535"
 

@@ -40,9 +40,10 @@ def free_port():
 
 
 class Server:
-    def __init__(self, work):
+    def __init__(self, work, arguments=()):
         self.data = os.path.join(work, "server")
         self.port = free_port()
+        self.arguments = list(arguments)
         self.process = None
         self.env = None
 
@@ -50,7 +51,8 @@ class Server:
         self.log = open(os.path.join(self.data + ".log"), "a")
         self.process = subprocess.Popen(
             [BIN, "server", "--dev", "--no-agent", "--data-dir", self.data, "--listen", f"127.0.0.1:{self.port}",
-             "--pickup-timeout", "30", "--poll-hold", "5"], stdout=subprocess.PIPE, stderr=self.log, text=True)
+             "--pickup-timeout", "30", "--poll-hold", "5", *self.arguments], stdout=subprocess.PIPE, stderr=self.log,
+            text=True)
         exports = {}
         for line in self.process.stdout:
             line = line.strip()
@@ -80,7 +82,7 @@ class Server:
 class Host:
     """A `slipway agent` onboarded with `slipway agent register`, with its own port for the example service."""
 
-    def __init__(self, name, work, server):
+    def __init__(self, name, work, server, tags="e2e=ml"):
         self.name = name
         self.config = os.path.join(work, name, "conf")
         self.root = os.path.join(work, name, "root")
@@ -91,7 +93,7 @@ class Host:
         self.process = None
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         run([BIN, "agent", "register", "--config-dir", self.config, "--instance-name", name,
-             "--tags", "e2e=ml", "--root-dir", self.root], server.env)
+             "--tags", tags, "--root-dir", self.root], server.env)
         with open(os.path.join(self.config, "codedeployagent.yml"), "a") as file:
             file.write(":slipway_heartbeat_interval: 2\n")
             file.write(":slipway_hook_environment: ML_INFERENCE_PORT ML_INFERENCE_RUN_DIR\n")
