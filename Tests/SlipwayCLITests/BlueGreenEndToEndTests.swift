@@ -11,7 +11,7 @@ import Testing
         "needs Debian's haproxy (.ci/run installs it)"))
 struct BlueGreenEndToEndTests {
     @Test(
-        "v2-broken fails before any traffic moves; v2 takes 10 % for a minute, then all; v2-broken on the former originals is rolled back by moving traffic only; no prediction fails"
+        "v2-broken fails before any traffic moves; v2 takes 10 % for a minute, survives a server SIGKILL, then takes all; v2-broken on the former originals is rolled back by moving traffic only; no prediction fails"
     )
     func canaryRelease() throws {
         let path = SlipwayBinary.repositoryRoot.appendingPathComponent(

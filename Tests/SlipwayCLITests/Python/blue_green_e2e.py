@@ -6,8 +6,8 @@ predictions through HAProxy the whole time.
   - green-1 and green-2 are the replacements, readied in backend model-b; a map splits requests between the two;
   1. v2-broken: the replacements fail ValidateService and the deployment fails before any traffic moved (the group
      has no earlier successful deployment to roll back to);
-  2. v2 with a 10 % canary for one minute: a tenth of the predictions come from v2, then all of them; the originals
-     leave the load balancer;
+  2. v2 with a 10 % canary for one minute: a tenth of the predictions come from v2; the server is killed with
+     SIGKILL and restarted mid-canary; then all predictions come from v2 and the originals leave the load balancer;
   3. v2-broken again, onto the former originals (now the replacements, readied in model-a): it fails, and the
      automatic rollback, a blue/green rollback that only moves traffic, succeeds.
 No prediction fails. Run by BlueGreenEndToEndTests with SLIPWAY_BIN; prints one line per check."""
@@ -200,6 +200,11 @@ def main():
             sample[version] = sample.get(version, 0) + 1
         share = 100 * sample.get("v2", 0) / 400
         check("about a tenth of the predictions come from v2 during the canary", 4 <= share <= 18, sample)
+        # The server dies mid-canary (SIGKILL) and comes back: HAProxy serves on meanwhile, and the stored step and
+        # its wait carry the deployment on.
+        server.kill()
+        time.sleep(1)
+        server.start()
         info = wait_status(server, good, timeout=240)
         check("v2 succeeded", info["status"] == "Succeeded", info)
         after = [predict(frontend)[1].get("model_version") for _ in range(50)]
