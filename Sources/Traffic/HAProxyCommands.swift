@@ -90,6 +90,13 @@ extension HAProxyRuntime {
         return try HAProxyStatReply(reply, from: address).stat(of: server)
     }
 
+    /// The servers of `backend` that are up (status `UP`, also while rising or falling), from `show stat`.
+    public func serversUp(in backend: String) async throws(HAProxyError) -> [String] {
+        _ = try HAProxyServer(backend: backend, server: "s")  // the name is checked before it reaches a command
+        let reply = try await send("show stat \(backend) 4 -1")
+        return try HAProxyStatReply(reply, from: address).serversUp(in: backend)
+    }
+
     /// Success is an empty reply; any text is HAProxy's refusal.
     private func expectNoText(_ reply: String, for server: HAProxyServer, at what: String) throws(HAProxyError) {
         let text = reply.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -165,6 +172,15 @@ struct HAProxyStatReply {
             status: status, sessions: sessions, queued: queued, checkHealth: number("check_health", row),
             checkRise: number("check_rise", row), checkFall: number("check_fall", row),
             checkStatus: value("check_status", row) ?? "", checkDescription: value("check_desc", row) ?? "")
+    }
+
+    func serversUp(in backend: String) -> [String] {
+        rows.compactMap { row in
+            guard value("pxname", row) == backend, let name = value("svname", row), name != "BACKEND",
+                name != "FRONTEND", value("status", row)?.hasPrefix("UP") == true
+            else { return nil }
+            return name
+        }
     }
 
     private func value(_ column: String, _ row: [Substring]) -> String? {

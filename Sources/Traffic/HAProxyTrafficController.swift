@@ -148,6 +148,16 @@ public struct HAProxyTrafficController: TrafficController {
             let split = try TrafficSplit(
                 greenPercent: route.replacementPercent, blue: route.originalBackend, green: route.replacementBackend)
             try await locks.run(map.path) { () async throws(HAProxyError) in
+                // A share for replacements none of which is up would go to the originals (the frontend's guard):
+                // the deployment must hear of it instead.
+                if route.replacementPercent > 0 {
+                    for runtime in runtimes where try await runtime.serversUp(in: route.replacementBackend).isEmpty {
+                        throw HAProxyError(
+                            "no server of \(route.replacementBackend) is up on HAProxy at \(runtime.address): the "
+                                + "replacement instances fail their health checks, so they get no "
+                                + "\(route.replacementPercent) % of requests.")
+                    }
+                }
                 for runtime in runtimes {
                     try await runtime.replaceMap(map, with: split.entries)
                 }

@@ -150,4 +150,31 @@ struct CanaryThroughHAProxyTests {
         await scenario.driver.convergeTraffic()
         #expect(try await Self.greenShare(scenario, count: 100) == 100)
     }
+
+    @Test("replacements that fail their health checks mid-canary stop the next step: the traffic goes back, none fails")
+    func replacementsFailMidCanary() async throws {
+        let scenario = try await Self.scenario()
+        let id = try await scenario.createDeployment(targetInstances: Self.green)
+        let load = LoadGenerator(port: scenario.haproxy.frontendPort)
+        try await scenario.runAgents(Self.hosts)
+        try scenario.haproxy.setHealthy("g1", false)
+        try scenario.haproxy.setHealthy("g2", false)
+        try await waitUntil("the replacements are down") {
+            let first = try await scenario.status("g1", backend: "app-b")
+            let second = try await scenario.status("g2", backend: "app-b")
+            return first.hasPrefix("DOWN") && second.hasPrefix("DOWN")
+        }
+        await scenario.driver.tick(now: scenario.now + 61)
+        try await scenario.runAgents(Self.hosts)
+        let (answered, failed, servers) = await load.finish()
+
+        let record = try #require(try await scenario.deployment(id))
+        #expect(record.info.status == .failed)
+        #expect(record.info.errorInformation?.code == .elasticLoadBalancingInvalid)
+        #expect(record.info.errorInformation?.message?.contains("no server of app-b is up") == true)
+        #expect(failed == 0, "no client request failed (\(answered) answered by \(servers))")
+        #expect(try String(contentsOfFile: scenario.haproxy.mapPath, encoding: .utf8).contains("0:99 app-a"))
+        #expect(try await scenario.status("g1", backend: "app-b") == "MAINT")
+        #expect(try await scenario.status("b1", backend: "app-a").hasPrefix("UP"))
+    }
 }

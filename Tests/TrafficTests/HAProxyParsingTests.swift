@@ -41,6 +41,24 @@ struct HAProxyParsingTests {
         #expect(throws: HAProxyError.self) { try stats.stat(of: HAProxyServer(backend: "app", server: "s3")) }
     }
 
+    @Test("the servers up in a backend are those whose status starts with UP, not the backend's own line")
+    func serversUp() throws {
+        let reply = """
+            # pxname,svname,qcur,scur,status
+            app,s1,0,0,UP
+            app,s2,0,0,UP 1/2
+            app,s3,0,0,DOWN
+            app,s4,0,0,MAINT
+            other,s5,0,0,UP
+            app,BACKEND,0,0,UP
+            app,short
+
+            """
+        let up = try HAProxyStatReply(reply, from: address).serversUp(in: "app")
+        #expect(up == ["s1", "s2"])
+        #expect(try HAProxyStatReply("# pxname,svname,qcur,scur,status\n", from: address).serversUp(in: "app") == [])
+    }
+
     @Test("a reply that is not the CSV, lacks a column, or holds numbers out of range is an error, never a trap")
     func hostileReplies() throws {
         let server = try HAProxyServer(backend: "app", server: "s1")
