@@ -164,7 +164,8 @@ let package = Package(
         .executableTarget(
             name: "slipway-bench",
             dependencies: [
-                "SigV4", "SlipwayModel", "Agent", "S3Transfer",
+                "SigV4", "SlipwayModel", "Agent", "S3Transfer", "Traffic", "Deployments", "Engine", "Store",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
