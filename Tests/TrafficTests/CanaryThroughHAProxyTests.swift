@@ -47,6 +47,15 @@ struct CanaryThroughHAProxyTests {
             ])
     }
 
+    /// A canary deployment whose replacements took their 10 %, with a client sending requests through HAProxy.
+    static func atTheCanary() async throws -> (TrafficScenario, String, LoadGenerator) {
+        let scenario = try await Self.scenario()
+        let id = try await scenario.createDeployment(targetInstances: Self.green)
+        let load = LoadGenerator(port: scenario.haproxy.frontendPort)
+        try await scenario.runAgents(Self.hosts)
+        return (scenario, id, load)
+    }
+
     /// The share of `count` requests answered by the replacement hosts, in percent.
     static func greenShare(_ scenario: TrafficScenario, count: Int) async throws -> Double {
         var green = 0
@@ -59,10 +68,7 @@ struct CanaryThroughHAProxyTests {
 
     @Test("10 % of requests reach the replacements for the canary interval, then all; no request fails")
     func canaryThenAll() async throws {
-        let scenario = try await Self.scenario()
-        let id = try await scenario.createDeployment(targetInstances: Self.green)
-        let load = LoadGenerator(port: scenario.haproxy.frontendPort)
-        try await scenario.runAgents(Self.hosts)
+        let (scenario, id, load) = try await Self.atTheCanary()
         let canary = try #require(try await scenario.deployment(id))
         #expect(canary.info.status == .inProgress, "\(String(describing: canary.info.errorInformation))")
         #expect(canary.info.deploymentStatusMessages?.first?.hasPrefix("Traffic: 10 %") == true)
@@ -85,10 +91,7 @@ struct CanaryThroughHAProxyTests {
 
     @Test("a stop mid-canary sends every request back to the originals at once, then blocks the replacements")
     func stopMidCanary() async throws {
-        let scenario = try await Self.scenario()
-        let id = try await scenario.createDeployment(targetInstances: Self.green)
-        let load = LoadGenerator(port: scenario.haproxy.frontendPort)
-        try await scenario.runAgents(Self.hosts)
+        let (scenario, id, load) = try await Self.atTheCanary()
         try await scenario.driver.apply(.stop(autoRollbackEnabled: false), to: id, now: scenario.now)
         try await scenario.runAgents(Self.hosts)
         let (answered, failed, servers) = await load.finish()
@@ -103,10 +106,8 @@ struct CanaryThroughHAProxyTests {
 
     @Test("a server restarted mid-canary carries on from the stored step, and the next deployment goes back to app-a")
     func restartMidCanary() async throws {
-        var scenario = try await Self.scenario()
-        let id = try await scenario.createDeployment(targetInstances: Self.green)
-        let load = LoadGenerator(port: scenario.haproxy.frontendPort)
-        try await scenario.runAgents(Self.hosts)
+        let (started, id, load) = try await Self.atTheCanary()
+        var scenario = started
         scenario = try await scenario.restarted()
         await scenario.driver.tick(now: scenario.now + 61)
         try await scenario.runAgents(Self.hosts)
@@ -127,10 +128,7 @@ struct CanaryThroughHAProxyTests {
 
     @Test("an HAProxy reload mid-canary loses its runtime state; Slipway puts it back and the deployment carries on")
     func reloadMidCanary() async throws {
-        let scenario = try await Self.scenario()
-        let id = try await scenario.createDeployment(targetInstances: Self.green)
-        let load = LoadGenerator(port: scenario.haproxy.frontendPort)
-        try await scenario.runAgents(Self.hosts)
+        let (scenario, id, load) = try await Self.atTheCanary()
         try await scenario.haproxy.reload()
         // The configuration has the replacements in maintenance; the map file kept the share.
         #expect(try await scenario.status("g1", backend: "app-b") == "MAINT")
@@ -153,10 +151,7 @@ struct CanaryThroughHAProxyTests {
 
     @Test("replacements that fail their health checks mid-canary stop the next step: the traffic goes back, none fails")
     func replacementsFailMidCanary() async throws {
-        let scenario = try await Self.scenario()
-        let id = try await scenario.createDeployment(targetInstances: Self.green)
-        let load = LoadGenerator(port: scenario.haproxy.frontendPort)
-        try await scenario.runAgents(Self.hosts)
+        let (scenario, id, load) = try await Self.atTheCanary()
         try scenario.haproxy.setHealthy("g1", false)
         try scenario.haproxy.setHealthy("g2", false)
         try await waitUntil("the replacements are down") {

@@ -14,11 +14,9 @@ maintenance. A client thread sends requests through HAProxy for the whole run an
 Needs the dev profile in the environment (AWS_*), SLIPWAY_BIN and SLIPWAY_DATA_DIR (for agent keys), and a server
 started with --haproxy SOCKET_DIR/haproxy.sock and a short --poll-hold."""
 
-import grp
 import http.server
 import json
 import os
-import pwd
 import socket
 import subprocess
 import sys
@@ -26,6 +24,7 @@ import threading
 import time
 import urllib.request
 
+import haproxy_process
 from deployments import ACCOUNT, agent_for, upload, wait_for
 
 ORIGINALS = ["b1", "b2"]
@@ -73,40 +72,14 @@ def start_haproxy(directory):
     servers = "\n".join(
         f"    server {name} 127.0.0.1:{serve(name)} check" + (" disabled" if name in REPLACEMENTS else "")
         for name in ORIGINALS + REPLACEMENTS)
-    configuration = f"""global
-    stats socket {directory}/haproxy.sock mode 600 level admin
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 30s
-    timeout server 30s
-    option httpchk GET /health
-    default-server inter 200ms rise 2 fall 2
-frontend fe
+    proxies = f"""frontend fe
     bind 127.0.0.1:{frontend}
     default_backend app
 backend app
-{servers}
-"""
-    path = os.path.join(directory, "haproxy.cfg")
-    with open(path, "w") as file:
-        file.write(configuration)
-    command = ["haproxy", "-db", "-f", path]
-    if os.getuid() == 0:
-        # A service runs unprivileged: under root (as CI runs), HAProxy runs as nobody in a directory it owns.
-        os.chown(directory, pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid)
-        command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            if request(frontend)[0] == 200:
-                return process, frontend
-        except OSError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise AssertionError("HAProxy did not start")
+{servers}"""
+    process = haproxy_process.start(
+        directory, f"{directory}/haproxy.sock", proxies, lambda: request(frontend)[0] == 200, check_interval="200ms")
+    return process, frontend
 
 
 def request(port):

@@ -12,10 +12,8 @@ predictions through HAProxy the whole time.
      automatic rollback, a blue/green rollback that only moves traffic, succeeds.
 No prediction fails. Run by BlueGreenEndToEndTests with SLIPWAY_BIN; prints one line per check."""
 
-import grp
 import json
 import os
-import pwd
 import shutil
 import subprocess
 import tempfile
@@ -23,6 +21,7 @@ import threading
 import time
 import urllib.request
 
+import haproxy_process
 from end_to_end import EXAMPLE, Host, Server, aws, check, free_port, push, run, wait_status
 
 FEATURES = json.dumps({"features": [69.5, 0.57, 95.2, 13.3]}).encode()
@@ -64,16 +63,7 @@ def start_haproxy(work, hosts, socket_path, map_path):
         return "\n".join(f"    server {host.name} 127.0.0.1:{host.port} check" + ("" if host.name in enabled else " disabled")
                          for host in hosts)
 
-    configuration = f"""global
-    stats socket {socket_path} mode 600 level admin expose-fd listeners
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 30s
-    timeout server 30s
-    option httpchk GET /health
-    default-server inter 300ms rise 2 fall 2
-frontend fe
+    proxies = f"""frontend fe
     bind 127.0.0.1:{frontend}
     acl a_up nbsrv(model-a) gt 0
     acl b_up nbsrv(model-b) gt 0
@@ -83,30 +73,11 @@ frontend fe
 backend model-a
 {servers({"blue-1", "blue-2"})}
 backend model-b
-{servers(set())}
-"""
-    directory = os.path.dirname(socket_path)
-    path = os.path.join(directory, "haproxy.cfg")
-    with open(path, "w") as file:
-        file.write(configuration)
-    command = ["haproxy", "-db", "-f", path]
-    if os.getuid() == 0:
-        # A service runs unprivileged: under root (as CI runs), HAProxy runs as nobody in a directory it owns.
-        os.chown(directory, pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid)
-        os.chmod(work, 0o711)  # mkdtemp's 0700 would keep nobody out of the directory below it
-        os.chmod(map_path, 0o644)
-        command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 15
-    while time.time() < deadline:
-        try:
-            if predict(frontend)[0] == 200:
-                return process, frontend
-        except OSError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise AssertionError("HAProxy did not start serving v1")
+{servers(set())}"""
+    os.chmod(map_path, 0o644)
+    process = haproxy_process.start(
+        os.path.dirname(socket_path), socket_path, proxies, lambda: predict(frontend)[0] == 200)
+    return process, frontend
 
 
 def bundle(work, version, destination, name):
