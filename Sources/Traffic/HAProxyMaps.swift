@@ -261,6 +261,28 @@ public struct TrafficSplit: Sendable, Hashable {
 }
 
 extension HAProxyMapFile {
+    /// Whether the path holds, on this machine, a map file Slipway may rewrite: a regular file of at most 64 KiB
+    /// whose lines are blank, comments, or `<number or range> <name>` entries. The path comes from a deployment
+    /// group, so without this check whoever may create one could have Slipway overwrite any file it can write.
+    public var holdsSplitEntries: Bool {
+        var status = stat()
+        guard lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_size <= 65_536,
+            let data = FileManager.default.contents(atPath: path), data.count <= 65_536,
+            let text = String(data: data, encoding: .utf8)
+        else { return false }
+        return text.split(whereSeparator: \.isNewline).allSatisfy { line in
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            if fields.isEmpty || fields[0].hasPrefix("#") { return true }
+            guard fields.count == 2 else { return false }
+            let bounds = fields[0].split(separator: ":", omittingEmptySubsequences: false)
+            return (1...2).contains(bounds.count)
+                && bounds.allSatisfy {
+                    !$0.isEmpty && $0.count <= 10 && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber)
+                }
+                && HAProxyServer.isValidName(String(fields[1]))
+        }
+    }
+
     /// Writes `split` to the map file, which HAProxy reads again when it reloads (runtime changes are lost then), so
     /// that a reload keeps the share. The file is replaced at once: the text goes to a new file of the same directory
     /// (created exclusively, so a symlink already at that name is never followed), which is synced and renamed over

@@ -113,9 +113,11 @@ public struct HAProxyTrafficController: TrafficController {
                     return []
                 }
                 var made: [String] = []
+                var known = false
                 for runtime in runtimes {
-                    guard let entries = try? await runtime.mapEntries(of: map),
-                        TrafficSplit(entries: entries, blue: split.blueBackend, green: split.greenBackend) != split
+                    guard let entries = try? await runtime.mapEntries(of: map) else { continue }
+                    known = true
+                    guard TrafficSplit(entries: entries, blue: split.blueBackend, green: split.greenBackend) != split
                     else { continue }
                     do throws(HAProxyError) {
                         try await runtime.replaceMap(map, with: split.entries)
@@ -124,7 +126,7 @@ public struct HAProxyTrafficController: TrafficController {
                         made.append("\(map) on \(runtime.address): \(error.message)")
                     }
                 }
-                if FileManager.default.fileExists(atPath: map.path),
+                if known, map.holdsSplitEntries,
                     (try? String(contentsOfFile: map.path, encoding: .utf8)) != split.fileContents
                 {
                     try? map.write(split)
@@ -161,8 +163,9 @@ public struct HAProxyTrafficController: TrafficController {
                 for runtime in runtimes {
                     try await runtime.replaceMap(map, with: split.entries)
                 }
-                // An HAProxy on another machine reads its own copy: the file is rewritten only where it exists here.
-                if FileManager.default.fileExists(atPath: map.path) {
+                // An HAProxy on another machine reads its own copy: the file is rewritten only where it is here, and
+                // only when it holds a map (every HAProxy just took the path as one of its maps).
+                if map.holdsSplitEntries {
                     try map.write(split)
                 }
             }
