@@ -87,6 +87,10 @@ extension HAProxyRuntime {
     /// The server's line of `show stat <backend> 4 -1`.
     public func stat(of server: HAProxyServer) async throws(HAProxyError) -> HAProxyServerStat {
         let reply = try await send("show stat \(server.backend) 4 -1")
+        let text = reply.trimmingCharacters(in: .whitespacesAndNewlines)
+        if text == "No such proxy." || text == "No such backend." || text == "Permission denied" {
+            throw HAProxyError(Self.explain(text, server: server, address: address, changing: "state"))
+        }
         return try HAProxyStatReply(reply, from: address).stat(of: server)
     }
 

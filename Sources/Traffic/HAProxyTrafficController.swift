@@ -175,8 +175,10 @@ public struct HAProxyTrafficController: TrafficController {
         }
     }
 
-    /// Drains `server`, waits for its sessions to end (or ends them at the deadline) and puts it in maintenance.
+    /// Drains `server`, waits for its sessions to end (or ends them at the deadline) and puts it in maintenance; a
+    /// server in maintenance already is left as it is.
     func block(_ server: HAProxyServer, on runtime: HAProxyRuntime) async throws(HAProxyError) {
+        if try await runtime.stat(of: server).status.hasPrefix("MAINT") { return }
         try await runtime.setState(.drain, of: server)
         let deadline = ContinuousClock.now.advanced(by: timing.drainTimeout)
         while true {
@@ -191,8 +193,11 @@ public struct HAProxyTrafficController: TrafficController {
         try await runtime.setState(.maint, of: server)
     }
 
-    /// Lets `server`'s health checks run without traffic, and gives it traffic only once they pass.
+    /// Lets `server`'s health checks run without traffic, and gives it traffic only once they pass. A server that
+    /// serves already is left as it is: draining it first, even for a moment, could leave its backend with no server
+    /// to send a request to (a blue/green rollback allows servers that never stopped serving).
     func allow(_ server: HAProxyServer, on runtime: HAProxyRuntime) async throws(HAProxyError) {
+        if try await runtime.stat(of: server).status.hasPrefix("UP") { return }
         try await runtime.setState(.drain, of: server)
         let deadline = ContinuousClock.now.advanced(by: timing.healthTimeout)
         var stat = try await runtime.stat(of: server)

@@ -162,6 +162,21 @@ struct HAProxyTrafficTests {
         #expect(message.contains("127.0.0.1:\(port)"), "\(message)")
     }
 
+    @Test("AllowTraffic of a server that serves already never takes it out of service, even for a moment")
+    func allowWhileServing() async throws {
+        let haproxy = try await HAProxyHarness()
+        let controller = HAProxyTrafficController(runtimes: [haproxy.runtime], timing: Self.fast)
+        // s1 is the only server in service: draining it at all would leave requests nowhere to go.
+        try await haproxy.runtime.setState(.maint, of: haproxy.server("s2"))
+        let load = LoadGenerator(port: haproxy.frontendPort)
+        for _ in 0..<20 {
+            #expect(await controller.perform(request(.allowTraffic)) == .succeeded)
+        }
+        let (answered, failed, _) = await load.finish()
+        #expect(failed == 0, "\(failed) of \(answered + failed) requests failed")
+        #expect(try await haproxy.runtime.stat(of: haproxy.server("s2")).status == "MAINT")
+    }
+
     @Test("a request performed twice ends as once: the controller is idempotent")
     func idempotent() async throws {
         let haproxy = try await HAProxyHarness()
