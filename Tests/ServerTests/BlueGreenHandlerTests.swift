@@ -358,7 +358,7 @@ struct BlueGreenHandlerTests {
 
     @Test("a canary configuration for Server deploys only to a blue/green group with a traffic split")
     func canaryNeedsASplit() async throws {
-        try await TestServer.withAdmin { server, client, admin in
+        try await TestServer.withAdmin { _, client, admin in
             try await Self.prepare(client, as: admin, configuration: "{}")
             let config = try await client.codeDeploy(
                 "CreateDeploymentConfig",
@@ -385,7 +385,6 @@ struct BlueGreenHandlerTests {
                 #"{"applicationName":"web","deploymentGroupName":"in-place","deploymentConfigName":"canary","#
                     + #""revision":\#(TestServer.Client.appZip)}"#, as: admin)
             #expect(refused.errorType == "InvalidDeploymentConfigNameException", "\(refused.text)")
-            _ = server
         }
     }
 
