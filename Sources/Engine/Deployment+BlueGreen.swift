@@ -22,6 +22,9 @@ enum BlueGreenStage: Codable, Sendable, Hashable {
     case rerouting
     /// With a traffic split: the replacement backend's share moves step by step (see ``TrafficSplitPlan``).
     case shifting(Shift)
+    /// With a bake time: all the traffic has moved; the deployment waits until `until`, watching its alarms, before
+    /// the original hosts give theirs up.
+    case baking(until: Date)
     /// The hosts that give the traffic up run their block-traffic events, all at once.
     case blocking
     /// The traffic has moved; the original hosts are retired at `until`, unless the wait is skipped.
@@ -140,7 +143,7 @@ extension Deployment {
     /// The deadline of the stage, if it has one.
     var stageDeadline: Date? {
         switch blueGreenStage {
-        case .waitingForContinue(let until)?, .waitingToTerminate(let until)?: until
+        case .waitingForContinue(let until)?, .waitingToTerminate(let until)?, .baking(let until)?: until
         case .restoring(let restore)?: restore.deadline
         case .shifting(let shift)?: shift.until
         default: nil
@@ -257,8 +260,7 @@ extension Deployment {
                 if snapshot.trafficSplit != nil {
                     return actions + startShift(0, now: now)
                 }
-                blueGreenStage = .blocking
-                return actions + settleBlueGreen(now: now)
+                return actions + trafficMoved(now: now)
             case .failed(let code)?:
                 return actions + fail(code, now: now)
             }
@@ -278,9 +280,20 @@ extension Deployment {
                 return actions
             }
             return actions + finishBlueGreen(now: now)
-        case .waitingForContinue, .waitingToTerminate, .restoring, .shifting:
+        case .waitingForContinue, .waitingToTerminate, .restoring, .shifting, .baking:
             return []
         }
+    }
+
+    /// All the traffic is on the hosts that take it: the original hosts give theirs up, after the bake time if the
+    /// deployment has one (a rollback waits for nothing).
+    private mutating func trafficMoved(now: Date) -> [DeploymentAction] {
+        if let time = snapshot.bakeTime, time > 0, !snapshot.isBlueGreenRollback {
+            blueGreenStage = .baking(until: now + time)
+            return []
+        }
+        blueGreenStage = .blocking
+        return settleBlueGreen(now: now)
     }
 
     /// Asks for step `step` of the traffic split.
@@ -316,12 +329,11 @@ extension Deployment {
                 return settle(now: now)
             }
             let steps = snapshot.trafficSplit?.steps ?? []
-            if step + 1 >= steps.count {
-                blueGreenStage = .blocking
-                return settleBlueGreen(now: now)
-            }
-            if steps[step].wait <= 0 { return startShift(step + 1, now: now) }
-            shift.until = now + steps[step].wait
+            if step + 1 >= steps.count { return trafficMoved(now: now) }
+            // A bake time makes every wait between steps at least as long.
+            let wait = snapshot.isBlueGreenRollback ? steps[step].wait : max(steps[step].wait, snapshot.bakeTime ?? 0)
+            if wait <= 0 { return startShift(step + 1, now: now) }
+            shift.until = now + wait
             blueGreenStage = .shifting(shift)
             return []
         case .restoring(var restore)? where restore.routeOpen && step == TrafficRoute.restoreStep:
@@ -475,6 +487,10 @@ extension Deployment {
                             + "Traffic stayed on the original instances.")), now: now)
         case .waitingToTerminate?:
             return finishBlueGreen(now: now)
+        case .baking?:
+            guard case .running = phase else { return [] }
+            blueGreenStage = .blocking
+            return settleBlueGreen(now: now)
         case .restoring(var restore)?:
             for id in restore.open {
                 restore.failures.append("\(id.event.rawValue) on \(id.instanceName) did not complete in time")

@@ -16,6 +16,7 @@ extension Deployment {
         let phase: Phase
         let blueGreenStage: BlueGreenStage?
         let replacementShare: Int?
+        let bake: Bake?
     }
 
     /// The deployment's progress, to store apart from its snapshot and hosts.
@@ -24,7 +25,7 @@ extension Deployment {
             createTime: createTime, startTime: startTime, completeTime: completeTime,
             minimumHealthyHostCount: minimumHealthyHostCount, rollbackRequest: rollbackRequest,
             rollbackDeploymentId: rollbackDeploymentId, rollbackMessage: rollbackMessage, phase: phase,
-            blueGreenStage: blueGreenStage, replacementShare: replacementShare)
+            blueGreenStage: blueGreenStage, replacementShare: replacementShare, bake: bake)
     }
 
     /// Reassembles a deployment stored in parts; `hosts` in the order of ``hosts`` when it was stored.
@@ -41,6 +42,7 @@ extension Deployment {
         self.phase = progress.phase
         self.blueGreenStage = progress.blueGreenStage
         self.replacementShare = progress.replacementShare
+        self.bake = progress.bake
         self.index = FleetIndex(hosts, saved: true)
     }
 }

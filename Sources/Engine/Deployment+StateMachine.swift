@@ -106,7 +106,11 @@ extension Deployment {
         let rollBack =
             autoRollbackEnabled.map { $0 && snapshot.rollbackOf == nil }
             ?? snapshot.rollsBack(on: .deploymentStopOnRequest)
-        let request = StopRequest(requestedAt: now, rollBack: rollBack)
+        return stop(StopRequest(requestedAt: now, rollBack: rollBack), now: now)
+    }
+
+    /// Stops the deployment as `request` asks (see ``stop(autoRollbackEnabled:now:)``).
+    mutating func stop(_ request: StopRequest, now: Date) -> [DeploymentAction] {
         switch phase {
         case .created, .queued:
             phase = .stopping(request)
@@ -171,6 +175,10 @@ extension Deployment {
         case .running:
             let plan = FleetScheduler.plan(
                 tally: index.tally, pendingInOrder: index.pendingNames(hosts), minimumHealthy: minimumHealthyHostCount)
+            if case .failed(let code)? = plan.verdict {
+                return finish(.failed(failureInformation(code)), now: now)
+            }
+            if bakeHolds(now: now) { return [] }
             var actions: [DeploymentAction] = []
             for name in plan.start {
                 guard let position = index.positions[name] else { continue }
@@ -195,8 +203,10 @@ extension Deployment {
             default: break
             }
             interruptUnfinished(now: now)
-            let information = CodeDeploy.ErrorInformation(
-                code: .manualStop, message: "The deployment was stopped by a StopDeployment request.")
+            let information =
+                request.information
+                ?? CodeDeploy.ErrorInformation(
+                    code: .manualStop, message: "The deployment was stopped by a StopDeployment request.")
             return restoreOrFinish(.stopped(information), rollBack: request.rollBack, now: now)
         default:
             return []
@@ -219,6 +229,10 @@ extension Deployment {
             request = RollbackRequest(
                 triggeringDeploymentId: deploymentId, reason: .deploymentFailure,
                 message: "Automatic rollback: deployment \(deploymentId) failed (\(information.code?.rawValue ?? "")).")
+        case .stopped(let information) where attempted && stopRollBack && information.code == .alarmActive:
+            request = RollbackRequest(
+                triggeringDeploymentId: deploymentId, reason: .deploymentStopOnAlarm,
+                message: "Automatic rollback: deployment \(deploymentId) was stopped by an alarm.")
         case .stopped where attempted && stopRollBack:
             request = RollbackRequest(
                 triggeringDeploymentId: deploymentId, reason: .deploymentStopOnRequest,

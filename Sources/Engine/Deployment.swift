@@ -32,6 +32,8 @@ public struct Deployment: Codable, Sendable, Hashable {
     /// The share of requests (percent) the replacement backend got at the last change of a traffic split; `nil`
     /// before any.
     public internal(set) var replacementShare: Int?
+    /// With a bake time, where the in-place deployment's waits between batches are (see `Deployment+Alarms.swift`).
+    var bake: Bake?
     /// Derived from `hosts`; neither stored nor compared.
     var index: FleetIndex
 
@@ -48,6 +50,8 @@ public struct Deployment: Codable, Sendable, Hashable {
     struct StopRequest: Codable, Sendable, Hashable {
         var requestedAt: Date
         var rollBack: Bool
+        /// Why the deployment stops, when not for a `StopDeployment` request (an alarm).
+        var information: CodeDeploy.ErrorInformation?
     }
 
     /// A new deployment in status `Created`. A target named twice is deployed to once.
@@ -70,7 +74,7 @@ public struct Deployment: Codable, Sendable, Hashable {
 
     private enum CodingKeys: String, CodingKey {
         case snapshot, hosts, createTime, startTime, completeTime, minimumHealthyHostCount, rollbackRequest
-        case rollbackDeploymentId, rollbackMessage, phase, blueGreenStage, replacementShare
+        case rollbackDeploymentId, rollbackMessage, phase, blueGreenStage, replacementShare, bake
     }
 
     /// Decodes a stored deployment and rebuilds its index.
@@ -88,6 +92,7 @@ public struct Deployment: Codable, Sendable, Hashable {
         self.phase = try container.decode(Phase.self, forKey: .phase)
         self.blueGreenStage = try container.decodeIfPresent(BlueGreenStage.self, forKey: .blueGreenStage)
         self.replacementShare = try container.decodeIfPresent(Int.self, forKey: .replacementShare)
+        self.bake = try container.decodeIfPresent(Bake.self, forKey: .bake)
         self.index = FleetIndex(hosts, saved: true)
     }
 
@@ -106,6 +111,7 @@ public struct Deployment: Codable, Sendable, Hashable {
         try container.encode(phase, forKey: .phase)
         try container.encodeIfPresent(blueGreenStage, forKey: .blueGreenStage)
         try container.encodeIfPresent(replacementShare, forKey: .replacementShare)
+        try container.encodeIfPresent(bake, forKey: .bake)
     }
 
     /// Deployments are equal when their state is; the index follows from it.
@@ -116,6 +122,7 @@ public struct Deployment: Codable, Sendable, Hashable {
             && left.rollbackRequest == right.rollbackRequest && left.rollbackDeploymentId == right.rollbackDeploymentId
             && left.rollbackMessage == right.rollbackMessage && left.phase == right.phase
             && left.blueGreenStage == right.blueGreenStage && left.replacementShare == right.replacementShare
+            && left.bake == right.bake
     }
 
     /// Hashes the state, not the index.
@@ -132,6 +139,7 @@ public struct Deployment: Codable, Sendable, Hashable {
         hasher.combine(phase)
         hasher.combine(blueGreenStage)
         hasher.combine(replacementShare)
+        hasher.combine(bake)
     }
 
     /// The deployment's id.
@@ -191,7 +199,7 @@ extension Deployment {
 
     /// The `deploymentStatusMessages`.
     public var statusMessages: [String] {
-        var messages = blueGreenMessages
+        var messages = blueGreenMessages + bakeMessages
         guard case .stopping = phase else { return messages }
         // A host has a command in flight exactly while it is InProgress.
         let running = index.statusCounts[.inProgress] ?? 0
@@ -235,10 +243,7 @@ extension Deployment {
 
     /// The earliest deadline in the state: call ``tick(now:)`` then. `nil` when nothing is waiting.
     public var nextDeadline: Date? {
-        switch (index.earliestDeadline, stageDeadline) {
-        case (let hosts?, let stage?): min(hosts, stage)
-        case (let hosts, let stage): hosts ?? stage
-        }
+        [index.earliestDeadline, stageDeadline, bakeDeadline].compactMap { $0 }.min()
     }
 
     /// The positions in ``hosts`` of the hosts changed since the deployment was created, decoded or reassembled, or

@@ -190,6 +190,10 @@ extension Deployment.Progress: JSONWritable {
             output.member("blueGreenStage", rawJSON: stage, in: &object)
         }
         output.member("replacementShare", replacementShare, in: &object)
+        if let bake, let encoded = try? AWSJSON.makeEncoder().encode(bake) {
+            // Deployments with a bake time only, changed once a batch.
+            output.member("bake", rawJSON: encoded, in: &object)
+        }
         output.endObject(object)
     }
 }
@@ -213,6 +217,7 @@ extension Deployment.StopRequest: JSONWritable {
         var object = output.beginObject()
         output.member("requestedAt", requestedAt, in: &object)
         output.member("rollBack", rollBack, in: &object)
+        output.member("information", information, in: &object)
         output.endObject(object)
     }
 }

@@ -31,6 +31,12 @@ public struct DeploymentSnapshot: Codable, Sendable, Hashable {
     /// Set for a blue/green deployment whose group names a pair of backends and the map that splits requests
     /// between them: the traffic then moves by shares, step by step, instead of server by server.
     public var trafficSplit: TrafficSplitPlan?
+    /// The alarms the deployment watches while it runs (the group's `alarmConfiguration`, or the deployment's
+    /// `overrideAlarmConfiguration`); `nil` when none are enabled.
+    public var alarms: AlarmWatch?
+    /// How long an in-place deployment waits after each batch, and a blue/green one after each traffic step, before
+    /// it goes on, watching its alarms (the group's `slipway:bake-time` tag); `nil` for no wait.
+    public var bakeTime: TimeInterval?
 
     /// A snapshot; every setting past the targets has CodeDeploy's default.
     public init(
@@ -44,7 +50,9 @@ public struct DeploymentSnapshot: Codable, Sendable, Hashable {
         autoRollbackConfiguration: CodeDeploy.AutoRollbackConfiguration? = nil,
         rollbackOf: String? = nil,
         blueGreen: BlueGreenSettings? = nil,
-        trafficSplit: TrafficSplitPlan? = nil
+        trafficSplit: TrafficSplitPlan? = nil,
+        alarms: AlarmWatch? = nil,
+        bakeTime: TimeInterval? = nil
     ) {
         self.deploymentId = deploymentId
         self.targets = targets
@@ -57,6 +65,8 @@ public struct DeploymentSnapshot: Codable, Sendable, Hashable {
         self.rollbackOf = rollbackOf
         self.blueGreen = blueGreen
         self.trafficSplit = trafficSplit
+        self.alarms = alarms
+        self.bakeTime = bakeTime
     }
 
     /// The lifecycle events of an in-place deployment's hosts, in order (`Start` and `End` are not listed).

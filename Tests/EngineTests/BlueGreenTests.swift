@@ -431,3 +431,104 @@ struct BlueGreenTests {
         #expect(restored.openTrafficRoute != nil)
     }
 }
+
+@Suite("Blue/green deployments, alarms and bake times")
+struct BlueGreenAlarmTests {
+    private static func route(_ step: Int, _ percent: Int) -> DeploymentAction {
+        .routeTraffic(
+            TrafficRoute(
+                deploymentId: deploymentId, step: step, map: "/etc/haproxy/app.map", originalBackend: "app-a",
+                replacementBackend: "app-b", replacementPercent: percent))
+    }
+
+    /// A canary deployment watching the alarm `errors`, with a bake time, whose replacement hosts took their
+    /// AllowTraffic events and whose first share moved.
+    private static func canaryAfterFirstShift(
+        _ clock: ManualClock, bakeTime: TimeInterval, rollback: [CodeDeploy.AutoRollbackEvent] = []
+    ) -> Deployment {
+        var snapshot = blueGreen(
+            autoRollback: rollback.isEmpty ? nil : .init(enabled: true, events: rollback),
+            split: TrafficSplitPlan.canary(percent: 10, interval: 300))
+        snapshot.alarms = AlarmWatch(alarmNames: ["errors"], ignorePollFailure: false)
+        snapshot.bakeTime = bakeTime
+        var deployment = Deployment(snapshot: snapshot, now: clock.now)
+        _ = deployment.start(now: clock.now)
+        for name in ["green-1", "green-2", "green-1", "green-2"] { _ = deployment.runHost(name, now: clock.now) }
+        _ = deployment.routeCompleted(0, .succeeded, now: clock.now)
+        return deployment
+    }
+
+    @Test("a bake time longer than the canary interval lengthens the wait, and bakes again after the last step")
+    func bakeAfterEachStep() throws {
+        var clock = ManualClock()
+        var deployment = Self.canaryAfterFirstShift(clock, bakeTime: 600)
+        #expect(deployment.nextDeadline == clock.now + 600)
+        clock.advance(by: 599)
+        #expect(deployment.tick(now: clock.now) == [])
+        clock.advance(by: 1)
+        #expect(deployment.tick(now: clock.now) == [Self.route(1, 100)])
+        #expect(deployment.routeCompleted(1, .succeeded, now: clock.now) == [])
+        #expect(deployment.statusMessages.first?.hasPrefix("Baking: watching the alarm errors until") == true)
+        #expect(deployment.statuses(["blue-1", "blue-2"]) == [.pending, .pending])
+        clock.advance(by: 600)
+        let blocking = deployment.tick(now: clock.now)
+        #expect(
+            blocking == [
+                offer("blue-1", .beforeBlockTraffic, at: clock.now),
+                offer("blue-2", .beforeBlockTraffic, at: clock.now),
+            ])
+    }
+
+    @Test("a bake time shorter than the canary interval leaves the interval as it is")
+    func shortBakeKeepsTheInterval() {
+        let clock = ManualClock()
+        let deployment = Self.canaryAfterFirstShift(clock, bakeTime: 60)
+        #expect(deployment.nextDeadline == clock.now + 300)
+    }
+
+    @Test("an alarm during the canary sends every request back at once and asks for the rollback")
+    func alarmMidCanary() throws {
+        var clock = ManualClock()
+        var deployment = Self.canaryAfterFirstShift(clock, bakeTime: 0, rollback: [.deploymentStopOnAlarm])
+        clock.advance(by: 42)
+        #expect(deployment.alarmsRaised(["errors"], now: clock.now) == [Self.route(TrafficRoute.restoreStep, 0)])
+        let blocking = deployment.routeCompleted(TrafficRoute.restoreStep, .succeeded, now: clock.now)
+        #expect(Deployment.traffic(blocking) == ["BlockTraffic green-1", "BlockTraffic green-2"])
+        _ = deployment.trafficCompleted(command("green-1", .blockTraffic), .succeeded, now: clock.now)
+        let end = deployment.trafficCompleted(command("green-2", .blockTraffic), .succeeded, now: clock.now)
+        #expect(deployment.status == .stopped)
+        #expect(deployment.errorInformation?.code == .alarmActive)
+        #expect(deployment.replacementShare == 0)
+        let request = try #require(deployment.rollbackRequest)
+        #expect(request.reason == .deploymentStopOnAlarm)
+        #expect(end.last == .requestRollback(request))
+    }
+
+    @Test("alarms are watched through the termination wait: an alarm then sends the traffic back")
+    func alarmDuringTerminationWait() throws {
+        let clock = ManualClock()
+        var snapshot = blueGreen(green: ["green-1"], settings: BlueGreenSettings(originalHosts: .terminate(after: 600)))
+        snapshot.alarms = AlarmWatch(alarmNames: ["errors"], ignorePollFailure: false)
+        var deployment = Deployment(snapshot: snapshot, now: clock.now)
+        _ = deployment.start(now: clock.now)
+        for name in ["green-1", "green-1", "blue-1", "blue-2"] { _ = deployment.runHost(name, now: clock.now) }
+        #expect(deployment.instanceTerminationWaitTimeStarted)
+        #expect(deployment.watchedAlarms == ["errors"])
+        let actions = deployment.alarmsRaised(["errors"], now: clock.now)
+        #expect(Deployment.traffic(actions) == ["AllowTraffic blue-1", "AllowTraffic blue-2"])
+    }
+
+    @Test("a deployment stored while baking reads back equal and bakes on")
+    func bakingSurvivesARestart() throws {
+        var clock = ManualClock()
+        var deployment = Self.canaryAfterFirstShift(clock, bakeTime: 600)
+        clock.advance(by: 600)
+        _ = deployment.tick(now: clock.now)
+        _ = deployment.routeCompleted(1, .succeeded, now: clock.now)
+        let progress = try AWSJSON.makeDecoder().decode(
+            Deployment.Progress.self, from: JSONOutput.encode(deployment.progress))
+        let restored = Deployment(snapshot: deployment.snapshot, progress: progress, hosts: deployment.hosts)
+        #expect(restored == deployment)
+        #expect(restored.nextDeadline == clock.now + 600)
+    }
+}
