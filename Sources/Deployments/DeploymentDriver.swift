@@ -27,6 +27,8 @@ package struct DeploymentDriver: Sendable {
         /// ContinueDeployment and SkipWaitTimeForInstanceTermination; refused with
         /// ``DeploymentError/cannotContinue(_:_:)`` when the deployment is not waiting for it.
         case continueDeployment(DeploymentWait)
+        /// What the alarm watcher found about the alarms the deployment watches.
+        case alarms(AlarmReport)
     }
 
     package let store: any Store

@@ -28,6 +28,10 @@ package struct DeploymentPlan: Sendable {
     var blueGreenRollbackTargets: [DeploymentTarget]?
     /// A blue/green rollback's traffic split: the rolled back deployment's backends, with everything sent back.
     var rollbackSplit: TrafficSplitPlan?
+    /// CreateDeployment's `overrideAlarmConfiguration`; `nil`: the group's `alarmConfiguration`.
+    package var overrideAlarmConfiguration: CodeDeploy.AlarmConfiguration?
+    /// The group's bake time (its `slipway:bake-time` tag), read by the caller; `nil`: none.
+    package var bakeTime: TimeInterval?
 
     package init(
         applicationName: String, group: CodeDeploy.DeploymentGroupInfo, configName: String?,
@@ -114,6 +118,7 @@ package struct DeploymentPlan: Sendable {
             && !((group.loadBalancerInfo?.elbInfoList ?? []).isEmpty
                 && (group.loadBalancerInfo?.targetGroupInfoList ?? []).isEmpty)
         let rollback = autoRollbackConfiguration ?? group.autoRollbackConfiguration
+        let alarmConfiguration = overrideAlarmConfiguration ?? group.alarmConfiguration
         let snapshot = DeploymentSnapshot(
             deploymentId: id, targets: targets, minimumHealthyHosts: minimumHealthy, withLoadBalancer: withLoadBalancer,
             loadBalancerNames: withLoadBalancer ? loadBalancerNames : [],
@@ -122,7 +127,8 @@ package struct DeploymentPlan: Sendable {
             blueGreen: isBlueGreen ? blueGreenSettings : nil,
             trafficSplit: isBlueGreen
                 ? try rollbackSplit ?? trafficSplit(steps: steps, groupId: groupId, configName: configName, in: tx)
-                : nil)
+                : nil,
+            alarms: alarmConfiguration.flatMap(Self.alarmWatch), bakeTime: bakeTime)
         let previous = try group.lastSuccessfulDeployment?.deploymentId.flatMap { try tx.deployment($0) }
         var info = CodeDeploy.DeploymentInfo(
             applicationName: applicationName, autoRollbackConfiguration: rollback, computePlatform: .server,
@@ -135,6 +141,7 @@ package struct DeploymentPlan: Sendable {
             instanceTerminationWaitTimeStarted: false, loadBalancerInfo: group.loadBalancerInfo,
             previousRevision: previous?.info.revision, revision: revision,
             updateOutdatedInstancesOnly: updateOutdatedInstancesOnly)
+        info.overrideAlarmConfiguration = overrideAlarmConfiguration
         if isBlueGreen {
             info.blueGreenDeploymentConfiguration = group.blueGreenDeploymentConfiguration
             info.targetInstances = targetInstances
@@ -189,6 +196,13 @@ package struct DeploymentPlan: Sendable {
             map: map, originalBackend: original,
             replacementBackend: original == backends[0] ? backends[1] : backends[0],
             steps: steps ?? TrafficSplitPlan.allAtOnce())
+    }
+
+    /// The alarms an enabled configuration names; `nil` for a disabled one or one without alarms.
+    static func alarmWatch(_ configuration: CodeDeploy.AlarmConfiguration) -> AlarmWatch? {
+        let names = (configuration.alarms ?? []).compactMap(\.name).filter { !$0.isEmpty }
+        guard configuration.enabled == true, !names.isEmpty else { return nil }
+        return AlarmWatch(alarmNames: names, ignorePollFailure: configuration.ignorePollAlarmFailure ?? false)
     }
 
     /// How the group's replacement hosts take over.

@@ -186,20 +186,32 @@ extension StoreWriter {
 
 /// A deployment not yet ended. Written whenever its next deadline moves, so, like the model's shapes, it reads and
 /// writes itself, in the form its synthesized `Codable` conformance reads and writes.
-package struct LiveDeploymentRecord: Codable, Sendable, JSONReadable, JSONWritable {
+package struct LiveDeploymentRecord: Codable, Sendable, Hashable, JSONReadable, JSONWritable {
     var nextDeadline: Date?
+    /// The alarms the deployment watches now (see ``Deployment/watchedAlarms``), for the alarm watcher; `nil` when
+    /// none.
+    var watchedAlarms: [String]?
 
-    init(nextDeadline: Date?) {
+    init(nextDeadline: Date?, watchedAlarms: [String]? = nil) {
         self.nextDeadline = nextDeadline
+        self.watchedAlarms = watchedAlarms
+    }
+
+    /// The record of `machine` as it is now.
+    init(_ machine: Deployment) {
+        let alarms = machine.watchedAlarms
+        self.init(nextDeadline: machine.nextDeadline, watchedAlarms: alarms.isEmpty ? nil : alarms)
     }
 
     package init(json: JSONValue) throws(JSONTypeMismatch) {
-        self.init(nextDeadline: try JSONMembers(json, of: Self.self).value("nextDeadline"))
+        let members = try JSONMembers(json, of: Self.self)
+        self.init(nextDeadline: try members.value("nextDeadline"), watchedAlarms: try members.value("watchedAlarms"))
     }
 
     package func writeJSON(to output: inout JSONOutput) {
         var object = output.beginObject()
         output.member("nextDeadline", nextDeadline, in: &object)
+        output.member("watchedAlarms", watchedAlarms, in: &object)
         output.endObject(object)
     }
 }

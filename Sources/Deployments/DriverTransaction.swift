@@ -15,8 +15,8 @@ struct DriverTransaction {
         var deployment: LoadedDeployment
         /// Whether an event changed it: ``finish()`` stores it, or else gives it back to the cache as it was.
         var changed: Bool
-        /// Its next deadline as stored (`nil` for one created in this transaction).
-        var storedDeadline: Date??
+        /// Its live record as stored (`nil` for one created in this transaction).
+        var storedLive: LiveDeploymentRecord?
     }
 
     private let tx: any StoreWriter
@@ -182,7 +182,7 @@ struct DriverTransaction {
             try tx.set(target.instanceName, .deploymentHostIdentifier, scope: id, name: target.hostIdentifier)
         }
         deployments[id] = Working(
-            deployment: LoadedDeployment(record: record, machine: machine), changed: true, storedDeadline: nil)
+            deployment: LoadedDeployment(record: record, machine: machine), changed: true, storedLive: nil)
         try enqueue(deployments[id]!.deployment)
         return id
     }
@@ -216,6 +216,8 @@ struct DriverTransaction {
         case .routeCompleted(let step, let result): machine.routeCompleted(step, result, now: now)
         case .tick: machine.tick(now: now)
         case .stop(let rollBack): machine.stop(autoRollbackEnabled: rollBack, now: now)
+        case .alarms(.raised(let names)): machine.alarmsRaised(names, now: now)
+        case .alarms(.unreadable(let reason)): machine.alarmsUnreadable(reason, now: now)
         // Checked by the caller.
         case .continueDeployment(let wait): (try? machine.continueDeployment(wait, now: now)) ?? []
         }
@@ -231,7 +233,7 @@ struct DriverTransaction {
         guard deployments[id] == nil else { return true }
         guard let deployment = try tx.loadDeployment(id, cache: cache, taking: true) else { return false }
         deployments[id] = Working(
-            deployment: deployment, changed: false, storedDeadline: .some(deployment.machine.nextDeadline))
+            deployment: deployment, changed: false, storedLive: LiveDeploymentRecord(deployment.machine))
         return true
     }
 
@@ -255,8 +257,8 @@ struct DriverTransaction {
         deployment.machine.markHostsSaved()
         if deployment.machine.isFinished {
             try tx.delete(.liveDeployment, scope: "", name: id)
-        } else if working.storedDeadline != .some(deployment.machine.nextDeadline) {
-            try tx.set(LiveDeploymentRecord(nextDeadline: deployment.machine.nextDeadline), .liveDeployment, name: id)
+        } else if case let live = LiveDeploymentRecord(deployment.machine), working.storedLive != live {
+            try tx.set(live, .liveDeployment, name: id)
         }
         cache.install(deployment)
     }
