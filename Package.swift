@@ -99,12 +99,22 @@ let package = Package(
             ],
             exclude: ["README.md"]
         ),
+        // Alarm sources behind the Deployments module's AlarmSource: Slipway's own CloudWatch alarms, Prometheus and
+        // Alertmanager alerts.
+        .target(
+            name: "Alarms",
+            dependencies: [
+                "Deployments", "Store", "SlipwayModel", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            exclude: ["README.md"]
+        ),
         // HTTP front: protocol dispatch, authentication, API handlers; drives the engine.
         .target(
             name: "Server",
             dependencies: [
-                "SlipwayModel", "AppSpec", "SigV4", "Engine", "Store", "Deployments", "Traffic", "ArtifactStore",
-                "S3Transfer",
+                "SlipwayModel", "AppSpec", "SigV4", "Engine", "Store", "Deployments", "Traffic", "Alarms",
+                "ArtifactStore", "S3Transfer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -143,7 +153,7 @@ let package = Package(
         .executableTarget(
             name: "slipway",
             dependencies: [
-                "SlipwayModel", "AppSpec", "Server", "Traffic", "Agent", "Store", "SigV4", "S3Transfer",
+                "SlipwayModel", "AppSpec", "Server", "Traffic", "Alarms", "Agent", "Store", "SigV4", "S3Transfer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -190,6 +200,13 @@ let package = Package(
             dependencies: [
                 "Traffic", "Deployments", "Engine", "Store", "SlipwayModel",
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "AlarmsTests",
+            dependencies: [
+                "Alarms", "Deployments", "Store", "SlipwayModel", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(
