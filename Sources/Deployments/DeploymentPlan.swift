@@ -38,7 +38,8 @@ package struct DeploymentPlan: Sendable {
         revision: CodeDeploy.RevisionLocation, creator: CodeDeploy.DeploymentCreator, description: String?,
         ignoreApplicationStopFailures: Bool, fileExistsBehavior: CodeDeploy.FileExistsBehavior?,
         autoRollbackConfiguration: CodeDeploy.AutoRollbackConfiguration?, updateOutdatedInstancesOnly: Bool,
-        rollbackOf: String?, bundleETag: String? = nil, targetInstances: CodeDeploy.TargetInstances? = nil
+        rollbackOf: String?, bundleETag: String? = nil, targetInstances: CodeDeploy.TargetInstances? = nil,
+        overrideAlarmConfiguration: CodeDeploy.AlarmConfiguration? = nil, bakeTime: TimeInterval? = nil
     ) {
         self.applicationName = applicationName
         self.group = group
@@ -53,6 +54,8 @@ package struct DeploymentPlan: Sendable {
         self.rollbackOf = rollbackOf
         self.bundleETag = bundleETag
         self.targetInstances = targetInstances
+        self.overrideAlarmConfiguration = overrideAlarmConfiguration
+        self.bakeTime = bakeTime
     }
 
     static let defaultConfigName = "CodeDeployDefault.OneAtATime"

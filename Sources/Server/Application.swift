@@ -1,3 +1,4 @@
+import Alarms
 import ArtifactStore
 import Deployments
 import Engine
@@ -99,7 +100,15 @@ public func buildApplication(
         server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Slipway"),
         services: [
-            DeploymentService(driver: deployments, clock: clock),
+            DeploymentService(
+                driver: deployments,
+                alarms: AlarmWatcher(
+                    driver: deployments,
+                    sources: [LocalAlarmSource(store: store)]
+                        + configuration.alertSources.map {
+                            AlertSource($0.kind == .prometheus ? .prometheus : .alertmanager, base: $0.base)
+                        }),
+                alarmPollInterval: configuration.alarmPollInterval, clock: clock),
             UploadExpiryService(
                 artifacts: artifacts, expiry: configuration.artifactLimits.uploadExpiry, clock: clock, logger: logger),
         ],
@@ -109,10 +118,13 @@ public func buildApplication(
 }
 
 /// Runs deployments between requests: resumes what they waited for when the server stopped, fires their deadlines
-/// (pickup and running timeouts), performs their traffic events, and keeps the load balancers in the stored traffic
-/// state.
+/// (pickup and running timeouts), performs their traffic events, keeps the load balancers in the stored traffic
+/// state, and reads the alarms the deployments watch.
 struct DeploymentService: Service {
     let driver: DeploymentDriver
+    /// Reads the alarms the deployments in progress watch.
+    let alarms: AlarmWatcher
+    let alarmPollInterval: Duration
     let clock: @Sendable () -> Date
 
     func run() async throws {
@@ -122,6 +134,7 @@ struct DeploymentService: Service {
             await cancelWhenGracefulShutdown {
                 await withDiscardingTaskGroup { loops in
                     loops.addTask { await driver.runTrafficConvergence() }
+                    loops.addTask { await alarms.run(every: alarmPollInterval, clock: clock) }
                     await driver.runTimers(clock: clock)
                     loops.cancelAll()
                 }

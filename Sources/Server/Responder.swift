@@ -14,6 +14,7 @@ import Store
 /// | `POST /` + `X-Amz-Target: CodeDeploy_20141006.<Op>` | the CodeDeploy API |
 /// | `POST /` + `X-Amz-Target: CodeDeployCommandService…` | the agent command API (`Commands/`) |
 /// | `POST /` + `X-Amz-Target: Slipway_20261127.GetLifecycleEventLog` | a lifecycle event's full log (`Commands/`) |
+/// | `POST /` + `X-Amz-Target: GraniteServiceVersion20100801.<Op>` | CloudWatch alarms (`CloudWatch/`) |
 /// | `POST /` form-encoded `Action=…&Version=2010-05-08` | the IAM subset (`IAM/`) |
 /// | anything else | the S3 API of the built-in artifact store (`S3/`) |
 ///
@@ -101,6 +102,9 @@ struct SlipwayResponder: HTTPResponder {
                 operation, input: json.input, principal: json.principal, agentVersion: agentVersion, now: clock)
         case .lifecycleEventLog:
             return try await EventLogs.handle(json.input, store: store, principal: json.principal, arns: arns)
+        case .cloudWatch(let operation):
+            return try await CloudWatchAPI(store: store, arns: arns).handle(
+                operation, input: json.input, principal: json.principal, now: clock())
         }
     }
 }

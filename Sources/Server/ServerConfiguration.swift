@@ -39,6 +39,10 @@ public struct ServerConfiguration: Sendable {
     /// The runtime APIs of the HAProxies whose backends the traffic events change (all of them: an HA pair gets the
     /// same changes); none: traffic events change nothing and say so.
     public var haproxies: [HAProxyAddress] = []
+    /// Where alarm states are read besides Slipway's own CloudWatch alarms: Prometheus and Alertmanager servers.
+    public var alertSources: [AlertSourceAddress] = []
+    /// How often the alarms of the deployments in progress are read.
+    public var alarmPollInterval: Duration = .seconds(2)
     /// How long BlockTraffic waits for a server's sessions to end, and AllowTraffic for its health checks to pass.
     public var trafficTiming = HAProxyTrafficController.Timing()
 
@@ -152,4 +156,26 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
 
 extension Character {
     var isASCIIDigit: Bool { isASCII && isNumber }
+}
+
+/// A Prometheus or Alertmanager server whose firing alerts put alarms in ALARM.
+public struct AlertSourceAddress: Sendable, Hashable {
+    public enum Kind: Sendable, Hashable {
+        case prometheus
+        case alertmanager
+    }
+
+    public let kind: Kind
+    public let base: URL
+
+    /// `text` as an `http(s)://host[:port][/prefix]` address; throws ``ConfigurationError`` otherwise.
+    public init(_ kind: Kind, parsing text: String) throws {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = url.host, !host.isEmpty, url.query == nil, url.fragment == nil, url.user == nil
+        else {
+            throw ConfigurationError("'\(text)' is not an http(s)://host[:port][/path] address")
+        }
+        self.kind = kind
+        self.base = url
+    }
 }

@@ -98,6 +98,22 @@ struct ServerCommand: AsyncParsableCommand {
                 """))
     var haproxy: [String] = []
 
+    @Option(
+        help: ArgumentHelp(
+            "A Prometheus server whose firing alerts put deployment groups' alarms in ALARM: http(s)://HOST:PORT "
+                + "(repeatable).",
+            discussion: """
+                An alarm name matches the alerts of that alertname, or with labels: \
+                HighErrorRate{deployment_group="web"}. Pending alerts do not count.
+                """))
+    var prometheus: [String] = []
+
+    @Option(help: "An Alertmanager whose active (not silenced or inhibited) alerts put alarms in ALARM (repeatable).")
+    var alertmanager: [String] = []
+
+    @Option(help: "Seconds between two reads of the alarms of the deployments in progress.")
+    var alarmPollInterval: Int = 2
+
     @Option(help: "Seconds BlockTraffic waits for a server's sessions to end before it closes them.")
     var drainTimeout: Int = 300
 
@@ -164,6 +180,17 @@ struct ServerCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("--haproxy: \(error)")
         }
+        do {
+            configuration.alertSources =
+                try prometheus.map { try AlertSourceAddress(.prometheus, parsing: $0) }
+                + alertmanager.map { try AlertSourceAddress(.alertmanager, parsing: $0) }
+        } catch {
+            throw ValidationError("--prometheus/--alertmanager: \(error)")
+        }
+        guard (1...3600).contains(alarmPollInterval) else {
+            throw ValidationError("--alarm-poll-interval must be between 1 and 3600 seconds")
+        }
+        configuration.alarmPollInterval = .seconds(alarmPollInterval)
         guard (1...86_400).contains(drainTimeout), (1...86_400).contains(healthTimeout) else {
             throw ValidationError("--drain-timeout and --health-timeout must be between 1 and 86400 seconds")
         }

@@ -22,7 +22,7 @@ extension KeyRole {
         PolicyStatement(effect: .allow, actions: ["*"], resources: ["*"])
     ])
     private static let deployerPermissions = Permissions([
-        PolicyStatement(effect: .allow, actions: ["codedeploy:*", "s3:*"], resources: ["*"])
+        PolicyStatement(effect: .allow, actions: ["codedeploy:*", "s3:*", "cloudwatch:*"], resources: ["*"])
     ])
     private static let agentPermissions = Permissions([
         PolicyStatement(effect: .allow, actions: ["s3:Get*", "s3:List*"], resources: ["*"])
@@ -105,6 +105,18 @@ extension Principal {
             try authorize(action, resources: [arns.deploymentGroup(application: application, group: group)])
         } catch {
             throw error.json
+        }
+    }
+
+    /// Throws unless the principal's policies could allow `action` on some resource: for requests whose handler
+    /// decides on the resources it reads from the body (see ``Permissions/decisionBeforeResource(action:)``).
+    func authorizeBeforeResource(_ action: String) throws(AWSJSONError) {
+        switch permissions.decisionBeforeResource(action: action) {
+        case .allowed: return
+        case .explicitlyDenied:
+            throw AccessDenial(principalARN: arn, action: action, resource: nil, explicit: true).json
+        case .implicitlyDenied:
+            throw AccessDenial(principalARN: arn, action: action, resource: nil, explicit: false).json
         }
     }
 

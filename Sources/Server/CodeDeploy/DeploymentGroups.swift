@@ -246,17 +246,7 @@ enum DeploymentGroupHandlers {
             }
         }
 
-        var alarms = group.alarmConfiguration ?? .init(alarms: [], enabled: false, ignorePollAlarmFailure: false)
-        guard (alarms.alarms?.count ?? 0) <= 10 else {
-            throw AWSJSONError(.alarmsLimitExceededException, "A deployment group can have at most 10 alarms.")
-        }
-        if alarms.enabled == true && (alarms.alarms ?? []).isEmpty {
-            throw AWSJSONError(.invalidAlarmConfigException, "An enabled alarm configuration needs at least one alarm.")
-        }
-        alarms.alarms = alarms.alarms ?? []
-        alarms.enabled = alarms.enabled ?? false
-        alarms.ignorePollAlarmFailure = alarms.ignorePollAlarmFailure ?? false
-        group.alarmConfiguration = alarms
+        group.alarmConfiguration = try Check.alarmConfiguration(group.alarmConfiguration)
 
         if let rollback = group.autoRollbackConfiguration {
             guard (rollback.events ?? []).allSatisfy(\.isKnown) else {

@@ -143,11 +143,7 @@ enum DeploymentHandlers {
             .deploymentGroupNameRequiredException, "deployment group name")
         try Limits.checkDescription(input.description)
         try validate(input.targetInstances)
-        if input.overrideAlarmConfiguration?.enabled == true {
-            throw AWSJSONError(
-                .invalidAlarmConfigException,
-                "Slipway does not watch CloudWatch alarms yet: leave overrideAlarmConfiguration disabled.")
-        }
+        let overrideAlarms = try input.overrideAlarmConfiguration.map { try Check.alarmConfiguration($0) }
         try validate(input.autoRollbackConfiguration)
         // The application, group and configuration are checked before the revision, as CodeDeploy does, and the
         // revision's S3 object is looked up only for a caller who may read it.
@@ -160,6 +156,12 @@ enum DeploymentHandlers {
             // Checked again on what this transaction stores: the group may have changed since the read above.
             let (group, revision) = try target(of: input, application: application, group: groupName, in: tx)
             try authorizeRead(of: revision, context: context)
+            let groupARN = context.arns.deploymentGroup(application: application, group: groupName)
+            if overrideAlarms != nil {
+                // CodeDeploy asks for the right to change the group's alarms to override them.
+                try context.principal.authorizeCodeDeploy(
+                    .updateDeploymentGroup, deploymentGroup: groupName, application: application, arns: context.arns)
+            }
             if let active = try tx.groupQueue(group.deploymentGroupId ?? "")?.active {
                 throw AWSJSONError(
                     .deploymentLimitExceededException,
@@ -173,7 +175,8 @@ enum DeploymentHandlers {
                 fileExistsBehavior: input.fileExistsBehavior,
                 autoRollbackConfiguration: input.autoRollbackConfiguration,
                 updateOutdatedInstancesOnly: input.updateOutdatedInstancesOnly ?? false, rollbackOf: nil,
-                bundleETag: located?.eTag, targetInstances: input.targetInstances)
+                bundleETag: located?.eTag, targetInstances: input.targetInstances,
+                overrideAlarmConfiguration: overrideAlarms, bakeTime: Check.bakeTime(of: try tx.tags(of: groupARN)))
         }
         context.logger.info(
             "deployment created",

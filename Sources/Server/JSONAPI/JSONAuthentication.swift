@@ -57,6 +57,9 @@ struct JSONAuthentication: MiddlewareProtocol {
         case .lifecycleEventLog:
             // Shows what GetDeploymentTarget shows; the handler finishes the decision on the deployment it reads.
             try principal.authorizeCodeDeploy(.getDeploymentTarget, document: nil, arns: arns)
+        case .cloudWatch(let operation):
+            // The handler decides on the alarms it reads from the request and acts on.
+            try principal.authorizeBeforeResource("cloudwatch:\(operation.rawValue)")
         }
         var context = context
         context.json = AuthenticatedJSONRequest(operation: operation, principal: principal, input: try input.get())

@@ -11,6 +11,8 @@ enum JSONOperation: Sendable, Hashable {
     case command(CodeDeployCommand.Operation, secure: Bool)
     /// Slipway's `Slipway_20261127.GetLifecycleEventLog`.
     case lifecycleEventLog
+    /// CloudWatch's alarm operations, `GraniteServiceVersion20100801.<Operation>` (see ``CloudWatchAPI``).
+    case cloudWatch(CloudWatchAPI.Operation)
 
     /// The operation `target` names; ``AWSJSONError/unknownOperation(_:)`` when it names none Slipway serves.
     init(target: String) throws(AWSJSONError) {
@@ -26,6 +28,11 @@ enum JSONOperation: Sendable, Hashable {
         case CodeDeployCommand.targetPrefix, CodeDeployCommand.secureTargetPrefix:
             if let operation = CodeDeployCommand.Operation(rawValue: name) {
                 self = .command(operation, secure: prefix == CodeDeployCommand.secureTargetPrefix)
+                return
+            }
+        case CloudWatchAPI.targetPrefix:
+            if let operation = CloudWatchAPI.Operation(rawValue: name) {
+                self = .cloudWatch(operation)
                 return
             }
         case EventLogs.targetPrefix:
@@ -44,6 +51,7 @@ enum JSONOperation: Sendable, Hashable {
         switch self {
         case .codeDeploy, .lifecycleEventLog: CodeDeploy.signingName
         case .command(_, let secure): secure ? CodeDeployCommand.secureSigningName : CodeDeployCommand.signingName
+        case .cloudWatch: CloudWatchAPI.signingName
         }
     }
 
@@ -53,6 +61,7 @@ enum JSONOperation: Sendable, Hashable {
         case .codeDeploy(let operation): operation.rawValue
         case .command(let operation, _): operation.rawValue
         case .lifecycleEventLog: EventLogs.operation
+        case .cloudWatch(let operation): operation.rawValue
         }
     }
 }
