@@ -3,14 +3,25 @@
 Usage: alarms.py cloudwatch     Slipway's CloudWatch API; an alarm set to ALARM stops a deployment and rolls it
                                 back; overrideAlarmConfiguration; a bake time, and an alarm during it
        alarms.py poll-failure   the alarm source cannot be read: ignorePollAlarmFailure both ways
+       alarms.py prometheus     a real Prometheus scraping a service whose error rate v2 raises: its alert stops the
+                                deployment and the rollback brings v1 back (PROMETHEUS_PORT: where the server
+                                reads it)
 
 Needs the dev profile in the environment (AWS_*), SLIPWAY_BIN and SLIPWAY_DATA_DIR (for agent keys), and a server
 started with --poll-hold 1 and --alarm-poll-interval 1 (poll-failure: with --prometheus at a closed port)."""
 
+import http.server
 import json
+import os
+import shutil
+import socketserver
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+import urllib.error
+import urllib.request
 
 import boto3
 from botocore.config import Config
@@ -222,11 +233,151 @@ def poll_failure_scenario():
     print("poll failure checks passed")
 
 
+class ModelService:
+    """A stand-in for the model's inference service: /predict answers 500 while `degraded`, and /metrics counts the
+    answers by code in Prometheus' text format. A steady client calls /predict every 20 ms."""
+
+    def __init__(self):
+        self.degraded = False
+        self.counts = {"200": 0, "500": 0}
+        self.lock = threading.Lock()
+        service = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path == "/metrics":
+                    with service.lock:
+                        lines = [f'model_requests_total{{code="{code}"}} {count}'
+                                 for code, count in service.counts.items()]
+                    body = ("# TYPE model_requests_total counter\n" + "\n".join(lines) + "\n").encode()
+                    status = 200
+                else:
+                    status = 500 if service.degraded else 200
+                    with service.lock:
+                        service.counts[str(status)] += 1
+                    body = b"prediction\n"
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *arguments):
+                pass
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.running = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.client, daemon=True).start()
+
+    def client(self):
+        while self.running:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/predict", timeout=2).read()
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.02)
+
+    def stop(self):
+        self.running = False
+        self.server.shutdown()
+
+
+def run_host_with(agent, deployment, on_event):
+    """run_host, calling `on_event(name)` after each event the host completes."""
+    names = []
+    while names[-1:] != [IN_PLACE[-1]]:
+        command = agent.poll()
+        assert command is not None, f"{agent.host} got no command after {names}"
+        agent.acknowledge(command)
+        agent.complete(command)
+        names.append(command["CommandName"])
+        on_event(command["CommandName"])
+    return names
+
+
+def prometheus_scenario():
+    import prometheus_process
+    port = int(os.environ["PROMETHEUS_PORT"])
+    directory = tempfile.mkdtemp(prefix="slipway-prometheus-")
+    service = ModelService()
+    rules = """      - alert: HighErrorRate
+        expr: sum(rate(model_requests_total{code="500"}[4s])) / sum(rate(model_requests_total[4s])) > 0.1
+        labels:
+          application: shop
+          deployment_group: model
+"""
+    prometheus = prometheus_process.start(directory, port, [f"127.0.0.1:{service.port}"], rules)
+    try:
+        s3.create_bucket(Bucket="releases")
+        codedeploy.create_application(applicationName="shop")
+        v1, v2 = upload("shop/v1.zip", "v1"), upload("shop/v2-degraded.zip", "v2-degraded")
+        selector = 'HighErrorRate{application="shop",deployment_group="model"}'
+        agents = group("model", ["model-1", "model-2"], alarms=json.dumps(
+            {"enabled": True, "ignorePollAlarmFailure": False, "alarms": [{"name": selector}]}))
+        first = deploy("model", v1)
+        for host in ("model-1", "model-2"):
+            assert run_host(agents[host], first) == IN_PLACE
+        assert wait_for(first)["status"] == "Succeeded"
+
+        # v2-degraded passes ValidateService on model-1, then raises the error rate under the steady client.
+        bad = deploy("model", v2)
+
+        def v2_starts(event):
+            if event == "ApplicationStart":
+                service.degraded = True
+
+        assert run_host_with(agents["model-1"], bad, v2_starts) == IN_PLACE
+        firing_at = None
+        deadline = time.time() + 30
+        while firing_at is None and time.time() < deadline:
+            if any(a["state"] == "firing" for a in prometheus_process.alerts(port)):
+                firing_at = time.time()
+            time.sleep(0.1)
+        assert firing_at is not None, "the alert never fired"
+        info = wait_for(bad, seconds=15)
+        stopped_after = time.time() - firing_at
+        assert info["status"] == "Stopped" and info["errorInformation"]["code"] == "ALARM_ACTIVE", info
+        assert selector in info["errorInformation"]["message"], info
+        print(f"Prometheus alert firing to Stopped: {stopped_after:.2f} s")
+        assert targets_status(bad) == {"model-1": "Succeeded", "model-2": "Skipped"}
+
+        # The rollback brings v1 back: the error rate falls and the alert resolves.
+        rollback = info["rollbackInfo"]["rollbackDeploymentId"]
+
+        def v1_starts(event):
+            if event == "ApplicationStart":
+                service.degraded = False
+
+        for host in ("model-1", "model-2"):
+            assert run_host_with(agents[host], rollback, v1_starts) == IN_PLACE
+        assert wait_for(rollback)["status"] == "Succeeded"
+        deadline = time.time() + 30
+        while any(a["state"] == "firing" for a in prometheus_process.alerts(port)) and time.time() < deadline:
+            time.sleep(0.2)
+        assert not any(a["state"] == "firing" for a in prometheus_process.alerts(port)), "the alert kept firing"
+        print("prometheus checks passed")
+    finally:
+        prometheus.kill()
+        prometheus.wait()
+        service.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def targets_status(deployment):
+    ids = codedeploy.list_deployment_targets(deploymentId=deployment)["targetIds"]
+    answer = codedeploy.batch_get_deployment_targets(deploymentId=deployment, targetIds=ids)
+    return {t["instanceTarget"]["targetId"]: t["instanceTarget"]["status"] for t in answer["deploymentTargets"]}
+
+
 if __name__ == "__main__":
     scenario = sys.argv[1] if len(sys.argv) > 1 else ""
     if scenario == "cloudwatch":
         cloudwatch_scenario()
     elif scenario == "poll-failure":
         poll_failure_scenario()
+    elif scenario == "prometheus":
+        prometheus_scenario()
     else:
         sys.exit(__doc__)

@@ -1,0 +1,63 @@
+"""Prometheus as a service of a test: a configuration of the test's own (scrape targets, alert rules), a data
+directory, started in the foreground as an unprivileged process (under root, as CI runs, as nobody), waited for until
+it is ready, and killed at the end."""
+
+import grp
+import json
+import os
+import pwd
+import subprocess
+import time
+import urllib.request
+
+
+def start(directory, port, targets, rules, interval="1s", seconds=30):
+    """Writes `directory`/prometheus.yml scraping `targets` (host:port) and `directory`/rules.yml holding `rules` (the
+    text of one rule group's `rules:` list), starts Prometheus on 127.0.0.1:`port` and returns its process once it
+    answers ready."""
+    with open(os.path.join(directory, "rules.yml"), "w") as file:
+        file.write(f"groups:\n  - name: test\n    interval: {interval}\n    rules:\n{rules}")
+    with open(os.path.join(directory, "prometheus.yml"), "w") as file:
+        file.write(f"""global:
+  scrape_interval: {interval}
+  evaluation_interval: {interval}
+rule_files: [{os.path.join(directory, "rules.yml")}]
+scrape_configs:
+  - job_name: test
+    static_configs:
+      - targets: {json.dumps(targets)}
+""")
+    data = os.path.join(directory, "data")
+    os.makedirs(data, exist_ok=True)
+    command = ["prometheus", f"--config.file={os.path.join(directory, 'prometheus.yml')}",
+               f"--storage.tsdb.path={data}", f"--web.listen-address=127.0.0.1:{port}"]
+    if os.getuid() == 0:
+        nobody, nogroup = pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
+        for path in (directory, data):
+            os.chown(path, nobody, nogroup)
+        parent = os.path.dirname(directory)
+        os.chmod(parent, os.stat(parent).st_mode | 0o011)
+        command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
+    log = open(os.path.join(directory, "prometheus.log"), "w")
+    process = subprocess.Popen(command, stdout=log, stderr=log)
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=1) as response:
+                if response.status == 200:
+                    return process
+        except OSError:
+            pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    process.kill()
+    process.wait()
+    with open(os.path.join(directory, "prometheus.log")) as file:
+        raise AssertionError("Prometheus did not become ready:\n" + file.read()[-2000:])
+
+
+def alerts(port):
+    """The alerts Prometheus has, as its API answers them."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/alerts", timeout=2) as response:
+        return json.load(response)["data"]["alerts"]
