@@ -37,23 +37,38 @@ struct AlarmIntegrationTests {
     }
 
     @Test(
-        "a real Prometheus alert on the error rate v2 raises stops the deployment with ALARM_ACTIVE, and the rollback brings v1 back"
-    )
-    func prometheusAlertStopsADeployment() throws {
-        // A loopback port nothing listens on, for the Prometheus the script starts.
+        "a real Prometheus alert on the error rate v2 raises stops the deployment with ALARM_ACTIVE, and the rollback brings v1 back",
+        arguments: [false, true])
+    func prometheusAlertStopsADeployment(throughAlertmanager: Bool) throws {
+        let ports = try freePorts(2)
+        let source =
+            throughAlertmanager
+            ? ["--alertmanager", "http://127.0.0.1:\(ports[1])"] : ["--prometheus", "http://127.0.0.1:\(ports[0])"]
+        let server = try DevServer(arguments: ["--poll-hold", "1", "--alarm-poll-interval", "1"] + source)
+        defer { server.stop() }
+        var environment = ["PROMETHEUS_PORT": "\(ports[0])"]
+        if throughAlertmanager { environment["ALERTMANAGER_PORT"] = "\(ports[1])" }
+        let run = try script("prometheus", server: server, environment: environment)
+        #expect(run.status == 0, "the Prometheus checks failed:\n\(run.stdout)\n\(run.stderr)")
+        #expect(run.stdout.contains("prometheus checks passed"))
+    }
+
+    /// `count` loopback ports nothing listens on now, for the services the script starts.
+    private func freePorts(_ count: Int) throws -> [Int] {
         let probe = try runClient(
             [
                 "python3", "-c",
-                "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])",
-            ],
-            environment: ProcessInfo.processInfo.environment)
-        let port = try #require(Int(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
-        let server = try DevServer(arguments: [
-            "--poll-hold", "1", "--alarm-poll-interval", "1", "--prometheus", "http://127.0.0.1:\(port)",
-        ])
-        defer { server.stop() }
-        let run = try script("prometheus", server: server, environment: ["PROMETHEUS_PORT": "\(port)"])
-        #expect(run.status == 0, "the Prometheus checks failed:\n\(run.stdout)\n\(run.stderr)")
-        #expect(run.stdout.contains("prometheus checks passed"))
+                "import socket\nsockets = [socket.socket() for _ in range(\(count))]\n"
+                    + "[s.bind(('127.0.0.1', 0)) for s in sockets]\nprint(*[s.getsockname()[1] for s in sockets])",
+            ], environment: ProcessInfo.processInfo.environment)
+        let ports = probe.stdout.split(separator: " ").compactMap {
+            Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        guard ports.count == count else { throw ProbeFailed(output: probe.stdout + probe.stderr) }
+        return ports
+    }
+
+    private struct ProbeFailed: Error {
+        var output: String
     }
 }

@@ -5,7 +5,8 @@ Usage: alarms.py cloudwatch     Slipway's CloudWatch API; an alarm set to ALARM 
        alarms.py poll-failure   the alarm source cannot be read: ignorePollAlarmFailure both ways
        alarms.py prometheus     a real Prometheus scraping a service whose error rate v2 raises: its alert stops the
                                 deployment and the rollback brings v1 back (PROMETHEUS_PORT: where the server
-                                reads it)
+                                reads it; with ALERTMANAGER_PORT, the server reads the Alertmanager that
+                                Prometheus sends its alerts to)
 
 Needs the dev profile in the environment (AWS_*), SLIPWAY_BIN and SLIPWAY_DATA_DIR (for agent keys), and a server
 started with --poll-hold 1 and --alarm-poll-interval 1 (poll-failure: with --prometheus at a closed port)."""
@@ -308,7 +309,12 @@ def prometheus_scenario():
           application: shop
           deployment_group: model
 """
-    prometheus = prometheus_process.start(directory, port, [f"127.0.0.1:{service.port}"], rules)
+    alertmanager_port = os.environ.get("ALERTMANAGER_PORT")
+    alertmanager = None
+    if alertmanager_port:
+        alertmanager = prometheus_process.start_alertmanager(directory, int(alertmanager_port))
+    prometheus = prometheus_process.start(
+        directory, port, [f"127.0.0.1:{service.port}"], rules, alertmanager=alertmanager_port)
     try:
         s3.create_bucket(Bucket="releases")
         codedeploy.create_application(applicationName="shop")
@@ -340,7 +346,7 @@ def prometheus_scenario():
         stopped_after = time.time() - firing_at
         assert info["status"] == "Stopped" and info["errorInformation"]["code"] == "ALARM_ACTIVE", info
         assert selector in info["errorInformation"]["message"], info
-        print(f"Prometheus alert firing to Stopped: {stopped_after:.2f} s")
+        print(f"{'Alertmanager' if alertmanager else 'Prometheus'} alert firing to Stopped: {stopped_after:.2f} s")
         assert targets_status(bad) == {"model-1": "Succeeded", "model-2": "Skipped"}
 
         # The rollback brings v1 back: the error rate falls and the alert resolves.
@@ -359,8 +365,10 @@ def prometheus_scenario():
         assert not any(a["state"] == "firing" for a in prometheus_process.alerts(port)), "the alert kept firing"
         print("prometheus checks passed")
     finally:
-        prometheus.kill()
-        prometheus.wait()
+        for process in (prometheus, alertmanager):
+            if process:
+                process.kill()
+                process.wait()
         service.stop()
         shutil.rmtree(directory, ignore_errors=True)
 
