@@ -78,13 +78,7 @@ extension Principal {
     {
         let action = "codedeploy:\(operation.rawValue)"
         if CodeDeployResources.byDeployment.contains(operation) {
-            switch permissions.decisionBeforeResource(action: action) {
-            case .allowed: return
-            case .explicitlyDenied:
-                throw AccessDenial(principalARN: arn, action: action, resource: nil, explicit: true).json
-            case .implicitlyDenied:
-                throw AccessDenial(principalARN: arn, action: action, resource: nil, explicit: false).json
-            }
+            return try authorizeBeforeResource(action)
         }
         let resources =
             permissions.dependsOnResource(action: action) ? CodeDeployResources.of(document, arns: arns) : nil
