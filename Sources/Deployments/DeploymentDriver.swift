@@ -233,13 +233,16 @@ package struct DeploymentSettings: Sendable {
     /// Deregisters an on-premises instance, as `DeregisterOnPremisesInstance` does (a blue/green deployment's
     /// `TERMINATE`); the server's also unbinds the instance's IAM user.
     package var deregisterInstance: @Sendable (any StoreWriter, String, Date) throws -> Void
+    /// The account id trigger messages name.
+    package var accountID: String
 
     package init(
-        region: String, timeouts: DeploymentTimeouts = DeploymentTimeouts(),
+        region: String, accountID: String = "000000000000", timeouts: DeploymentTimeouts = DeploymentTimeouts(),
         deregisterInstance: @escaping @Sendable (any StoreWriter, String, Date) throws -> Void =
             DeploymentSettings.markDeregistered
     ) {
         self.region = region
+        self.accountID = accountID
         self.timeouts = timeouts
         self.deregisterInstance = deregisterInstance
     }

@@ -17,9 +17,12 @@ struct DriverTransaction {
         var changed: Bool
         /// Its live record as stored (`nil` for one created in this transaction).
         var storedLive: LiveDeploymentRecord?
+        /// Its status and rollback as stored, for the triggers (`nil` for one created in this transaction).
+        var statusBefore: CodeDeploy.DeploymentStatus? = nil
+        var rollbackBefore: String? = nil
     }
 
-    private let tx: any StoreWriter
+    let tx: any StoreWriter
     let now: Date
     let settings: DeploymentSettings
     let cache: DeploymentCache
@@ -233,7 +236,8 @@ struct DriverTransaction {
         guard deployments[id] == nil else { return true }
         guard let deployment = try tx.loadDeployment(id, cache: cache, taking: true) else { return false }
         deployments[id] = Working(
-            deployment: deployment, changed: false, storedLive: LiveDeploymentRecord(deployment.machine))
+            deployment: deployment, changed: false, storedLive: LiveDeploymentRecord(deployment.machine),
+            statusBefore: deployment.machine.status, rollbackBefore: deployment.machine.rollbackDeploymentId)
         return true
     }
 
@@ -243,7 +247,10 @@ struct DriverTransaction {
         guard let working = deployments[id] else { return }
         var deployment = working.deployment
         deployments[id] = nil  // the one copy, so that marking its hosts saved does not copy them
-        if deployment.record.show(deployment.machine) || deployment.token == nil {
+        let shownChanged = deployment.record.show(deployment.machine)
+        try notifyTriggers(
+            &deployment, statusBefore: working.statusBefore, rollbackBefore: working.rollbackBefore)
+        if shownChanged || deployment.token == nil {
             try deployment.record.keepSpecificationText()
             try tx.put(.deployment, scope: "", name: id, document: RecordCoding.encode(deployment.record))
         }

@@ -107,3 +107,21 @@ extension Deployment {
         return ["Baking:\(watching) until \(until.formatted(.iso8601)) before going on."]
     }
 }
+
+/// A host whose status changed: what triggers report as instance events.
+public struct HostStatusChange: Sendable, Hashable {
+    public var instanceName: String
+    public var from: CodeDeploy.TargetStatus
+    public var to: CodeDeploy.TargetStatus
+}
+
+extension Deployment {
+    /// The hosts whose status changed since the deployment was created, decoded or reassembled, or since the last
+    /// call, in the order they changed; forgets them. Not stored: the driver takes them after each event.
+    public mutating func takeStatusChanges() -> [HostStatusChange] {
+        index.takeStatusChanges().map { change in
+            HostStatusChange(
+                instanceName: hosts[change.position].instanceName, from: change.from, to: hosts[change.position].status)
+        }
+    }
+}

@@ -22,6 +22,8 @@ struct FleetIndex: Sendable {
     private var deadlines: [(deadline: Date, position: Int)] = []
     /// Positions of hosts changed since ``markSaved()``.
     private(set) var unsaved: Set<Int> = []
+    /// The hosts whose status changed since ``takeStatusChanges()``, in order, with the status each had before.
+    private(set) var statusChanges: [(position: Int, from: CodeDeploy.TargetStatus)] = []
 
     /// The index of `hosts`; `saved` tells whether they are stored already.
     init(_ hosts: [HostLifecycle], saved: Bool) {
@@ -42,6 +44,7 @@ struct FleetIndex: Sendable {
         unsaved.insert(position)
         let after = host.summary
         guard after != before else { return }
+        if after.status != before.status { statusChanges.append((position, before.status)) }
         count(before, by: -1)
         count(after, by: 1)
         if position == firstPending { advanceFirstPending(hosts) }
@@ -54,6 +57,12 @@ struct FleetIndex: Sendable {
             deadlines = hosts.enumerated().compactMap { position, host in host.deadline.map { ($0, position) } }
             deadlines.sort { $0.deadline < $1.deadline }
         }
+    }
+
+    /// Returns the status changes recorded so far and forgets them.
+    mutating func takeStatusChanges() -> [(position: Int, from: CodeDeploy.TargetStatus)] {
+        defer { statusChanges = [] }
+        return statusChanges
     }
 
     /// The earliest deadline in flight.

@@ -52,7 +52,8 @@ public func buildApplication(
     let deployments = DeploymentDriver(
         store: store, wakeups: HostWakeups(),
         settings: DeploymentSettings(
-            region: configuration.region, timeouts: DeploymentTimeouts(pickup: configuration.commandPickupTimeout),
+            region: configuration.region, accountID: configuration.accountID,
+            timeouts: DeploymentTimeouts(pickup: configuration.commandPickupTimeout),
             deregisterInstance: { [accountID = configuration.accountID] tx, name, now in
                 try InstanceHandlers.deregister(name, in: tx, accountID: accountID, now: now)
             }),
