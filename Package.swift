@@ -109,18 +109,31 @@ let package = Package(
             ],
             exclude: ["README.md"]
         ),
+        // Notifications: the SNS topics, subscriptions and deliveries behind Slipway's SNS API, fed by the
+        // Deployments module's outbox.
+        .target(
+            name: "Notifications",
+            dependencies: [
+                "Deployments", "Store", "SlipwayModel", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["README.md"]
+        ),
         // HTTP front: protocol dispatch, authentication, API handlers; drives the engine.
         .target(
             name: "Server",
             dependencies: [
                 "SlipwayModel", "AppSpec", "SigV4", "Engine", "Store", "Deployments", "Traffic", "Alarms",
-                "ArtifactStore", "S3Transfer",
+                "Notifications", "ArtifactStore", "S3Transfer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

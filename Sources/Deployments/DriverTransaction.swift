@@ -33,6 +33,10 @@ struct DriverTransaction {
     /// The traffic work whose end this transaction records, for the wanted traffic state.
     var trafficEnded: (TrafficWork, TrafficResult)?
     private var deployments: [String: Working] = [:]
+    /// The ids of ``deployments`` in the order this transaction took them up: the order they are saved in, so that
+    /// their notifications leave in the order their events happened (a deployment's failure before its rollback's
+    /// start).
+    private var order: [String] = []
     /// Events not applied yet, oldest first.
     private var events: [(id: String, event: DeploymentDriver.Event)] = []
     /// The command deliveries of the hosts this transaction changed, by host identifier.
@@ -90,7 +94,7 @@ struct DriverTransaction {
                 try tx.set(delivery, .commandDelivery, name: host)
             }
         }
-        for id in deployments.keys.sorted() {
+        for id in order where deployments[id] != nil {
             if deployments[id]!.changed {
                 try save(id)
             } else {
@@ -184,6 +188,7 @@ struct DriverTransaction {
         for target in machine.snapshot.targets {
             try tx.set(target.instanceName, .deploymentHostIdentifier, scope: id, name: target.hostIdentifier)
         }
+        order.append(id)
         deployments[id] = Working(
             deployment: LoadedDeployment(record: record, machine: machine), changed: true, storedLive: nil)
         try enqueue(deployments[id]!.deployment)
@@ -235,6 +240,7 @@ struct DriverTransaction {
     private mutating func loadIfStored(_ id: String) throws -> Bool {
         guard deployments[id] == nil else { return true }
         guard let deployment = try tx.loadDeployment(id, cache: cache, taking: true) else { return false }
+        order.append(id)
         deployments[id] = Working(
             deployment: deployment, changed: false, storedLive: LiveDeploymentRecord(deployment.machine),
             statusBefore: deployment.machine.status, rollbackBefore: deployment.machine.rollbackDeploymentId)

@@ -32,11 +32,16 @@ package enum NotificationOutbox {
     /// Adds `message` after every message added before; returns its name.
     @discardableResult
     package static func add(_ message: OutboxMessage, in tx: any StoreWriter) throws -> String {
-        let next = try tx.get(Int.self, .outboxSequence, name: "next") ?? 0
-        try tx.set(next + 1, .outboxSequence, name: "next")
-        let name = sequenceName(next)
+        let name = try nextName(in: tx)
         try tx.set(message, .notificationOutbox, name: name)
         return name
+    }
+
+    /// The next sequence name: after every one drawn before.
+    package static func nextName(in tx: any StoreWriter) throws -> String {
+        let next = try tx.get(Int.self, .outboxSequence, name: "next") ?? 0
+        try tx.set(next + 1, .outboxSequence, name: "next")
+        return sequenceName(next)
     }
 
     /// A number as a name that sorts as the number does.

@@ -1,5 +1,6 @@
 import Alarms
 import ArtifactStore
+import AsyncHTTPClient
 import Deployments
 import Engine
 import Foundation
@@ -8,8 +9,10 @@ import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOSSL
+import Notifications
 import ServiceLifecycle
 import Store
+import Synchronization
 import Traffic
 
 /// The CodeDeploy API with every operation Slipway implements so far.
@@ -60,6 +63,23 @@ public func buildApplication(
         logger: logger,
         traffic: HAProxyTrafficController(
             runtimes: configuration.haproxies.map { HAProxyRuntime(address: $0) }, timing: configuration.trafficTiming))
+    let publicAddress = PublicAddress(configuration: configuration)
+    let snsNames = SNSNames(region: configuration.region, accountID: configuration.accountID)
+    let snsSigner = try SNSSigningKey.loadOrCreate(
+        in: configuration.dataDirectory.appendingPathComponent("sns"),
+        certificateURL: publicAddress.url + SNSAPI.certificatePath)
+    let notificationClient: HTTPClient
+    if configuration.notificationTrust.isEmpty {
+        notificationClient = .shared
+    } else {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.additionalTrustRoots = configuration.notificationTrust.map { .file($0) }
+        notificationClient = HTTPClient(
+            eventLoopGroupProvider: .singleton, configuration: HTTPClient.Configuration(tlsConfiguration: tls))
+    }
+    let notifications = NotificationService(
+        store: store, names: snsNames, signer: snsSigner, publicURL: { publicAddress.url }, http: notificationClient,
+        logger: logger)
     let responder = SlipwayResponder(
         store: store, region: configuration.region, accountID: configuration.accountID,
         authenticator: authenticator,
@@ -71,6 +91,9 @@ public func buildApplication(
         s3: S3API(
             artifacts: artifacts, authenticator: authenticator, accountID: configuration.accountID, clock: clock,
             instanceScope: InstanceScope(store: store, readablePrefixes: configuration.agentReadablePrefixes)),
+        sns: SNSAPI(
+            store: store, authenticator: authenticator, names: snsNames, certificatePEM: snsSigner.certificatePEM,
+            clock: clock),
         clock: clock)
     // S3 uploads send `Expect: 100-continue`; Hummingbird does not answer it by itself.
     let connections = ConnectionCounter()
@@ -109,11 +132,16 @@ public func buildApplication(
                         + configuration.alertSources.map {
                             AlertSource($0.kind == .prometheus ? .prometheus : .alertmanager, base: $0.base)
                         }),
-                alarmPollInterval: configuration.alarmPollInterval, clock: clock),
+                alarmPollInterval: configuration.alarmPollInterval, notifications: notifications,
+                notificationClient: notificationClient === HTTPClient.shared ? nil : notificationClient, clock: clock),
             UploadExpiryService(
                 artifacts: artifacts, expiry: configuration.artifactLimits.uploadExpiry, clock: clock, logger: logger),
         ],
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        onServerRunning: { channel in
+            let port = channel.localAddress?.port ?? configuration.port
+            publicAddress.serving(on: port)
+            await onServerRunning(port)
+        },
         logger: logger
     )
 }
@@ -126,6 +154,10 @@ struct DeploymentService: Service {
     /// Reads the alarms the deployments in progress watch.
     let alarms: AlarmWatcher
     let alarmPollInterval: Duration
+    /// Sends the notifications of the outbox.
+    let notifications: NotificationService
+    /// The HTTP client of the notifications, when it is one of their own: shut down at the end.
+    let notificationClient: HTTPClient?
     let clock: @Sendable () -> Date
 
     func run() async throws {
@@ -136,6 +168,7 @@ struct DeploymentService: Service {
                 await withDiscardingTaskGroup { loops in
                     loops.addTask { await driver.runTrafficConvergence() }
                     loops.addTask { await alarms.run(every: alarmPollInterval, clock: clock) }
+                    loops.addTask { await notifications.run() }
                     await driver.runTimers(clock: clock)
                     loops.cancelAll()
                 }
@@ -143,5 +176,26 @@ struct DeploymentService: Service {
             driver.stopTraffic()
         }
         await driver.wakeups.releaseAll()
+        try? await notificationClient?.shutdown()
     }
+}
+
+/// The server's address as others reach it, known once it listens (a `:0` port is chosen then).
+final class PublicAddress: Sendable {
+    private let configured: String?
+    private let scheme: String
+    private let host: String
+    private let port: Mutex<Int>
+
+    init(configuration: ServerConfiguration) {
+        configured = configuration.publicURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        if case .plainHTTP = configuration.transport { scheme = "http" } else { scheme = "https" }
+        let host = configuration.host
+        self.host = ["0.0.0.0", "::", ""].contains(host) ? "localhost" : (host.contains(":") ? "[\(host)]" : host)
+        port = Mutex(configuration.port)
+    }
+
+    func serving(on port: Int) { self.port.withLock { $0 = port } }
+
+    var url: String { configured ?? "\(scheme)://\(host):\(port.withLock { $0 })" }
 }

@@ -78,10 +78,17 @@ struct Authenticator: Sendable {
     /// IAM signs for `us-east-1`; the AWS SDKs, given a custom endpoint, sign for the client's region instead, so
     /// the server's own region is accepted too.
     func authenticateIAM(_ admission: Admission, body: Data, now: Date) throws -> Principal {
+        try authenticateQuery(admission, body: body, service: "iam", regions: ["us-east-1", region], now: now)
+    }
+
+    /// The principal of an admitted query-protocol request (IAM, SNS) signed for `service` in one of `regions`, or
+    /// the protocol's XML error.
+    func authenticateQuery(_ admission: Admission, body: Data, service: String, regions: [String], now: Date) throws
+        -> Principal
+    {
         do {
             return try verify(
-                admission, body: body, service: "iam", regions: ["us-east-1", region], requirements: .awsQuery,
-                now: now)
+                admission, body: body, service: service, regions: regions, requirements: .awsQuery, now: now)
         } catch let error as SigV4Error {
             throw IAMError(
                 code: error.wireCode(for: .query), message: error.message, status: error.httpStatus(for: .query))

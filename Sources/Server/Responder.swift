@@ -15,6 +15,8 @@ import Store
 /// | `POST /` + `X-Amz-Target: CodeDeployCommandService…` | the agent command API (`Commands/`) |
 /// | `POST /` + `X-Amz-Target: Slipway_20261127.GetLifecycleEventLog` | a lifecycle event's full log (`Commands/`) |
 /// | `POST /` + `X-Amz-Target: GraniteServiceVersion20100801.<Op>` | CloudWatch alarms (`CloudWatch/`) |
+/// | `POST /` form-encoded, signed for `sns` | the SNS subset (`SNS/`) |
+/// | `GET /?Action=ConfirmSubscription…`, `GET /?Action=Unsubscribe…`, `GET /sns/signing-certificate.pem` | SNS's unsigned links |
 /// | `POST /` form-encoded `Action=…&Version=2010-05-08` | the IAM subset (`IAM/`) |
 /// | anything else | the S3 API of the built-in artifact store (`S3/`) |
 ///
@@ -35,6 +37,8 @@ struct SlipwayResponder: HTTPResponder {
     let revisions: any RevisionLocator
     /// The S3 API: every request without `X-Amz-Target`.
     let s3: S3API
+    /// The SNS API: topics, subscriptions, Publish.
+    let sns: SNSAPI
     let clock: @Sendable () -> Date
 
     var arns: ARNs { ARNs(region: region, accountID: accountID) }
@@ -55,6 +59,9 @@ struct SlipwayResponder: HTTPResponder {
         var log = RequestLog(base: context.logger, requestID: requestID)
         guard request.headers[.amzTarget] != nil else {
             let logger = log.logger
+            if SNSAPI.accepts(request) || SNSAPI.acceptsUnsigned(request) {
+                return await sns.respond(to: request, requestID: requestID, logger: logger)
+            }
             if IAMAPI.accepts(request) { return await iam.respond(to: request, requestID: requestID, logger: logger) }
             return await s3.respond(to: request, requestID: requestID, logger: logger)
         }

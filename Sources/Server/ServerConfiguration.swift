@@ -39,6 +39,12 @@ public struct ServerConfiguration: Sendable {
     /// The runtime APIs of the HAProxies whose backends the traffic events change (all of them: an HA pair gets the
     /// same changes); none: traffic events change nothing and say so.
     public var haproxies: [HAProxyAddress] = []
+    /// The address endpoints reach the server at, for the links in the SNS messages it sends them
+    /// (`SubscribeURL`, `UnsubscribeURL`, `SigningCertURL`); `nil`: `https://` (or `http://`) and the listening
+    /// address, `localhost` for a wildcard one.
+    public var publicURL: String?
+    /// PEM files of certificate authorities trusted, besides the system's, for HTTPS notification endpoints.
+    public var notificationTrust: [String] = []
     /// Where alarm states are read besides Slipway's own CloudWatch alarms: Prometheus and Alertmanager servers.
     public var alertSources: [AlertSourceAddress] = []
     /// How often the alarms of the deployments in progress are read.

@@ -111,6 +111,15 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "An Alertmanager whose active (not silenced or inhibited) alerts put alarms in ALARM (repeatable).")
     var alertmanager: [String] = []
 
+    @Option(
+        help: ArgumentHelp(
+            "The address SNS endpoints reach this server at, for the links of the messages it sends them "
+                + "(default: the listening address, localhost for a wildcard one)."))
+    var publicUrl: String?
+
+    @Option(help: "A PEM file of certificate authorities trusted for HTTPS notification endpoints (repeatable).")
+    var notificationCa: [String] = []
+
     @Option(help: "Seconds between two reads of the alarms of the deployments in progress.")
     var alarmPollInterval: Int = 2
 
@@ -187,6 +196,16 @@ struct ServerCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("--prometheus/--alertmanager: \(error)")
         }
+        if let publicUrl {
+            guard let url = URL(string: publicUrl), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
+                url.host?.isEmpty == false, url.query == nil
+            else { throw ValidationError("--public-url must be an http(s)://host[:port] address") }
+            configuration.publicURL = publicUrl
+        }
+        for file in notificationCa where !FileManager.default.isReadableFile(atPath: file) {
+            throw ValidationError("--notification-ca: cannot read \(file)")
+        }
+        configuration.notificationTrust = notificationCa
         guard (1...3600).contains(alarmPollInterval) else {
             throw ValidationError("--alarm-poll-interval must be between 1 and 3600 seconds")
         }

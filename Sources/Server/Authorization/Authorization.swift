@@ -22,7 +22,7 @@ extension KeyRole {
         PolicyStatement(effect: .allow, actions: ["*"], resources: ["*"])
     ])
     private static let deployerPermissions = Permissions([
-        PolicyStatement(effect: .allow, actions: ["codedeploy:*", "s3:*", "cloudwatch:*"], resources: ["*"])
+        PolicyStatement(effect: .allow, actions: ["codedeploy:*", "s3:*", "cloudwatch:*", "sns:*"], resources: ["*"])
     ])
     private static let agentPermissions = Permissions([
         PolicyStatement(effect: .allow, actions: ["s3:Get*", "s3:List*"], resources: ["*"])

@@ -1,7 +1,8 @@
 import ArtifactStore
 import Foundation
 
-/// An error of the IAM API, rendered as IAM's query-protocol XML error (`<ErrorResponse><Error><Type>…`).
+/// An error of the IAM API, rendered as IAM's query-protocol XML error (`<ErrorResponse><Error><Type>…`); the SNS API,
+/// which speaks the same protocol, answers its errors with it too.
 struct IAMError: Error, Hashable, Sendable, CustomStringConvertible {
     let code: String
     let message: String
@@ -58,8 +59,8 @@ struct IAMError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The XML body IAM answers an error with.
-    func xml(requestID: String) -> String {
-        IAMXML.declaration + #"<ErrorResponse xmlns="\#(IAMAPI.namespace)"><Error>"#
+    func xml(requestID: String, namespace: String = IAMAPI.namespace) -> String {
+        IAMXML.declaration + #"<ErrorResponse xmlns="\#(namespace)"><Error>"#
             + IAMXML.element("Type", status >= 500 ? "Receiver" : "Sender") + IAMXML.element("Code", code)
             + IAMXML.element("Message", message) + "</Error>" + IAMXML.element("RequestId", requestID)
             + "</ErrorResponse>"
