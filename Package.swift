@@ -223,6 +223,12 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "NotificationsTests",
+            dependencies: [
+                "Notifications", "Deployments", "Store", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "ArtifactStoreTests",
             dependencies: [
                 "ArtifactStore", "SigV4", "Store", "S3Transfer",
