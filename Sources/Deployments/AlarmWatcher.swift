@@ -90,8 +90,12 @@ package struct AlarmWatcher: Sendable {
             var failures: [String] = []
             for await result in group {
                 switch result {
-                case .success(let names): alarming.formUnion(names)
-                case .failure(let failure): failures.append(failure.message)
+                case .success(let names):
+                    alarming.formUnion(names)
+                    DeploymentMetrics.alarmPoll(outcome: names.isEmpty ? "ok" : "alarm")
+                case .failure(let failure):
+                    failures.append(failure.message)
+                    DeploymentMetrics.alarmPoll(outcome: "error")
                 }
             }
             return (alarming, failures.sorted())

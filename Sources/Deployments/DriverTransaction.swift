@@ -123,7 +123,7 @@ struct DriverTransaction {
                 continue
             }
             // `.delivered` asks for no action, so it leaves this host's delivery to this function.
-            if !again { try process(.delivered(id), for: id.deploymentId) }
+            if again { DeploymentMetrics.redelivered() } else { try process(.delivered(id), for: id.deploymentId) }
             return instance(id, for: host, groupId: deployment.record.deploymentGroupId)
         }
     }
@@ -254,8 +254,10 @@ struct DriverTransaction {
         var deployment = working.deployment
         deployments[id] = nil  // the one copy, so that marking its hosts saved does not copy them
         let shownChanged = deployment.record.show(deployment.machine)
+        let changes = deployment.machine.takeStatusChanges()
+        DeploymentMetrics.record(deployment.machine, statusBefore: working.statusBefore, changes: changes)
         try notifyTriggers(
-            &deployment, statusBefore: working.statusBefore, rollbackBefore: working.rollbackBefore)
+            deployment, changes: changes, statusBefore: working.statusBefore, rollbackBefore: working.rollbackBefore)
         if shownChanged || deployment.token == nil {
             try deployment.record.keepSpecificationText()
             try tx.put(.deployment, scope: "", name: id, document: RecordCoding.encode(deployment.record))

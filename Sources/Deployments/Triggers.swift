@@ -160,9 +160,9 @@ extension DriverTransaction {
     /// every trigger of its group that asks for them: deployment events first, then its hosts' in the order they
     /// changed, then the rollback it asked for.
     mutating func notifyTriggers(
-        _ deployment: inout LoadedDeployment, statusBefore: CodeDeploy.DeploymentStatus?, rollbackBefore: String?
+        _ deployment: LoadedDeployment, changes: [HostStatusChange], statusBefore: CodeDeploy.DeploymentStatus?,
+        rollbackBefore: String?
     ) throws {
-        let changes = deployment.machine.takeStatusChanges()
         let info = deployment.record.info
         let status = info.status ?? .created
         let deploymentEvents = TriggerMessages.events(from: statusBefore ?? .created, to: status)

@@ -79,7 +79,7 @@ public func buildApplication(
     }
     let notifications = NotificationService(
         store: store, names: snsNames, signer: snsSigner, publicURL: { publicAddress.url }, http: notificationClient,
-        logger: logger)
+        logger: logger, onAttempt: ServerMetrics.notificationAttempt(delivered:))
     let responder = SlipwayResponder(
         store: store, region: configuration.region, accountID: configuration.accountID,
         authenticator: authenticator,
@@ -94,6 +94,7 @@ public func buildApplication(
         sns: SNSAPI(
             store: store, authenticator: authenticator, names: snsNames, certificatePEM: snsSigner.certificatePEM,
             clock: clock),
+        metrics: configuration.metricsRegistry.map { MetricsExport(registry: $0, token: configuration.metricsToken) },
         clock: clock)
     // S3 uploads send `Expect: 100-continue`; Hummingbird does not answer it by itself.
     let connections = ConnectionCounter()

@@ -39,6 +39,8 @@ struct SlipwayResponder: HTTPResponder {
     let s3: S3API
     /// The SNS API: topics, subscriptions, Publish.
     let sns: SNSAPI
+    /// `GET /metrics`, when the server exports metrics.
+    let metrics: MetricsExport?
     let clock: @Sendable () -> Date
 
     var arns: ARNs { ARNs(region: region, accountID: accountID) }
@@ -53,18 +55,60 @@ struct SlipwayResponder: HTTPResponder {
             return Response(
                 status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
         }
+        if request.method == .get && request.uri.path == "/metrics" { return await exportMetrics(request) }
+        let started = ContinuousClock.now
+        let (response, name, operation) = try await route(request, context: context)
+        ServerMetrics.request(
+            protocol: name, operation: operation, status: response.status.code, started: started)
+        return response
+    }
+
+    /// The series in Prometheus' text format, to a scraper that may read them.
+    private func exportMetrics(_ request: Request) async -> Response {
+        guard let metrics else {
+            return Response(
+                status: .notFound, headers: [.contentType: "text/plain"],
+                body: .init(byteBuffer: ByteBuffer(string: "This server exports no metrics.\n")))
+        }
+        guard metrics.authorises(request.headers[.authorization]) else {
+            return Response(
+                status: .forbidden, headers: [.contentType: "text/plain"],
+                body: .init(
+                    byteBuffer: ByteBuffer(
+                        string: "Scrape with Authorization: Bearer and the token of --metrics-token-file.\n")))
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: await metrics.text(store: store))))
+    }
+
+    /// Hands `request` to its API; returns the answer with the protocol and operation the metrics name.
+    private func route(_ request: Request, context: Context) async throws -> (Response, String, String) {
         let requestID = UniqueIDs.make()
         // Log metadata is attached only when a line is written: setting it re-renders the handler's metadata each
         // time, and most requests write no line.
         var log = RequestLog(base: context.logger, requestID: requestID)
-        guard request.headers[.amzTarget] != nil else {
+        guard let target = request.headers[.amzTarget] else {
             let logger = log.logger
+            let method = request.method.rawValue
             if SNSAPI.accepts(request) || SNSAPI.acceptsUnsigned(request) {
-                return await sns.respond(to: request, requestID: requestID, logger: logger)
+                return (await sns.respond(to: request, requestID: requestID, logger: logger), "sns", method)
             }
-            if IAMAPI.accepts(request) { return await iam.respond(to: request, requestID: requestID, logger: logger) }
-            return await s3.respond(to: request, requestID: requestID, logger: logger)
+            if IAMAPI.accepts(request) {
+                return (await iam.respond(to: request, requestID: requestID, logger: logger), "iam", method)
+            }
+            return (await s3.respond(to: request, requestID: requestID, logger: logger), "s3", method)
         }
+        // Known operations only: a made-up target must not make a series of its own.
+        let (name, operation) =
+            (try? JSONOperation(target: target)).map { ($0.protocolName, $0.name) } ?? ("json", "unknown")
+        return (await respondJSON(request, context: context, requestID: requestID, log: log), name, operation)
+    }
+
+    private func respondJSON(_ request: Request, context: Context, requestID: String, log: RequestLog) async
+        -> Response
+    {
+        var log = log
         do {
             return try await authentication.handle(request, context: context) { request, context in
                 guard let json = context.json else {

@@ -1,5 +1,6 @@
 import ArtifactStore
 import Foundation
+import Prometheus
 import SlipwayModel
 import Traffic
 
@@ -45,6 +46,10 @@ public struct ServerConfiguration: Sendable {
     public var publicURL: String?
     /// PEM files of certificate authorities trusted, besides the system's, for HTTPS notification endpoints.
     public var notificationTrust: [String] = []
+    /// The registry `GET /metrics` exports (the one the process bootstrapped swift-metrics with); nil: no export.
+    public var metricsRegistry: PrometheusCollectorRegistry?
+    /// The bearer token a scrape must present; nil with a registry: the export is public (`--metrics-public`).
+    public var metricsToken: String?
     /// Where alarm states are read besides Slipway's own CloudWatch alarms: Prometheus and Alertmanager servers.
     public var alertSources: [AlertSourceAddress] = []
     /// How often the alarms of the deployments in progress are read.

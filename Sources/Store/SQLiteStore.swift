@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import Metrics
 import Synchronization
 
 /// The SQLite backend of ``Store``: one database file in WAL mode, so that readers run concurrently with the one
@@ -113,6 +114,8 @@ public final class SQLiteStore: Store {
     /// and back, two thread wake-ups for what is mostly a single key lookup; a store read is short local CPU work
     /// like the rest of a request's, and a reader in WAL mode never waits for the writer.
     public func read<T: Sendable>(_ body: @Sendable (any StoreReader) throws -> T) async throws -> T {
+        let started = ContinuousClock.now
+        defer { StoreMetrics.read.record(duration: ContinuousClock.now - started) }
         do {
             return try readHere(body)
         } catch let error as DatabaseError {
@@ -131,6 +134,8 @@ public final class SQLiteStore: Store {
     /// after the commit that holds its changes. Under load this replaces a COMMIT and a WAL write of the same
     /// pages per write with one per batch.
     public func write<T: Sendable>(_ body: @Sendable (any StoreWriter) throws -> T) async throws -> T {
+        let started = ContinuousClock.now
+        defer { StoreMetrics.write.record(duration: ContinuousClock.now - started) }
         do {
             // The body is kept only until the writer has run it, which happens before this call returns.
             return try await withoutActuallyEscaping(body) { body in
@@ -688,4 +693,13 @@ private struct SQLiteWriter: StoreWriter {
             return db.changesCount
         }
     }
+}
+
+/// The store's series: how long transactions take, from the call to the commit (a write's wait in the group commit
+/// included).
+package enum StoreMetrics {
+    package static let transactionDuration = "slipway_store_transaction_seconds"
+    /// Made once: a timer looked up for every transaction would cost a registry lookup each time.
+    static let read = Timer(label: transactionDuration, dimensions: [("kind", "read")])
+    static let write = Timer(label: transactionDuration, dimensions: [("kind", "write")])
 }

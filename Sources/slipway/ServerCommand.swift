@@ -120,6 +120,15 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "A PEM file of certificate authorities trusted for HTTPS notification endpoints (repeatable).")
     var notificationCa: [String] = []
 
+    @Option(
+        help: ArgumentHelp(
+            "A file holding the token Prometheus sends as Authorization: Bearer to scrape GET /metrics.",
+            discussion: "Without it (or --metrics-public) /metrics answers 403."))
+    var metricsTokenFile: String?
+
+    @Flag(help: "Let anyone scrape GET /metrics, without a token.")
+    var metricsPublic = false
+
     @Option(help: "Seconds between two reads of the alarms of the deployments in progress.")
     var alarmPollInterval: Int = 2
 
@@ -206,6 +215,24 @@ struct ServerCommand: AsyncParsableCommand {
             throw ValidationError("--notification-ca: cannot read \(file)")
         }
         configuration.notificationTrust = notificationCa
+        if metricsPublic && metricsTokenFile != nil {
+            throw ValidationError("--metrics-public and --metrics-token-file exclude each other")
+        }
+        if let metricsTokenFile {
+            guard let text = try? String(contentsOfFile: metricsTokenFile, encoding: .utf8),
+                case let token = text.trimmingCharacters(in: .whitespacesAndNewlines), token.count >= 16,
+                token.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F })
+            else {
+                throw ValidationError(
+                    "--metrics-token-file must hold a token of at least 16 printable characters, without spaces")
+            }
+            configuration.metricsToken = token
+        }
+        if metricsPublic || metricsTokenFile != nil {
+            // swift-metrics has one backend per process: the registry /metrics exports. Without an export nothing
+            // is bootstrapped, and recording costs nothing.
+            configuration.metricsRegistry = bootstrapMetrics()
+        }
         guard (1...3600).contains(alarmPollInterval) else {
             throw ValidationError("--alarm-poll-interval must be between 1 and 3600 seconds")
         }

@@ -44,9 +44,14 @@ struct AlarmIntegrationTests {
         let source =
             throughAlertmanager
             ? ["--alertmanager", "http://127.0.0.1:\(ports[1])"] : ["--prometheus", "http://127.0.0.1:\(ports[0])"]
-        let server = try DevServer(arguments: ["--poll-hold", "1", "--alarm-poll-interval", "1"] + source)
+        // The same Prometheus scrapes the server's /metrics with a token.
+        let token = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-token-\(UUID())")
+        try Data("scrape-token-\(UUID().uuidString)".utf8).write(to: token)
+        defer { try? FileManager.default.removeItem(at: token) }
+        let server = try DevServer(
+            arguments: ["--poll-hold", "1", "--alarm-poll-interval", "1", "--metrics-token-file", token.path] + source)
         defer { server.stop() }
-        var environment = ["PROMETHEUS_PORT": "\(ports[0])"]
+        var environment = ["PROMETHEUS_PORT": "\(ports[0])", "METRICS_TOKEN_FILE": token.path]
         if throughAlertmanager { environment["ALERTMANAGER_PORT"] = "\(ports[1])" }
         let run = try script("prometheus", server: server, environment: environment)
         #expect(run.status == 0, "the Prometheus checks failed:\n\(run.stdout)\n\(run.stderr)")

@@ -2,6 +2,7 @@ import Deployments
 import Engine
 import Foundation
 import Logging
+import Metrics
 import SlipwayModel
 import Store
 import Synchronization
@@ -102,6 +103,9 @@ struct CommandAPI: Sendable {
     /// Hands out the host's next command, holding the request up to ``pollHold`` while there is none.
     private func poll(host: String, now: @Sendable () -> Date) async throws -> CodeDeployCommand.PollHostCommandOutput {
         let deadline = ContinuousClock.now.advanced(by: pollHold)
+        let held = Meter(label: ServerMetrics.heldPolls)
+        held.increment()
+        defer { held.decrement() }
         while true {
             let sequence = await deployments.wakeups.sequence(of: host)
             if let command = try await deployments.takeCommand(for: host, now: now()) {

@@ -55,6 +55,16 @@ enum JSONOperation: Sendable, Hashable {
         }
     }
 
+    /// The protocol, for the metrics.
+    var protocolName: String {
+        switch self {
+        case .codeDeploy: "codedeploy"
+        case .command: "commands"
+        case .lifecycleEventLog: "events"
+        case .cloudWatch: "cloudwatch"
+        }
+    }
+
     /// The operation's name, for logs.
     var name: String {
         switch self {

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Metrics
 import NIOCore
 import SigV4
 
@@ -232,6 +233,7 @@ struct S3API: Sendable {
         let record = try await artifacts.putObject(
             bucket: s3.bucket, key: s3.key, headers: s3.storedHeaders, metadata: try s3.userMetadata(),
             body: s3.request.body, declaration: try s3.payloadDeclaration(authentication), now: clock)
+        Counter(label: ServerMetrics.artifactBytesIn).increment(by: record.size)
         var headers: HTTPFields = [.eTag: record.quotedETag, .contentLength: "0"]
         if let versionID = record.versionID { headers[.amzVersionID] = versionID }
         for (algorithm, value) in record.checksums {
@@ -290,6 +292,7 @@ struct S3API: Sendable {
         let length = range.map { $0.upperBound - $0.lowerBound + 1 } ?? record.size
         headers[.contentLength] = String(length)
         guard let reader else { return Response(status: status, headers: headers) }
+        Counter(label: ServerMetrics.artifactBytesOut).increment(by: length)
         let start = range?.lowerBound ?? 0
         let body = ResponseBody(contentLength: Int(length)) { writer in
             var offset = start
@@ -371,6 +374,7 @@ struct S3API: Sendable {
         let part = try await artifacts.uploadPart(
             bucket: s3.bucket, key: s3.key, uploadID: uploadID, partNumber: partNumber, body: s3.request.body,
             declaration: try s3.payloadDeclaration(authentication), now: clock)
+        Counter(label: ServerMetrics.artifactBytesIn).increment(by: part.size)
         var headers: HTTPFields = [.eTag: "\"\(part.eTag)\"", .contentLength: "0"]
         for (algorithm, value) in part.checksums {
             if let field = HTTPField.Name("x-amz-checksum-\(algorithm.lowercased())") { headers[field] = value }

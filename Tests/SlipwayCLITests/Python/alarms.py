@@ -313,8 +313,12 @@ def prometheus_scenario():
     alertmanager = None
     if alertmanager_port:
         alertmanager = prometheus_process.start_alertmanager(directory, int(alertmanager_port))
+    slipway = None
+    if os.environ.get("METRICS_TOKEN_FILE"):
+        address = os.environ["AWS_ENDPOINT_URL"].split("://", 1)[1].rstrip("/")
+        slipway = (address, os.environ["AWS_CA_BUNDLE"], os.environ["METRICS_TOKEN_FILE"])
     prometheus = prometheus_process.start(
-        directory, port, [f"127.0.0.1:{service.port}"], rules, alertmanager=alertmanager_port)
+        directory, port, [f"127.0.0.1:{service.port}"], rules, alertmanager=alertmanager_port, slipway=slipway)
     try:
         s3.create_bucket(Bucket="releases")
         codedeploy.create_application(applicationName="shop")
@@ -363,6 +367,24 @@ def prometheus_scenario():
         while any(a["state"] == "firing" for a in prometheus_process.alerts(port)) and time.time() < deadline:
             time.sleep(0.2)
         assert not any(a["state"] == "firing" for a in prometheus_process.alerts(port)), "the alert kept firing"
+        if slipway:
+            # The same Prometheus scraped Slipway's /metrics during the deployments.
+            deadline = time.time() + 15
+            ended = {}
+            while time.time() < deadline and ended.get("Stopped", 0) < 1:
+                time.sleep(0.5)
+                ended = {r["metric"]["status"]: float(r["value"][1])
+                         for r in prometheus_process.query(port, "slipway_deployments_ended_total")}
+            assert ended.get("Stopped", 0) >= 1 and ended.get("Succeeded", 0) >= 2, ended
+            started = prometheus_process.query(port, "slipway_deployments_started_total")
+            assert started and float(started[0]["value"][1]) >= 3, started
+            polls = {r["metric"]["outcome"]: float(r["value"][1])
+                     for r in prometheus_process.query(port, "slipway_alarm_polls_total")}
+            assert polls.get("alarm", 0) >= 1 and polls.get("ok", 0) >= 1, polls
+            events = prometheus_process.query(
+                port, 'slipway_lifecycle_event_duration_seconds_count{event="ValidateService"}')
+            assert events and float(events[0]["value"][1]) >= 2, events
+            print("Prometheus scraped the deployment's series from /metrics")
         print("prometheus checks passed")
     finally:
         for process in (prometheus, alertmanager):

@@ -8,15 +8,33 @@ import os
 import pwd
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 
 
-def start(directory, port, targets, rules, interval="1s", alertmanager=None, seconds=30):
+def start(directory, port, targets, rules, interval="1s", alertmanager=None, slipway=None, seconds=30):
     """Writes `directory`/prometheus.yml scraping `targets` (host:port) and `directory`/rules.yml holding `rules` (the
     text of one rule group's `rules:` list), starts Prometheus on 127.0.0.1:`port` and returns its process once it
-    answers ready. With `alertmanager` (a port), Prometheus sends its alerts there."""
+    answers ready. With `alertmanager` (a port), Prometheus sends its alerts there. With `slipway` (address, CA file,
+    token file), it also scrapes that server's /metrics over HTTPS with the token."""
     with open(os.path.join(directory, "rules.yml"), "w") as file:
         file.write(f"groups:\n  - name: test\n    interval: {interval}\n    rules:\n{rules}")
+    scrape_slipway = ""
+    if slipway:
+        address, ca, token = slipway
+        # Prometheus runs as another user: it reads copies of the CA and the token in its own directory.
+        for source, name in ((ca, "slipway-ca.pem"), (token, "slipway-token")):
+            with open(source) as original, open(os.path.join(directory, name), "w") as copy:
+                copy.write(original.read())
+        scrape_slipway = f"""  - job_name: slipway
+    scheme: https
+    tls_config:
+      ca_file: {os.path.join(directory, "slipway-ca.pem")}
+    authorization:
+      credentials_file: {os.path.join(directory, "slipway-token")}
+    static_configs:
+      - targets: ['{address}']
+"""
     alerting = "" if alertmanager is None else (
         f"alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{alertmanager}']\n")
     with open(os.path.join(directory, "prometheus.yml"), "w") as file:
@@ -28,7 +46,7 @@ rule_files: [{os.path.join(directory, "rules.yml")}]
   - job_name: test
     static_configs:
       - targets: {json.dumps(targets)}
-""")
+{scrape_slipway}""")
     data = os.path.join(directory, "data")
     command = ["prometheus", f"--config.file={os.path.join(directory, 'prometheus.yml')}",
                f"--storage.tsdb.path={data}", f"--web.listen-address=127.0.0.1:{port}"]
@@ -82,3 +100,10 @@ def alerts(port):
     """The alerts Prometheus has, as its API answers them."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/alerts", timeout=2) as response:
         return json.load(response)["data"]["alerts"]
+
+
+def query(port, expression):
+    """The result of an instant query."""
+    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expression})
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)["data"]["result"]
