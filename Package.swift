@@ -108,7 +108,8 @@ let package = Package(
         .target(
             name: "Alarms",
             dependencies: [
-                "Deployments", "Store", "SlipwayModel", .product(name: "NIOCore", package: "swift-nio"),
+                "Deployments", "Store", "SlipwayModel", "S3Transfer", "SigV4",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             exclude: ["README.md"]
@@ -118,7 +119,8 @@ let package = Package(
         .target(
             name: "Notifications",
             dependencies: [
-                "Deployments", "Store", "SlipwayModel", .product(name: "NIOCore", package: "swift-nio"),
+                "Deployments", "Store", "SlipwayModel", "S3Transfer", "SigV4",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -195,7 +197,7 @@ let package = Package(
         .executableTarget(
             name: "slipway-bench",
             dependencies: [
-                "SigV4", "SlipwayModel", "Agent", "S3Transfer", "Traffic", "Deployments", "Engine", "Store",
+                "SigV4", "SlipwayModel", "Agent", "S3Transfer", "Traffic", "Deployments", "Engine", "Store", "Alarms",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -44,12 +44,18 @@ package final class NotificationService: Sendable {
     private let sending = Mutex<Set<String>>([])
     /// What each finished request came to, for the metrics: called with `true` for a delivery, `false` otherwise.
     package let onAttempt: @Sendable (Bool) -> Void
+    /// Where messages for topics of another SNS go; nil: they are dropped, with an error in the log.
+    package let forwarder: SNSForwarder?
+    /// The key of the forwarded queue in ``sending``.
+    private static let forwardQueue = "forward"
 
     package init(
         store: any Store, names: SNSNames, signer: any SNSMessageSigner, publicURL: @escaping @Sendable () -> String,
         http: HTTPClient = .shared, policy: Policy = Policy(), logger: Logger,
-        clock: @escaping @Sendable () -> Date = { Date() }, onAttempt: @escaping @Sendable (Bool) -> Void = { _ in }
+        clock: @escaping @Sendable () -> Date = { Date() }, onAttempt: @escaping @Sendable (Bool) -> Void = { _ in },
+        forwarder: SNSForwarder? = nil
     ) {
+        self.forwarder = forwarder
         self.store = store
         self.names = names
         self.signer = signer
@@ -66,10 +72,19 @@ package final class NotificationService: Sendable {
     package func fanOut() async throws -> Int {
         var moved = 0
         while true {
-            let count = try await store.write { [names, logger] tx in
+            let count = try await store.write { [names, logger, forwarder] tx in
                 let batch = try tx.list(OutboxMessage.self, .notificationOutbox, limit: 100)
                 for (name, message) in batch {
                     _ = try tx.delete(.notificationOutbox, scope: "", name: name)
+                    if names.topicName(of: message.topicArn) == nil, forwarder != nil,
+                        SNSForwarder.region(of: message.topicArn) != nil
+                    {
+                        let forward = SNSForward(
+                            topicArn: message.topicArn, subject: message.subject, message: message.message,
+                            createdAt: message.createdAt)
+                        try tx.set(forward, .snsForward, name: name)
+                        continue
+                    }
                     guard let topic = names.topicName(of: message.topicArn),
                         try tx.get(SNSTopic.self, .snsTopic, name: topic) != nil
                     else {
@@ -113,6 +128,23 @@ package final class NotificationService: Sendable {
             return due
         }
         var started = 0
+        if let forwarder,
+            let (name, forward) = try await store.read({ try $0.list(SNSForward.self, .snsForward, limit: 1).first }),
+            forward.nextAttempt <= now, sending.withLock({ $0.insert(Self.forwardQueue).inserted })
+        {
+            started += 1
+            group.addTask { [self] in
+                let failure = await forwarder.publish(forward, timeout: policy.requestTimeout)
+                onAttempt(failure == nil)
+                do {
+                    try await recordForward(failure, named: name)
+                } catch {
+                    logger.error(
+                        "cannot record a forwarded notification; it is sent again", metadata: ["error": "\(error)"])
+                }
+                _ = sending.withLock { $0.remove(Self.forwardQueue) }
+            }
+        }
         for (subscription, name, delivery, version) in due {
             guard sending.withLock({ $0.insert(subscription.id).inserted }) else { continue }
             started += 1
@@ -206,6 +238,31 @@ package final class NotificationService: Sendable {
                 current.lastError = nil
             }
             try tx.set(current, .snsSubscription, scope: subscription.topicName, name: subscription.id)
+        }
+    }
+
+    /// Stores what a forwarding attempt came to.
+    private func recordForward(_ failure: String?, named name: String) async throws {
+        let now = clock()
+        try await store.write { [policy, logger] tx in
+            guard var forward = try tx.get(SNSForward.self, .snsForward, name: name) else { return }
+            forward.attempts += 1
+            guard let failure else {
+                _ = try tx.delete(.snsForward, scope: "", name: name)
+                return
+            }
+            if now.timeIntervalSince(forward.createdAt) >= policy.giveUpAfter {
+                _ = try tx.delete(.snsForward, scope: "", name: name)
+                logger.error(
+                    "a notification for another SNS was not published in time and is dropped",
+                    metadata: ["topic": "\(forward.topicArn)", "error": "\(failure)"])
+            } else {
+                forward.nextAttempt = now + policy.delay(after: forward.attempts)
+                try tx.set(forward, .snsForward, name: name)
+                logger.info(
+                    "a notification for another SNS was not published; it is sent again later",
+                    metadata: ["topic": "\(forward.topicArn)", "error": "\(failure)"])
+            }
         }
     }
 

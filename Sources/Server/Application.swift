@@ -10,7 +10,9 @@ import HummingbirdTLS
 import Logging
 import NIOSSL
 import Notifications
+import S3Transfer
 import ServiceLifecycle
+import SigV4
 import Store
 import Synchronization
 import Traffic
@@ -68,18 +70,25 @@ public func buildApplication(
     let snsSigner = try SNSSigningKey.loadOrCreate(
         in: configuration.dataDirectory.appendingPathComponent("sns"),
         certificateURL: publicAddress.url + SNSAPI.certificatePath)
-    let notificationClient: HTTPClient
-    if configuration.notificationTrust.isEmpty {
-        notificationClient = .shared
+    // Notifications, alarms and another SNS are reached with one client, which trusts the configured CAs too.
+    let outbound: HTTPClient
+    if configuration.outboundTrust.isEmpty {
+        outbound = .shared
     } else {
         var tls = TLSConfiguration.makeClientConfiguration()
-        tls.additionalTrustRoots = configuration.notificationTrust.map { .file($0) }
-        notificationClient = HTTPClient(
+        tls.additionalTrustRoots = configuration.outboundTrust.map { .file($0) }
+        outbound = HTTPClient(
             eventLoopGroupProvider: .singleton, configuration: HTTPClient.Configuration(tlsConfiguration: tls))
     }
     let notifications = NotificationService(
-        store: store, names: snsNames, signer: snsSigner, publicURL: { publicAddress.url }, http: notificationClient,
-        logger: logger, onAttempt: ServerMetrics.notificationAttempt(delivered:))
+        store: store, names: snsNames, signer: snsSigner, publicURL: { publicAddress.url }, http: outbound,
+        logger: logger, onAttempt: ServerMetrics.notificationAttempt(delivered:),
+        forwarder: configuration.externalSNS.map {
+            SNSForwarder(
+                endpoint: $0.url,
+                credentials: Credentials(accessKeyId: $0.accessKeyID, secretAccessKey: $0.secretAccessKey),
+                http: outbound)
+        })
     let responder = SlipwayResponder(
         store: store, region: configuration.region, accountID: configuration.accountID,
         authenticator: authenticator,
@@ -131,10 +140,19 @@ public func buildApplication(
                     driver: deployments,
                     sources: [LocalAlarmSource(store: store)]
                         + configuration.alertSources.map {
-                            AlertSource($0.kind == .prometheus ? .prometheus : .alertmanager, base: $0.base)
+                            AlertSource(
+                                $0.kind == .prometheus ? .prometheus : .alertmanager, base: $0.base, http: outbound)
+                        }
+                        + configuration.cloudWatch.map {
+                            CloudWatchAlarmSource(
+                                client: SignedHTTPClient(
+                                    endpoint: $0.url, region: $0.region,
+                                    credentials: Credentials(
+                                        accessKeyId: $0.accessKeyID, secretAccessKey: $0.secretAccessKey),
+                                    http: outbound))
                         }),
                 alarmPollInterval: configuration.alarmPollInterval, notifications: notifications,
-                notificationClient: notificationClient === HTTPClient.shared ? nil : notificationClient, clock: clock),
+                outbound: outbound === HTTPClient.shared ? nil : outbound, clock: clock),
             UploadExpiryService(
                 artifacts: artifacts, expiry: configuration.artifactLimits.uploadExpiry, clock: clock, logger: logger),
         ],
@@ -157,8 +175,8 @@ struct DeploymentService: Service {
     let alarmPollInterval: Duration
     /// Sends the notifications of the outbox.
     let notifications: NotificationService
-    /// The HTTP client of the notifications, when it is one of their own: shut down at the end.
-    let notificationClient: HTTPClient?
+    /// The HTTP client of the notifications and alarm sources, when it is one of their own: shut down at the end.
+    let outbound: HTTPClient?
     let clock: @Sendable () -> Date
 
     func run() async throws {
@@ -177,7 +195,7 @@ struct DeploymentService: Service {
             driver.stopTraffic()
         }
         await driver.wakeups.releaseAll()
-        try? await notificationClient?.shutdown()
+        try? await outbound?.shutdown()
     }
 }
 

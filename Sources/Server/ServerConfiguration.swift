@@ -44,8 +44,14 @@ public struct ServerConfiguration: Sendable {
     /// (`SubscribeURL`, `UnsubscribeURL`, `SigningCertURL`); `nil`: `https://` (or `http://`) and the listening
     /// address, `localhost` for a wildcard one.
     public var publicURL: String?
-    /// PEM files of certificate authorities trusted, besides the system's, for HTTPS notification endpoints.
-    public var notificationTrust: [String] = []
+    /// PEM files of certificate authorities trusted, besides the system's, for the server's outbound HTTPS:
+    /// notification endpoints, another SNS, CloudWatch, Prometheus and Alertmanager.
+    public var outboundTrust: [String] = []
+    /// Where triggers naming topics of another SNS (another region or account) are published; nil: they are
+    /// dropped with an error in the log.
+    public var externalSNS: OutboundEndpoint?
+    /// CloudWatch `DescribeAlarms` endpoints whose alarms deployment groups may name.
+    public var cloudWatch: [OutboundEndpoint] = []
     /// The registry `GET /metrics` exports (the one the process bootstrapped swift-metrics with); nil: no export.
     public var metricsRegistry: PrometheusCollectorRegistry?
     /// The bearer token a scrape must present; nil with a registry: the export is public (`--metrics-public`).
@@ -188,5 +194,21 @@ public struct AlertSourceAddress: Sendable, Hashable {
         }
         self.kind = kind
         self.base = url
+    }
+}
+
+/// An AWS-protocol endpoint the server calls, with the keys it signs for it.
+public struct OutboundEndpoint: Sendable, Hashable {
+    public var url: URL
+    /// The region signed for, where the request does not decide it (CloudWatch).
+    public var region: String
+    public var accessKeyID: String
+    public var secretAccessKey: String
+
+    public init(url: URL, region: String, accessKeyID: String, secretAccessKey: String) {
+        self.url = url
+        self.region = region
+        self.accessKeyID = accessKeyID
+        self.secretAccessKey = secretAccessKey
     }
 }

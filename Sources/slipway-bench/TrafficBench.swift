@@ -197,11 +197,11 @@ struct TrafficBench: AsyncParsableCommand {
 }
 
 /// Seconds from `origin` to now.
-private func seconds(since origin: NIODeadline) -> Double {
+func seconds(since origin: NIODeadline) -> Double {
     Double((NIODeadline.now() - origin).nanoseconds) / 1e9
 }
 
-private func format(_ value: Double, _ unit: String) -> String {
+func format(_ value: Double, _ unit: String) -> String {
     switch unit {
     case "ms": String(format: "%.2f ms", value * 1000)
     case "s": String(format: "%.3f s", value)
@@ -218,7 +218,7 @@ private func percentile(_ sorted: [Double], _ p: Double) -> Double {
 // MARK: - The deployment
 
 /// The deployment group, its instances, and the in-process agents.
-private enum Deploy {
+enum Deploy {
     static let originals = ["b1", "b2", "b3"]
     static let replacements = ["g1", "g2", "g3"]
     static let hosts = originals + replacements
@@ -238,7 +238,7 @@ private enum Deploy {
         onPremisesInstanceTagFilters: [.init(key: "env", type: .keyAndValue, value: "prod")])
 
     /// The instances (the originals tagged `env=prod`, the replacements `release=v2`) and the group `shop/web`.
-    static func register(in store: SQLiteStore) async throws {
+    static func register(in store: SQLiteStore, group: CodeDeploy.DeploymentGroupInfo = group) async throws {
         let now = Date()
         try await store.write { tx in
             for host in hosts {
@@ -254,7 +254,9 @@ private enum Deploy {
     }
 
     /// CreateDeployment of `a.zip` to the replacement instances, by tag; returns the deployment's id.
-    static func create(_ driver: DeploymentDriver) async throws -> String {
+    static func create(_ driver: DeploymentDriver, group: CodeDeploy.DeploymentGroupInfo = group) async throws
+        -> String
+    {
         try await driver.create(now: Date()) { _ in
             DeploymentPlan(
                 applicationName: "shop", group: group, configName: nil,
@@ -476,7 +478,7 @@ private struct TrafficRunResult {
 
 /// HAProxy in front of six python HTTP servers, on free loopback ports, in a temporary directory. Every process it
 /// starts is killed with SIGKILL by ``stop()`` (a child may inherit a signal mask that blocks SIGTERM).
-private final class HAProxySite {
+final class HAProxySite {
     let directory: URL
     let frontendPort: Int
     let runtime: HAProxyRuntime
@@ -601,7 +603,7 @@ private func freePorts(_ count: Int) throws -> [Int] {
 
 /// One client request: when it was sent and answered (seconds since the client started), and which server answered
 /// (`nil`: it failed, by status, by a closed connection or by a refused connect).
-private struct ClientSample: Sendable {
+struct ClientSample: Sendable {
     var sent: Double
     var answered: Double
     var server: String?
@@ -610,7 +612,7 @@ private struct ClientSample: Sendable {
 }
 
 /// A flag the client's connections read before each request.
-private final class StopFlag: Sendable {
+final class StopFlag: Sendable {
     private let flag = Atomic<Bool>(false)
     var raised: Bool { flag.load(ordering: .relaxed) }
     func raise() { flag.store(true, ordering: .relaxed) }
@@ -619,7 +621,7 @@ private final class StopFlag: Sendable {
 /// A steady client on keep-alive connections through HAProxy: each connection sends `GET /` every `interval`
 /// seconds (or as soon as the previous answer arrived, if that took longer), on one NIO event-loop thread. A
 /// connection that closes is counted as a failure of its request under way and opened again.
-private final class ClientLoad: Sendable {
+final class ClientLoad: Sendable {
     let origin: NIODeadline
     private let group: MultiThreadedEventLoopGroup
     private let stop: StopFlag

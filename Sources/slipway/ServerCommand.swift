@@ -117,8 +117,29 @@ struct ServerCommand: AsyncParsableCommand {
                 + "(default: the listening address, localhost for a wildcard one)."))
     var publicUrl: String?
 
-    @Option(help: "A PEM file of certificate authorities trusted for HTTPS notification endpoints (repeatable).")
-    var notificationCa: [String] = []
+    @Option(
+        help: ArgumentHelp(
+            "A PEM file of certificate authorities trusted, besides the system's, for the server's outbound HTTPS: "
+                + "notification endpoints, --sns-endpoint, --cloudwatch, --prometheus, --alertmanager (repeatable)."))
+    var outboundCa: [String] = []
+
+    @Option(
+        help: ArgumentHelp(
+            "An SNS endpoint (AWS SNS, or another Slipway) where triggers naming topics of another region or account "
+                + "are published.",
+            discussion: "Credentials come from SLIPWAY_SNS_ACCESS_KEY_ID and SLIPWAY_SNS_SECRET_ACCESS_KEY."))
+    var snsEndpoint: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "A CloudWatch endpoint (AWS CloudWatch, or another Slipway) whose alarms deployment groups may name "
+                + "(repeatable).",
+            discussion:
+                "Credentials come from SLIPWAY_CLOUDWATCH_ACCESS_KEY_ID and SLIPWAY_CLOUDWATCH_SECRET_ACCESS_KEY."))
+    var cloudwatch: [String] = []
+
+    @Option(help: "The region signed for at --cloudwatch endpoints (default: --region).")
+    var cloudwatchRegion: String?
 
     @Option(
         help: ArgumentHelp(
@@ -211,10 +232,18 @@ struct ServerCommand: AsyncParsableCommand {
             else { throw ValidationError("--public-url must be an http(s)://host[:port] address") }
             configuration.publicURL = publicUrl
         }
-        for file in notificationCa where !FileManager.default.isReadableFile(atPath: file) {
-            throw ValidationError("--notification-ca: cannot read \(file)")
+        for file in outboundCa where !FileManager.default.isReadableFile(atPath: file) {
+            throw ValidationError("--outbound-ca: cannot read \(file)")
         }
-        configuration.notificationTrust = notificationCa
+        configuration.outboundTrust = outboundCa
+        if let snsEndpoint {
+            configuration.externalSNS = try outboundEndpoint(
+                snsEndpoint, option: "--sns-endpoint", keys: "SLIPWAY_SNS", region: self.region)
+        }
+        let cloudWatchRegion = cloudwatchRegion ?? self.region
+        configuration.cloudWatch = try cloudwatch.map {
+            try outboundEndpoint($0, option: "--cloudwatch", keys: "SLIPWAY_CLOUDWATCH", region: cloudWatchRegion)
+        }
         if metricsPublic && metricsTokenFile != nil {
             throw ValidationError("--metrics-public and --metrics-token-file exclude each other")
         }
@@ -322,6 +351,20 @@ struct ServerCommand: AsyncParsableCommand {
         """
 
     /// `--external-s3` values with the credentials from the environment.
+    /// An outbound endpoint from its option's value and the `<keys>_ACCESS_KEY_ID`/`<keys>_SECRET_ACCESS_KEY` variables.
+    func outboundEndpoint(_ value: String, option: String, keys: String, region: String) throws -> OutboundEndpoint {
+        guard let url = URL(string: value), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
+            url.host?.isEmpty == false
+        else { throw ValidationError("\(option) '\(value)' must be an http(s)://host[:port] URL") }
+        let environment = ProcessInfo.processInfo.environment
+        guard let keyID = environment["\(keys)_ACCESS_KEY_ID"], let secret = environment["\(keys)_SECRET_ACCESS_KEY"]
+        else {
+            throw ValidationError(
+                "\(option) needs \(keys)_ACCESS_KEY_ID and \(keys)_SECRET_ACCESS_KEY in the environment")
+        }
+        return OutboundEndpoint(url: url, region: region, accessKeyID: keyID, secretAccessKey: secret)
+    }
+
     func externalEndpoints() throws -> [ServerConfiguration.ExternalS3Endpoint] {
         guard !externalS3.isEmpty else { return [] }
         let environment = ProcessInfo.processInfo.environment

@@ -122,3 +122,33 @@ struct AlertSourceTests {
         #expect(try await source.alarming(among: ["errors", "latency", "unknown"]) == ["errors"])
     }
 }
+
+@Suite("CloudWatch DescribeAlarms replies")
+struct CloudWatchReplyTests {
+    @Test("metric and composite alarms in ALARM count; OK and INSUFFICIENT_DATA do not")
+    func states() throws {
+        let reply = #"""
+            {"MetricAlarms":[{"AlarmName":"errors","StateValue":"ALARM"},{"AlarmName":"latency","StateValue":"OK"}],
+             "CompositeAlarms":[{"AlarmName":"service","StateValue":"ALARM"},{"AlarmName":"x","StateValue":"INSUFFICIENT_DATA"}]}
+            """#
+        #expect(try CloudWatchAlarmSource.alarmsInAlarm(Data(reply.utf8)) == ["errors", "service"])
+        #expect(try CloudWatchAlarmSource.alarmsInAlarm(Data("{}".utf8)).isEmpty)
+    }
+
+    @Test("a reply of another shape is an error that says what is wrong")
+    func hostileReplies() {
+        for (reply, words) in [
+            ("", "not a JSON object"), ("[]", "not a JSON object"),
+            (#"{"MetricAlarms":{}}"#, "MetricAlarms is not a list"),
+            (#"{"MetricAlarms":[{"AlarmName":"a"}]}"#, "no AlarmName or StateValue"),
+            (#"{"CompositeAlarms":[{"AlarmName":7,"StateValue":"ALARM"}]}"#, "no AlarmName or StateValue"),
+            (#"{"MetricAlarms":[null]}"#, "no AlarmName or StateValue"),
+        ] {
+            #expect {
+                try CloudWatchAlarmSource.alarmsInAlarm(Data(reply.utf8))
+            } throws: { error in
+                (error as? AlertSourceError)?.description.contains(words) == true
+            }
+        }
+    }
+}

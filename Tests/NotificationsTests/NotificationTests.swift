@@ -205,3 +205,19 @@ struct NotificationTests {
         #expect(names.subscription(of: "arn:aws:sns:us-east-1:000000000000:releases") == nil)
     }
 }
+
+@Suite("Forwarding to another SNS")
+struct ForwardingTests {
+    @Test("a topic ARN of another region or account is forwarded in its own region; anything else is not an ARN")
+    func regions() {
+        #expect(SNSForwarder.region(of: "arn:aws:sns:eu-west-1:123456789012:releases") == "eu-west-1")
+        for arn in [
+            "arn:aws:sns::123456789012:releases", "arn:aws:sqs:eu-west-1:123456789012:q",
+            "arn:aws:sns:eu-west-1:1234:releases", "arn:aws:sns:eu-west-1:123456789012:",
+            "arn:aws:sns:eu-west-1:123456789012:a:b", "arn:aws:sns:EU/west:123456789012:releases",
+            "arn:aws:sns:eu-west-1:123456789012:bad name", "", "releases",
+        ] {
+            #expect(SNSForwarder.region(of: arn) == nil, "\(arn)")
+        }
+    }
+}

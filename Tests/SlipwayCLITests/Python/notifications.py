@@ -86,8 +86,10 @@ class Receiver:
     """An HTTPS endpoint as an SNS subscriber writes one: it checks every message's signature against the certificate
     its SigningCertURL serves, confirms subscriptions by opening their SubscribeURL, and keeps the notifications."""
 
-    def __init__(self, certificate, key):
+    def __init__(self, certificate, key, ca=None):
         self.port = free_port()
+        # The CA of the server that signs the messages, whose links the receiver opens.
+        self.ca = ca or os.environ["AWS_CA_BUNDLE"]
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(certificate, key)
         self.notifications = []
@@ -99,7 +101,7 @@ class Receiver:
         self.server = None
 
     def trusted(self):
-        return ssl.create_default_context(cafile=os.environ["AWS_CA_BUNDLE"])
+        return ssl.create_default_context(cafile=self.ca)
 
     def verify(self, document):
         with urllib.request.urlopen(document["SigningCertURL"], context=self.trusted(), timeout=10) as response:
@@ -205,7 +207,7 @@ def triggers():
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate,
                     "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
                    check=True, capture_output=True)
-    server = Server(directory, ["--poll-hold", "1", "--notification-ca", certificate])
+    server = Server(directory, ["--poll-hold", "1", "--outbound-ca", certificate])
     server.start()
     receiver = Receiver(certificate, key)
     receiver.start()
