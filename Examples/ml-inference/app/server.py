@@ -3,6 +3,7 @@
 
     GET  /health   -> 200 {"status": "ok", "model_version": ..., "accuracy": ..., ...}
     POST /predict  {"features": [t, v, p, c]} -> {"label": 0|1, "probability": p, "model_version": ...}
+    GET  /metrics  -> ml_inference_predictions_total{code="200"|"400"|"500"} in Prometheus' text format
 
 `probability` is the model's probability of the label it answers. The service
 reads its settings from a JSON config file (written by the AfterInstall hook):
@@ -24,6 +25,8 @@ import math
 import os
 import signal
 import sys
+import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DEFAULT_PORT = 8601
@@ -61,7 +64,27 @@ def probability_of_one(model, features):
     return e / (1.0 + e)
 
 
-def make_handler(model):
+class Counters:
+    """Answers of /predict by HTTP status, for GET /metrics, and the service's start, for a serving fault."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.answers = {"200": 0, "400": 0, "500": 0}
+        self.started = time.monotonic()
+
+    def count(self, status):
+        with self.lock:
+            self.answers[str(status)] = self.answers.get(str(status), 0) + 1
+
+    def text(self):
+        with self.lock:
+            lines = [f'ml_inference_predictions_total{{code="{code}"}} {n}' for code, n in sorted(self.answers.items())]
+        return "# TYPE ml_inference_predictions_total counter\n" + "\n".join(lines) + "\n"
+
+
+def make_handler(model, counters):
+    fault = model.get("serving_fault") or {}
+
     class Handler(BaseHTTPRequestHandler):
         server_version = "ml-inference/1"
 
@@ -77,6 +100,14 @@ def make_handler(model):
             self.wfile.write(body)
 
         def do_GET(self):
+            if self.path == "/metrics":
+                body = counters.text().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             if self.path != "/health":
                 return self.answer(404, {"error": f"no such path: {self.path}"})
             self.answer(
@@ -91,9 +122,19 @@ def make_handler(model):
                 },
             )
 
+        def answer_prediction(self, status, document):
+            counters.count(status)
+            self.answer(status, document)
+
         def do_POST(self):
             if self.path != "/predict":
                 return self.answer(404, {"error": f"no such path: {self.path}"})
+            if fault and time.monotonic() - counters.started >= fault.get("after_seconds", 0):
+                with counters.lock:
+                    fault["seen"] = fault.get("seen", 0) + 1
+                    failing = fault["seen"] % max(1, int(fault.get("every", 1))) == 0
+                if failing:
+                    return self.answer_prediction(500, {"error": "inference failed"})
             length = int(self.headers.get("Content-Length") or 0)
             if length <= 0 or length > MAX_BODY:
                 return self.answer(400, {"error": "send a JSON body of at most 64 KiB"})
@@ -107,10 +148,10 @@ def make_handler(model):
                 if len(features) != len(model["features"]):
                     raise ValueError(f"expected {len(model['features'])} features: {', '.join(model['features'])}")
             except (ValueError, KeyError, TypeError) as error:
-                return self.answer(400, {"error": f"bad request: {error}"})
+                return self.answer_prediction(400, {"error": f"bad request: {error}"})
             p = probability_of_one(model, features)
             label = 1 if p >= 0.5 else 0
-            self.answer(
+            self.answer_prediction(
                 200,
                 {
                     "label": label,
@@ -157,7 +198,7 @@ def main():
         return 1
 
     try:
-        server = ThreadingHTTPServer((config["host"], int(config["port"])), make_handler(model))
+        server = ThreadingHTTPServer((config["host"], int(config["port"])), make_handler(model, Counters()))
     except OSError as error:
         sys.stderr.write(f"ml-inference: cannot listen on {config['host']}:{config['port']}: {error}\n")
         return 1
