@@ -154,6 +154,7 @@ package struct DeploymentPlan: Sendable {
             info: info, progress: machine.progress, deploymentGroupId: groupId,
             specification: try specification(
                 id: id, groupName: groupName, groupId: groupId, blueGreen: isBlueGreen))
+        if let triggers = group.triggerConfigurations, !triggers.isEmpty { record.triggers = triggers }
         record.show(machine)
         return (record, machine)
     }

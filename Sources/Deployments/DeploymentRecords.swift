@@ -64,9 +64,12 @@ package struct DeploymentRecord: Codable, Sendable, JSONWritable {
     /// `specification` as signed JSON (sorted keys), once made: it does not change after creation, and it is both
     /// what agents fetch and the member of every rewrite of the record.
     private(set) var specificationJSON: Data?
+    /// The group's `triggerConfigurations` when the deployment was created (nil: none), for its notifications:
+    /// like the rest of the group, a later change does not reach a deployment under way.
+    package var triggers: [CodeDeploy.TriggerConfig]?
 
     private enum CodingKeys: String, CodingKey {
-        case info, progress, deploymentGroupId, specification
+        case info, progress, deploymentGroupId, specification, triggers
     }
 
     package init(
@@ -96,6 +99,7 @@ package struct DeploymentRecord: Codable, Sendable, JSONWritable {
         output.member("info", info, in: &object)
         output.member("progress", progress, in: &object)
         output.member("deploymentGroupId", deploymentGroupId, in: &object)
+        output.member("triggers", triggers, in: &object)
         // Kept by `keepSpecificationText()` before a save; encoding a struct of strings does not fail.
         if let json = try? specificationText() {
             output.member("specification", rawJSON: json, in: &object)

@@ -167,11 +167,10 @@ extension DriverTransaction {
         let status = info.status ?? .created
         let deploymentEvents = TriggerMessages.events(from: statusBefore ?? .created, to: status)
         let rolledBack = rollbackBefore == nil && deployment.machine.rollbackDeploymentId != nil
-        guard !changes.isEmpty || !deploymentEvents.isEmpty || rolledBack,
-            let application = info.applicationName, let groupName = info.deploymentGroupName,
-            let triggers = try tx.deploymentGroup(application: application, name: groupName)?.triggerConfigurations,
-            !triggers.isEmpty
+        guard let triggers = deployment.record.triggers, !triggers.isEmpty,
+            !changes.isEmpty || !deploymentEvents.isEmpty || rolledBack
         else { return }
+        let application = info.applicationName ?? ""
         let (region, accountID) = (settings.region, settings.accountID)
         let id = deployment.machine.deploymentId
         // Finished deployments report their end; the start of their hosts and of themselves came first.
