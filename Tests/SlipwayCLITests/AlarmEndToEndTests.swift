@@ -16,4 +16,17 @@ struct AlarmEndToEndTests {
         #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
         #expect(run.stdout.contains("alarm end-to-end checks passed"))
     }
+
+    @Test(
+        "v2-degraded on the replacements of a blue/green canary fires the alert; every prediction goes back to v1 at once"
+    )
+    func degradedCanaryStopped() throws {
+        let path = SlipwayBinary.repositoryRoot.appendingPathComponent(
+            "Tests/SlipwayCLITests/Python/model_alarms_e2e.py")
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AWS_") }
+        environment["SLIPWAY_BIN"] = SlipwayBinary.url.path
+        let run = try runClient(["python3", path.path, "blue-green"], environment: environment)
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+        #expect(run.stdout.contains("blue/green alarm end-to-end checks passed"))
+    }
 }
