@@ -2,7 +2,9 @@ import Agent
 import ArgumentParser
 @preconcurrency import Dispatch
 import Foundation
+import Hummingbird
 import Logging
+import Server
 
 struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,7 +43,21 @@ struct AgentCommand: AsyncParsableCommand {
 
         @OptionGroup var overrides: AgentOverrideOptions
 
+        @Option(
+            help: ArgumentHelp(
+                "Serve the agent's metrics in Prometheus' format at http://HOST:PORT/metrics.",
+                discussion: "Without authentication: keep it on loopback or a private network."))
+        var metricsListen: String?
+
         func run() async throws {
+            var metricsAddress: (host: String, port: Int)?
+            if let metricsListen {
+                do {
+                    metricsAddress = try ServerConfiguration.parseListenAddress(metricsListen)
+                } catch {
+                    throw ValidationError("--metrics-listen: \(error)")
+                }
+            }
             var configuration: AgentConfiguration
             do {
                 configuration = try AgentConfiguration.load(
@@ -62,9 +78,15 @@ struct AgentCommand: AsyncParsableCommand {
             let stop = StopSignal()
             let signals = SignalHandlers(stop: stop)
             defer { withExtendedLifetime(signals) {} }
+            let host = AgentHost(configuration: configuration, onPremises: onPremises, logger: logger)
             do {
-                try await AgentHost(configuration: configuration, onPremises: onPremises, logger: logger).run(
-                    until: stop)
+                guard let metricsAddress else { return try await host.run(until: stop) }
+                let metrics = try MetricsListener(address: metricsAddress, logger: logger)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await metrics.run() }
+                    try await host.run(until: stop)
+                    group.cancelAll()
+                }
             } catch let error as AgentConfigurationError {
                 throw ValidationError(error.description)
             }
@@ -96,5 +118,30 @@ final class SignalHandlers: @unchecked Sendable {
 
     deinit {
         for source in sources { source.cancel() }
+    }
+}
+
+/// `GET /metrics` of `slipway agent --metrics-listen`: the agent's series (polls, commands and their durations) in
+/// Prometheus' format, from a registry bootstrapped for this process.
+struct MetricsListener: Sendable {
+    let application: Application<RouterResponder<BasicRequestContext>>
+
+    init(address: (host: String, port: Int), logger: Logger) throws {
+        let registry = bootstrapMetrics()
+        let router = Router()
+        router.get("metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
+        application = Application(
+            router: router,
+            configuration: .init(address: .hostname(address.host, port: address.port), serverName: "slipway-agent"),
+            logger: logger)
+    }
+
+    /// Serves until cancelled.
+    func run() async throws {
+        try await application.runService(gracefulShutdownSignals: [])
     }
 }

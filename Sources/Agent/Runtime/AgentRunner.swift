@@ -47,6 +47,7 @@ package struct AgentRunner<Service: CommandService>: Sendable {
                     try await service.pollHostCommand(hostIdentifier: hostIdentifier)
                 }
                 consecutiveErrors = 0
+                AgentMetrics.poll(command == nil ? "empty" : "command")
                 guard let command else {
                     try? await stop.sleep(for: waitBetweenRuns)
                     continue
@@ -56,6 +57,7 @@ package struct AgentRunner<Service: CommandService>: Sendable {
                 break
             } catch {
                 consecutiveErrors += 1
+                AgentMetrics.poll("error")
                 let wait = Self.backoff(afterErrors: consecutiveErrors)
                 logger.warning(
                     "the command API failed; retrying",
@@ -142,7 +144,9 @@ package struct AgentRunner<Service: CommandService>: Sendable {
             }
             logger.info("running", metadata: metadata)
             try tracker.begin(deploymentID: spec.deploymentID, commandID: commandID)
+            let started = ContinuousClock.now
             let outcome = await runWithHeartbeats(name, spec: spec, commandID: commandID, stop: stop)
+            AgentMetrics.command(name, succeeded: outcome.succeeded, duration: ContinuousClock.now - started)
             if !outcome.eventLog.isEmpty {
                 do {
                     try await service.uploadLog(commandID, log: outcome.eventLog)

@@ -187,11 +187,12 @@ struct SNSAPI: Sendable {
                     try await store.read { try $0.count(.snsDelivery, scope: subscription.id) }),
             ])
         case "SetSubscriptionAttributes":
-            var subscription = try await existingSubscription(query, principal: principal, action: action)
             guard query["AttributeName"] == "RawMessageDelivery" else {
                 throw invalid("Slipway sets one subscription attribute: RawMessageDelivery.")
             }
-            subscription.rawMessageDelivery = try Self.flag(query["AttributeValue"], "AttributeValue")
+            let raw = try Self.flag(query["AttributeValue"], "AttributeValue")
+            var subscription = try await existingSubscription(query, principal: principal, action: action)
+            subscription.rawMessageDelivery = raw
             let stored = subscription
             try await store.write { tx in
                 guard

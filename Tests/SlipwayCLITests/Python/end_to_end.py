@@ -91,6 +91,8 @@ class Host:
         self.server = server
         self.log_path = os.path.join(work, name, "agent.log")
         self.process = None
+        # More `slipway agent` options, set before start().
+        self.arguments = []
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         run([BIN, "agent", "register", "--config-dir", self.config, "--instance-name", name,
              "--tags", tags, "--root-dir", self.root], server.env)
@@ -102,7 +104,7 @@ class Host:
         env = dict(self.server.env)
         env.update({"ML_INFERENCE_PORT": str(self.port), "ML_INFERENCE_RUN_DIR": self.run_dir})
         self.log = open(self.log_path, "a")
-        self.process = subprocess.Popen([BIN, "agent", "--config-dir", self.config], stdout=self.log,
+        self.process = subprocess.Popen([BIN, "agent", "--config-dir", self.config, *self.arguments], stdout=self.log,
                                         stderr=self.log, env=env)
 
     def kill(self):

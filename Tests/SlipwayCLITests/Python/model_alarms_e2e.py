@@ -91,6 +91,8 @@ def main():
             "--auto-rollback-configuration", "enabled=true,events=DEPLOYMENT_FAILURE,DEPLOYMENT_STOP_ON_ALARM",
             "--alarm-configuration", json.dumps({"enabled": True, "alarms": [{"name": selector}]}),
             "--tags", "Key=slipway:bake-time,Value=20")
+        agent_metrics = free_port()
+        hosts[0].arguments = ["--metrics-listen", f"127.0.0.1:{agent_metrics}"]
         for host in hosts:
             host.start()
         prometheus_directory = os.path.join(work, "prometheus")
@@ -108,6 +110,10 @@ def main():
         client = SteadyClient(hosts)
         time.sleep(3)
         check("the services answer with v1", all(health(host)["model_version"] == "v1" for host in hosts))
+        with urllib.request.urlopen(f"http://127.0.0.1:{agent_metrics}/metrics", timeout=5) as answer:
+            series = answer.read().decode()
+        check("the agent's /metrics counts the commands it ran",
+              'slipway_agent_commands_total{event="ValidateService",outcome="succeeded"} 1' in series, series[:2000])
 
         # 2. v2-degraded: validated, then failing under load; the alert stops it and the rollback restores v1.
         bad = aws(server, "deploy", "create-deployment", "--application-name", "ml-inference",
