@@ -149,11 +149,7 @@ struct SNSAPITests {
         defer { server.remove() }
         let deployer = try await server.key(.deployer)
         try await server.run { client in
-            let registered = try await client.codeDeploy(
-                "RegisterOnPremisesInstance",
-                #"{"instanceName":"web-1","iamUserArn":"arn:aws:iam::000000000000:user/web-1"}"#, as: deployer)
-            #expect(registered.status == 200)
-            let agent = try await server.key(.agent, instanceName: "web-1")
+            let agent = try await server.registeredAgentKey("web-1", client: client, admin: deployer)
             let refused = try await client.sns([("Action", "CreateTopic"), ("Name", "releases")], as: agent)
             #expect(refused.status == 403 && refused.code == "AuthorizationError")
             #expect(

@@ -9,11 +9,7 @@ struct NotificationIntegrationTests {
         "an HTTPS receiver subscribed with aws sns subscribe gets every event in order, signed, and nothing is lost while it is down or the server is killed"
     )
     func triggersReachAReceiver() throws {
-        let path = SlipwayBinary.repositoryRoot.appendingPathComponent("Tests/SlipwayCLITests/Python/notifications.py")
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AWS_") }
-        environment["SLIPWAY_BIN"] = SlipwayBinary.url.path
-        environment["AWS_PAGER"] = ""
-        let run = try runClient(["python3", path.path, "triggers"], environment: environment)
+        let run = try runScenario("notifications.py", ["triggers"])
         #expect(run.status == 0, "the notification checks failed:\n\(run.stdout)\n\(run.stderr)")
         #expect(run.stdout.contains("notification checks passed"))
     }
@@ -26,11 +22,7 @@ struct OutboundIntegrationTests {
         "alarms of another CloudWatch stop a deployment, and its triggers are published to another SNS, over signed HTTPS"
     )
     func remoteCloudWatchAndSNS() throws {
-        let path = SlipwayBinary.repositoryRoot.appendingPathComponent("Tests/SlipwayCLITests/Python/outbound.py")
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AWS_") }
-        environment["SLIPWAY_BIN"] = SlipwayBinary.url.path
-        environment["AWS_PAGER"] = ""
-        let run = try runClient(["python3", path.path, "remote"], environment: environment)
+        let run = try runScenario("outbound.py", ["remote"])
         #expect(run.status == 0, "the outbound checks failed:\n\(run.stdout)\n\(run.stderr)")
         #expect(run.stdout.contains("outbound checks passed"))
     }

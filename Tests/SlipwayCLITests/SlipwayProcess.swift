@@ -138,3 +138,13 @@ func runClient(_ arguments: [String], environment: [String: String]) throws -> C
         status: process.terminationStatus, stdout: String(decoding: outputData, as: UTF8.self),
         stderr: (try? String(contentsOf: errorFile, encoding: .utf8)) ?? "")
 }
+
+/// Runs `Python/<script>` with `arguments` as a scenario that starts its own servers: the caller's environment
+/// without its AWS set-up, plus `SLIPWAY_BIN`.
+func runScenario(_ script: String, _ arguments: [String] = []) throws -> ClientRun {
+    let path = SlipwayBinary.repositoryRoot.appendingPathComponent("Tests/SlipwayCLITests/Python/\(script)")
+    var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AWS_") }
+    environment["SLIPWAY_BIN"] = SlipwayBinary.url.path
+    environment["AWS_PAGER"] = ""
+    return try runClient(["python3", path.path] + arguments, environment: environment)
+}

@@ -106,3 +106,14 @@ extension TestServer.Client {
         return names
     }
 }
+
+extension TestServer {
+    /// The key of an agent for the on-premises instance `name`, which `admin` registers first.
+    func registeredAgentKey(_ name: String, client: Client, admin: Credentials) async throws -> Credentials {
+        let registered = try await client.codeDeploy(
+            "RegisterOnPremisesInstance",
+            #"{"instanceName":"\#(name)","iamUserArn":"arn:aws:iam::000000000000:user/\#(name)"}"#, as: admin)
+        #expect(registered.status == 200, "\(registered.text)")
+        return try await key(.agent, instanceName: name)
+    }
+}

@@ -10,8 +10,6 @@ import base64
 import http.server
 import json
 import os
-import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -20,59 +18,30 @@ import threading
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import end_to_end  # noqa: E402
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Server:
-    """`slipway server --dev` on a fixed port and data directory, so that a restart is the same server."""
-
-    def __init__(self, directory, arguments):
-        self.directory = directory
-        self.port = free_port()
-        self.arguments = arguments
-        self.process = None
-        self.log = open(os.path.join(directory, "server.log"), "a")
+class Server(end_to_end.Server):
+    """`slipway server --dev` on a fixed port and data directory, so that a restart is the same server; its dev
+    profile goes into this process's environment, for boto3 and the AWS CLI."""
 
     def start(self):
-        command = [os.environ["SLIPWAY_BIN"], "server", "--dev", "--no-agent", "--data-dir",
-                   os.path.join(self.directory, "data"), "--listen", f"127.0.0.1:{self.port}", *self.arguments]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        banner = ""
-        deadline = time.time() + 30
-        while "Then try:" not in banner and time.time() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            banner += line
-        assert "Then try:" in banner, f"the server did not start:\n{banner}"
-        for line in banner.splitlines():
-            line = line.strip()
-            if line.startswith("export ") and "=" in line:
-                name, value = line[len("export "):].split("=", 1)
-                os.environ[name] = value
-        os.environ["SLIPWAY_DATA_DIR"] = os.path.join(self.directory, "data")
-        threading.Thread(target=self.drain, args=(self.process,), daemon=True).start()
+        super().start()
+        os.environ.update(self.env)
+        os.environ["SLIPWAY_DATA_DIR"] = self.data
 
-    def drain(self, process):
-        for line in process.stdout:
-            self.log.write(line)
 
-    def kill(self):
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=20)
+def receiver_certificate(directory):
+    """A self-signed certificate and key for a receiver on 127.0.0.1, in `directory`."""
+    certificate, key = os.path.join(directory, "receiver.pem"), os.path.join(directory, "receiver-key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate,
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True)
+    return certificate, key
 
 
 def string_to_sign(document):
@@ -87,7 +56,7 @@ class Receiver:
     its SigningCertURL serves, confirms subscriptions by opening their SubscribeURL, and keeps the notifications."""
 
     def __init__(self, certificate, key, ca=None):
-        self.port = free_port()
+        self.port = end_to_end.free_port()
         # The CA of the server that signs the messages, whose links the receiver opens.
         self.ca = ca or os.environ["AWS_CA_BUNDLE"]
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -203,11 +172,8 @@ def events(notifications):
 
 def triggers():
     directory = tempfile.mkdtemp(prefix="slipway-notify-")
-    certificate, key = os.path.join(directory, "receiver.pem"), os.path.join(directory, "receiver-key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate,
-                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, capture_output=True)
-    server = Server(directory, ["--poll-hold", "1", "--outbound-ca", certificate])
+    certificate, key = receiver_certificate(directory)
+    server = Server(directory, ["--outbound-ca", certificate])
     server.start()
     receiver = Receiver(certificate, key)
     receiver.start()

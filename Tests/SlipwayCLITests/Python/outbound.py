@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from notifications import Receiver, Server
+from notifications import Receiver, Server, receiver_certificate
 
 
 def aws_with(environment, *arguments):
@@ -25,10 +25,7 @@ def aws_with(environment, *arguments):
 
 def remote():
     directory = tempfile.mkdtemp(prefix="slipway-outbound-")
-    certificate, key = os.path.join(directory, "receiver.pem"), os.path.join(directory, "receiver-key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate,
-                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, capture_output=True)
+    certificate, key = receiver_certificate(directory)
     other_directory = os.path.join(directory, "other")
     os.makedirs(other_directory)
     other = Server(other_directory, ["--account-id", "111111111111", "--outbound-ca", certificate])
@@ -36,7 +33,7 @@ def remote():
     other_environment = dict(os.environ)
     keys = json.loads(subprocess.run(
         [os.environ["SLIPWAY_BIN"], "keys", "create", "--role", "deployer", "--json", "--data-dir",
-         os.path.join(other_directory, "data")], capture_output=True, text=True, check=True).stdout)["AccessKey"]
+         other.data], capture_output=True, text=True, check=True).stdout)["AccessKey"]
     receiver = Receiver(certificate, key)
     receiver.start()
     own = None
@@ -65,7 +62,7 @@ def remote():
             "SLIPWAY_SNS_ACCESS_KEY_ID": keys["AccessKeyId"],
             "SLIPWAY_SNS_SECRET_ACCESS_KEY": keys["SecretAccessKey"],
         })
-        own = Server(own_directory, ["--poll-hold", "1", "--alarm-poll-interval", "1", "--cloudwatch", endpoint,
+        own = Server(own_directory, ["--alarm-poll-interval", "1", "--cloudwatch", endpoint,
                                      "--sns-endpoint", endpoint, "--outbound-ca",
                                      other_environment["AWS_CA_BUNDLE"]])
         own.start()
