@@ -71,6 +71,8 @@ package final class NotificationService: Sendable {
     @discardableResult
     package func fanOut() async throws -> Int {
         var moved = 0
+        // Most rounds find the outbox empty: look before taking the write lock.
+        guard try await store.read({ try $0.count(.notificationOutbox, scope: "") }) > 0 else { return 0 }
         while true {
             let count = try await store.write { [names, logger, forwarder] tx in
                 let batch = try tx.list(OutboxMessage.self, .notificationOutbox, limit: 100)

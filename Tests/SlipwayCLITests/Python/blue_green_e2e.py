@@ -178,6 +178,14 @@ def main():
         server.start()
         info = wait_status(server, good, timeout=240)
         check("v2 succeeded", info["status"] == "Succeeded", info)
+        # Every replacement took its traffic: the group's fleet is now both of them (the canary's minimum healthy
+        # hosts of 0 would let the deployment succeed with one).
+        moved = {t["instanceTarget"]["targetId"]: (t["instanceTarget"]["status"], [
+            (e["lifecycleEventName"], e["status"], (e.get("diagnostics") or {}).get("message", ""))
+            for e in t["instanceTarget"]["lifecycleEvents"] if e["status"] != "Succeeded"])
+            for t in aws(server, "deploy", "batch-get-deployment-targets", "--deployment-id", good,
+                         "--target-ids", "green-1", "green-2")["deploymentTargets"]}
+        check("both replacements succeeded", all(status == "Succeeded" for status, _ in moved.values()), moved)
         after = [predict(frontend)[1].get("model_version") for _ in range(50)]
         check("every prediction comes from v2", set(after) == {"v2"}, after)
 
