@@ -2,12 +2,26 @@
 import PackageDescription
 
 // Module layout and dependency direction: see ARCHITECTURE in the README.
+
+/// `slipway-agent` carries the Swift runtime and Foundation inside it on Linux, so that a host needs nothing
+/// installed: copy one file.
+/// Modules compiled for the shared libraries name Foundation's but not the ICU and C libraries that its static archives
+/// need, so those are named here.
+let staticStandardLibrary: [LinkerSetting] = [
+    .unsafeFlags(["-static-stdlib"], .when(platforms: [.linux])),
+    .linkedLibrary("CoreFoundation", .when(platforms: [.linux])),
+    .linkedLibrary("_FoundationICU", .when(platforms: [.linux])),
+    .linkedLibrary("_FoundationCShims", .when(platforms: [.linux])),
+    .linkedLibrary("_FoundationCollections", .when(platforms: [.linux])),
+    .linkedLibrary("stdc++", .when(platforms: [.linux])),
+]
 // Pure modules (SlipwayModel, AppSpec, Engine) depend on nothing that does I/O.
 let package = Package(
     name: "slipway",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "slipway", targets: ["slipway"]),
+        .executable(name: "slipway-agent", targets: ["slipway-agent"]),
         .executable(name: "slipway-bench", targets: ["slipway-bench"]),
     ],
     dependencies: [
@@ -171,11 +185,36 @@ let package = Package(
             ],
             exclude: ["README.md"]
         ),
+        // The agent's command line, shared by `slipway agent` and `slipway-agent`: options, signals, --check, and the
+        // metrics listener (SwiftNIO's HTTP/1 codec, so that no server framework reaches the hosts).
+        .target(
+            name: "AgentCommandLine",
+            dependencies: [
+                "Agent", "SlipwayModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // The host agent on its own: what hosts install. Links no server code (no Hummingbird, GRDB or Server).
+        .executableTarget(
+            name: "slipway-agent",
+            dependencies: [
+                "AgentCommandLine", "SlipwayModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            linkerSettings: staticStandardLibrary
+        ),
         // The executable: argument parsing and wiring only.
         .executableTarget(
             name: "slipway",
             dependencies: [
-                "SlipwayModel", "AppSpec", "Server", "Traffic", "Alarms", "Agent", "Store", "SigV4", "S3Transfer",
+                "SlipwayModel", "AppSpec", "Server", "Traffic", "Alarms", "Agent", "AgentCommandLine", "Store", "SigV4",
+                "S3Transfer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -264,6 +303,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Also runs `slipway-agent`, which `swift build` and `swift test` build as a product of the package; it is not a
+        // dependency because a test bundle that links it would take its static standard library.
         .testTarget(name: "SlipwayCLITests", dependencies: ["slipway"], exclude: ["Python"]),
     ],
     swiftLanguageModes: [.v6]

@@ -103,16 +103,12 @@ public struct ServerConfiguration: Sendable {
 
     /// Parses `HOST:PORT`, `[IPv6]:PORT` or `:PORT`.
     public static func parseListenAddress(_ text: String) throws -> (host: String, port: Int) {
-        guard let colon = text.lastIndex(of: ":") else {
-            throw ConfigurationError("--listen must be HOST:PORT (for example 127.0.0.1:7443), not '\(text)'")
+        do {
+            let address = try ListenAddress(parsing: text, option: "--listen")
+            return (address.host, address.port)
+        } catch {
+            throw ConfigurationError(error.description)
         }
-        var host = String(text[..<colon])
-        let portText = text[text.index(after: colon)...]
-        guard let port = Int(portText), (0...65535).contains(port) else {
-            throw ConfigurationError("the port in --listen '\(text)' must be a number from 0 to 65535")
-        }
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return (host.isEmpty ? "0.0.0.0" : host, port)
     }
 
     /// Checks the values that clients will see in ARNs and signatures.

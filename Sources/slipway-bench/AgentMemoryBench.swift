@@ -4,20 +4,34 @@ import Foundation
 import SigV4
 import SlipwayModel
 
-/// The resident memory of a real `slipway agent` process: idle, then after in-place deployments that download a
-/// bundle, install its files and run a hook script, against a real `slipway server` on loopback. The reference point
-/// measured in the same run is an idle `python3` interpreter (the smallest process of a scripting runtime).
+/// The resident memory of a real `slipway-agent` process: idle, after three in-place deployments that download a
+/// bundle, install its files and run a hook script, and after the rest of `--deployments` (the growth between the
+/// two is what a long-running agent would gain), against a real `slipway server` on loopback. Its open descriptors
+/// and child processes are counted after each deployment. The reference point measured in the same run is an idle
+/// `python3` interpreter (the smallest process of a scripting runtime).
 struct AgentMemoryBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent-memory",
-        abstract: "RSS of an idle agent and after deployments (goals: idle ≤ 15 MiB, ≤ 20 MiB after three)."
+        abstract:
+            "RSS of an idle agent and after deployments (goals: idle ≤ 15 MiB, ≤ 20 MiB after three, flat within 1 MiB "
+            + "over twenty)."
     )
 
-    @Option(help: "Deployments to run before the second measurement.")
-    var deployments = 3
+    @Option(help: "Deployments to run in all (at least 3; the second measurement is after the third).")
+    var deployments = 20
 
-    @Option(help: "The slipway binary. (default: the one next to slipway-bench)")
+    @Option(help: "The slipway binary, for the server. (default: the one next to slipway-bench)")
     var slipway: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "The agent to measure: a slipway-agent binary, or a slipway binary (run as `slipway agent`). (default: "
+                + "the slipway-agent next to slipway-bench)"))
+    var agent: String?
+
+    func validate() throws {
+        guard (3...1000).contains(deployments) else { throw ValidationError("--deployments must be from 3 to 1000") }
+    }
 
     func run() async throws {
         let binary = slipway.map { URL(fileURLWithPath: $0) } ?? executableDirectory.appendingPathComponent("slipway")
@@ -118,8 +132,10 @@ struct AgentMemoryBench: AsyncParsableCommand {
         :slipway_ca_file: '\(server.dataDirectory.appendingPathComponent("signing/signing.pem").path)'
         """.write(to: config.appendingPathComponent("codedeployagent.yml"), atomically: true, encoding: .utf8)
         let agent = Process()
-        agent.executableURL = binary
-        agent.arguments = ["agent", "--config-dir", config.path]
+        agent.executableURL =
+            self.agent.map { URL(fileURLWithPath: $0) } ?? executableDirectory.appendingPathComponent("slipway-agent")
+        agent.arguments =
+            (agent.executableURL?.lastPathComponent == "slipway" ? ["agent"] : []) + ["--config-dir", config.path]
         let agentLog = work.appendingPathComponent("agent.log")
         _ = FileManager.default.createFile(atPath: agentLog.path, contents: nil)
         agent.standardOutput = FileHandle.nullDevice
@@ -138,8 +154,11 @@ struct AgentMemoryBench: AsyncParsableCommand {
         try await Task.sleep(for: .seconds(5))
         let idle = try await sampleRSS(of: agent.processIdentifier)
         let pythonIdle = try await sampleRSS(of: python.processIdentifier)
+        let idleHandles = try Self.handles(of: agent.processIdentifier)
         var durations: [Double] = []
-        for _ in 0..<deployments {
+        var afterThree = 0.0
+        var handles: [(descriptors: Int, children: Int)] = []
+        for index in 0..<deployments {
             let start = Date()
             let created = try await api.call(
                 target("CreateDeployment"),
@@ -158,18 +177,79 @@ struct AgentMemoryBench: AsyncParsableCommand {
                 try await Task.sleep(for: .milliseconds(100))
             }
             durations.append(Date().timeIntervalSince(start))
+            handles.append(try Self.handles(of: agent.processIdentifier))
+            if index == 2 { afterThree = try await sampleRSS(of: agent.processIdentifier) }
         }
         let after = try await sampleRSS(of: agent.processIdentifier)
+        let breakdown = Self.memoryBreakdown(of: agent.processIdentifier)
         let mib = Double(1 << 20)
-        print("agent-memory: slipway agent RSS, median of 10 samples 100 ms apart")
+        let name = agent.executableURL?.lastPathComponent == "slipway" ? "slipway agent" : "slipway-agent"
+        print("agent-memory: \(name) RSS, median of 10 samples 100 ms apart")
         print(String(format: "  idle                         %6.1f MiB (goal ≤ 15)", idle / mib))
-        print(String(format: "  after %d deployments          %6.1f MiB (goal ≤ 20)", deployments, after / mib))
-        print(String(format: "  idle python3 (reference)     %6.1f MiB", pythonIdle / mib))
-        print(String(format: "  deployment, create to Succeeded: median %.2f s", median(durations)))
+        print(String(format: "  after 3 deployments          %6.1f MiB (goal ≤ 20)", afterThree / mib))
         print(
             String(
-                format: "summary: agent idle %.1f MiB, after %d deployments %.1f MiB (%.2f× an idle python3)",
-                idle / mib, deployments, after / mib, after / pythonIdle))
+                format: "  after %-3d deployments        %6.1f MiB: %+.2f MiB over the last %d (goal: within 1)",
+                deployments, after / mib, (after - afterThree) / mib, deployments - 3))
+        print(String(format: "  idle python3 (reference)     %6.1f MiB", pythonIdle / mib))
+        print(String(format: "  deployment, create to Succeeded: median %.2f s", median(durations)))
+        let descriptors = handles.map(\.descriptors)
+        let children = handles.map(\.children)
+        print(
+            "  open descriptors idle \(idleHandles.descriptors), after each deployment: "
+                + "\(descriptors.min() ?? 0)–\(descriptors.max() ?? 0); child processes after each: "
+                + "\(children.min() ?? 0)–\(children.max() ?? 0)")
+        print("  where the resident bytes are, after the last deployment (/proc/<pid>/smaps):")
+        for line in breakdown { print("    \(line)") }
+        print(
+            String(
+                format: "summary: agent idle %.1f MiB, after 3 deployments %.1f MiB, after %d %.1f MiB (%.2f× an "
+                    + "idle python3)",
+                idle / mib, afterThree / mib, deployments, after / mib, after / pythonIdle))
+    }
+
+    /// Open descriptors and live child processes of `pid`.
+    static func handles(of pid: Int32) throws -> (descriptors: Int, children: Int) {
+        let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        let children = tasks.reduce(0) { count, task in
+            let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/children", encoding: .utf8)) ?? ""
+            return count + text.split(separator: " ").count
+        }
+        return (descriptors, children)
+    }
+
+    /// Resident and private-dirty kilobytes of `pid` by mapped file (anonymous mappings together), largest first,
+    /// then the totals of `smaps_rollup`.
+    static func memoryBreakdown(of pid: Int32) -> [String] {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps", encoding: .utf8) else { return [] }
+        var byMapping: [String: (rss: Int, dirty: Int)] = [:]
+        var current = "[anonymous]"
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard let first = fields.first else { continue }
+            if first.contains("-") && !first.hasSuffix(":") {
+                current = fields.count >= 6 ? fields[5...].joined(separator: " ") : "[anonymous]"
+                if let slash = current.lastIndex(of: "/") { current = String(current[current.index(after: slash)...]) }
+            } else if first == "Rss:", fields.count >= 2, let kilobytes = Int(fields[1]) {
+                byMapping[current, default: (0, 0)].rss += kilobytes
+            } else if first == "Private_Dirty:", fields.count >= 2, let kilobytes = Int(fields[1]) {
+                byMapping[current, default: (0, 0)].dirty += kilobytes
+            }
+        }
+        var lines = byMapping.filter { $0.value.rss >= 64 }.sorted { $0.value.rss > $1.value.rss }.prefix(10).map {
+            $0.key.padding(toLength: 28, withPad: " ", startingAt: 0)
+                + String(
+                    format: " rss %6.1f MiB, private dirty %6.1f MiB", Double($0.value.rss) / 1024,
+                    Double($0.value.dirty) / 1024)
+        }
+        if let rollup = try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8) {
+            let wanted = ["Rss:", "Shared_Clean:", "Private_Clean:", "Private_Dirty:", "Anonymous:"]
+            let totals = rollup.split(separator: "\n").filter { line in wanted.contains { line.hasPrefix($0) } }
+            lines.append(
+                "totals: " + totals.map { $0.split(separator: " ").joined(separator: " ") }.joined(separator: ", "))
+        }
+        return lines
     }
 
     private func sampleRSS(of pid: Int32) async throws -> Double {

@@ -1,4 +1,5 @@
 import Agent
+import AgentCommandLine
 import ArgumentParser
 import Foundation
 
@@ -18,7 +19,7 @@ extension AgentCommand {
                 """
         )
 
-        @OptionGroup var locations: AgentCommand.Locations
+        @OptionGroup var locations: AgentLocations
 
         @OptionGroup var connection: ServerOptions
 
@@ -88,7 +89,10 @@ extension AgentCommand {
             print(
                 "Wrote \(locations.configDirectory.appendingPathComponent("codedeploy.onpremises.yml").path) and "
                     + "codedeployagent.yml.")
-            print("Start the agent with:  slipway agent --config-dir \(locations.configDirectory.path)")
+            let directory = locations.configDirectory.path
+            print("Check the set-up with: slipway-agent --config-dir \(directory) --check")
+            print("Start the agent with:  slipway-agent --config-dir \(directory)")
+            print("(or `slipway agent --config-dir \(directory)` where the slipway command is installed)")
         }
     }
 }

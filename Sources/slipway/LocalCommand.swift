@@ -1,4 +1,5 @@
 import Agent
+import AgentCommandLine
 import ArgumentParser
 import Foundation
 import Logging

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SlipwayModel
 
 @main
 struct Slipway: AsyncParsableCommand {
@@ -11,10 +12,6 @@ struct Slipway: AsyncParsableCommand {
             KeysCommand.self, VersionCommand.self,
         ]
     )
-}
-
-enum SlipwayVersion {
-    static let current = "0.1.0-dev"
 }
 
 struct VersionCommand: ParsableCommand {

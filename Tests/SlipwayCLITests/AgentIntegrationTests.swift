@@ -1,9 +1,9 @@
 import Foundation
 import Testing
 
-/// Real `slipway agent` processes against a real `slipway server --dev`: boto3 creates the deployments, the agents
+/// Real `slipway-agent` processes against a real `slipway server --dev`: boto3 creates the deployments, the agents
 /// download, install and run real hook scripts (`Python/agent_e2e.py`).
-@Suite("slipway agent against a real server", .serialized)
+@Suite("slipway-agent against a real server", .serialized)
 struct AgentIntegrationTests {
     private func scenario(_ name: String) throws -> ClientRun {
         let server = try DevServer(arguments: ["--pickup-timeout", "20", "--poll-hold", "5"])
@@ -16,7 +16,7 @@ struct AgentIntegrationTests {
     }
 
     @Test(
-        "an agent installs two revisions in turn: files, cleanup, hooks with their environment, the previous revision's ApplicationStop, a failing validation, the stock layout"
+        "an agent installs two revisions in turn: files, cleanup, hooks with their environment, the previous revision's ApplicationStop, a failing validation, the stock layout, no descriptor or child left behind"
     )
     func deployments() throws {
         let run = try scenario("deploy")
@@ -36,5 +36,14 @@ struct AgentIntegrationTests {
         let run = try scenario("restart")
         #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
         #expect(run.stdout.contains("agent restart checks passed"))
+    }
+
+    @Test(
+        "slipway-agent --check passes a registered host, and names an unreachable server, untrusted TLS, a wrong secret, another instance's key, a broken file and an unusable root"
+    )
+    func check() throws {
+        let run = try scenario("check")
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+        #expect(run.stdout.contains("agent check checks passed"))
     }
 }

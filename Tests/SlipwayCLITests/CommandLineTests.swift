@@ -23,6 +23,49 @@ struct CommandLineTests {
         #expect(run.stderr.contains("slipway agent register"), "\(run.stderr)")
     }
 
+    /// `slipway-agent`, built next to `slipway`.
+    private var agentBinary: String {
+        SlipwayBinary.url.deletingLastPathComponent().appendingPathComponent("slipway-agent").path
+    }
+
+    @Test("slipway-agent prints its version and its options, --check among them")
+    func agentExecutable() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let version = try runClient([agentBinary, "--version"], environment: environment)
+        let slipway = try runClient([SlipwayBinary.url.path, "--version"], environment: environment)
+        #expect(version.status == 0)
+        #expect(!version.stdout.isEmpty && version.stdout == slipway.stdout, "\(version.stdout) \(slipway.stdout)")
+        let help = try runClient([agentBinary, "--help"], environment: environment)
+        #expect(help.status == 0)
+        for option in ["--config-dir", "--ca-file", "--server", "--root-dir", "--metrics-listen", "--check"] {
+            #expect(help.stdout.contains(option), "missing \(option) in:\n\(help.stdout)")
+        }
+    }
+
+    @Test("slipway-agent on a host that is not registered refuses to start and says how to register")
+    func agentExecutableNeedsRegistration() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let run = try runClient(
+            [agentBinary, "--config-dir", directory.path], environment: ProcessInfo.processInfo.environment)
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("slipway agent register"), "\(run.stderr)")
+    }
+
+    @Test(
+        "slipway-agent refuses a metrics address that is not HOST:PORT, before reading any file",
+        arguments: [
+            "7443", "127.0.0.1:99999", "127.0.0.1:-1", "127.0.0.1:1e3", "bad host:80", "127.0.0.1:\u{1}80",
+            "127.0.0.1:" + String(repeating: "9", count: 400),
+        ])
+    func agentMetricsAddress(_ address: String) throws {
+        let run = try runClient(
+            [agentBinary, "--config-dir", "/nonexistent", "--metrics-listen", address],
+            environment: ProcessInfo.processInfo.environment)
+        #expect(run.status == 64, "\(run.stdout)\(run.stderr)")
+        #expect(run.stderr.contains("--metrics-listen"), "\(run.stderr)")
+    }
+
     @Test("slipway local runs a directory bundle's events with a line per event and script; a failing hook exits 1")
     func localDeployment() throws {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-local-\(UUID().uuidString)")

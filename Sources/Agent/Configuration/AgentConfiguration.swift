@@ -149,7 +149,7 @@ public struct AgentConfiguration: Sendable, Hashable {
     public var effectiveS3Endpoint: String? { s3EndpointOverride ?? deployControlEndpoint }
 
     /// Whether `path` exists as a writable directory or could be created (its nearest existing ancestor is writable).
-    static func isUsable(_ path: String) -> Bool {
+    package static func isUsable(_ path: String) -> Bool {
         var candidate = URL(fileURLWithPath: path)
         while !FileManager.default.fileExists(atPath: candidate.path) {
             let parent = candidate.deletingLastPathComponent()

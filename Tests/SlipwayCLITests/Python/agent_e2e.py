@@ -29,6 +29,10 @@ def aws(*arguments):
     assert result.returncode == 0, f"aws {' '.join(arguments)} failed: {result.stderr}"
     return json.loads(result.stdout) if result.stdout.strip() else {}
 
+def agent_binary():
+    """The host agent under test: `slipway-agent`, built next to `slipway` (override with SLIPWAY_AGENT_BIN)."""
+    return os.environ.get("SLIPWAY_AGENT_BIN") or os.path.join(os.path.dirname(os.environ["SLIPWAY_BIN"]),
+                                                               "slipway-agent")
 
 class Agent:
     """A `slipway agent` process with its own configuration directory, identity and deployment root."""
@@ -75,7 +79,7 @@ class Agent:
         environment.update(extra_env or {})
         self.log = open(self.log_path, "a")
         self.process = subprocess.Popen(
-            [os.environ["SLIPWAY_BIN"], "agent", "--config-dir", self.config], stdout=self.log, stderr=self.log,
+            [agent_binary(), "--config-dir", self.config], stdout=self.log, stderr=self.log,
             env=environment)
 
     def kill(self):
@@ -94,6 +98,51 @@ class Agent:
     def output(self):
         with open(self.log_path) as file:
             return file.read()
+
+    def handles(self):
+        """The agent's open files and pipes (sockets and event descriptors are its connections' and event loops'),
+        and its live child processes."""
+        pid = self.process.pid
+        files = []
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except FileNotFoundError:
+                continue
+            if target.startswith("/") or target.startswith("pipe:"):
+                files.append(target)
+        children = []
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as file:
+                children += file.read().split()
+        return sorted(files), children
+
+    def assert_no_leaks(self, idle, when):
+        """Every file and pipe the agent holds now it held when idle, except the read ends of pipes that a hook's
+        background process still holds open for writing (the agent keeps draining those until it exits, so that the
+        process does not die of SIGPIPE); and no hook is left as the agent's child."""
+        files, children = self.handles()
+        assert children == [], f"{when}: the agent still has child processes {children}"
+        extra = list(files)
+        for name in idle[0]:
+            if name in extra:
+                extra.remove(name)
+        held_elsewhere = set()
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            if int(pid) == self.process.pid:
+                continue
+            try:
+                for fd in os.listdir(f"/proc/{pid}/fd"):
+                    held_elsewhere.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+            except (FileNotFoundError, PermissionError, ProcessLookupError):
+                continue
+        leaked = [name for name in extra if not (name.startswith("pipe:") and name in held_elsewhere)]
+        assert leaked == [], f"{when}: the agent holds {leaked} (idle: {idle[0]})"
+
+    def check(self, *extra):
+        """`slipway-agent --check` with this agent's configuration."""
+        return subprocess.run([agent_binary(), "--config-dir", self.config, "--check", *extra], capture_output=True,
+                              text=True, timeout=60, check=False)
 
 
 def tgz(files):
@@ -173,6 +222,8 @@ def scenario_deploy():
     group("web", "web-1")
     agent.start()
     try:
+        time.sleep(2)
+        idle_handles = agent.handles()
         first = push("site-v1.tgz", revision_files("v1", destination, {"site/only-in-v1.txt": ("old", 0o644)}))
         started = time.time()
         deployment = codedeploy.create_deployment(
@@ -204,6 +255,9 @@ def scenario_deploy():
             applicationName="site", deploymentGroupName="web", revision=second)["deploymentId"]
         info = wait(deployment2)
         assert info["status"] == "Succeeded", f"v2: {info}\n{agent.output()}"
+        # Every descriptor a deployment opened (bundle, revision files, the hooks' pipes and logs) is closed, and no
+        # hook is left as the agent's child.
+        agent.assert_no_leaks(idle_handles, "after two deployments")
         assert open(os.path.join(destination, "VERSION")).read() == "v2"
         # The previous revision's files are cleaned up before the new ones are installed.
         assert not os.path.exists(os.path.join(destination, "only-in-v1.txt")), "v1's file was not cleaned up"
@@ -222,6 +276,7 @@ def scenario_deploy():
         assert validate["status"] == "Failed", validate
         assert validate["diagnostics"]["errorCode"] == "ScriptFailed", validate
         assert "exit code 3" in validate["diagnostics"]["message"], validate
+        agent.assert_no_leaks(idle_handles, "after a failed hook")
 
         # The stock layout on disk.
         instructions = os.path.join(agent.root, "deployment-instructions")
@@ -337,5 +392,51 @@ def scenario_restart():
         agent.stop()
 
 
+def scenario_check():
+    """`slipway-agent --check` against the real server: ready, then each thing that can be wrong, said as such."""
+    work = tempfile.mkdtemp(prefix="slipway-agent-e2e-")
+    agent = Agent("checked-1", work, register=True)
+    result = agent.check()
+    assert result.returncode == 0, f"a registered host should pass:\n{result.stdout}{result.stderr}"
+    for subject in ("configuration", "endpoint", "instance", "root", "trust", "server"):
+        assert any(line.startswith("ok") and f" {subject} " in line for line in result.stdout.splitlines()), \
+            f"{subject} is not ok:\n{result.stdout}"
+    assert "accepted this host's key" in result.stdout, result.stdout
+    assert "The agent can run." in result.stdout, result.stdout
+
+    def expect_failure(what, expected, *extra):
+        outcome = agent.check(*extra)
+        assert outcome.returncode == 1, f"{what}: exit {outcome.returncode}\n{outcome.stdout}{outcome.stderr}"
+        assert expected in outcome.stdout, f"{what}: {expected!r} not in:\n{outcome.stdout}"
+        assert "cannot run" in outcome.stdout, outcome.stdout
+
+    expect_failure("nothing listening", "is the server running", "--server", "https://127.0.0.1:9")
+    # The system's roots do not include the --dev CA: TLS is not trusted.
+    expect_failure("untrusted TLS", "not trusted", "--ca-file", "/etc/ssl/certs/ca-certificates.crt")
+    path = os.path.join(agent.config, "codedeploy.onpremises.yml")
+    original = open(path).read()
+    lines = original.splitlines()
+    with open(path, "w") as file:
+        file.write("\n".join(line if not line.startswith("aws_secret_access_key")
+                             else "aws_secret_access_key: " + "x" * 40 for line in lines) + "\n")
+    expect_failure("a wrong secret", "does not know this key or its secret is wrong")
+    # Another instance's key: accepted as a key, refused for this host.
+    other = Agent("checked-2", work)
+    other_key = [line for line in open(os.path.join(other.config, "codedeploy.onpremises.yml")).read().splitlines()
+                 if line.startswith("aws_")]
+    with open(path, "w") as file:
+        file.write("\n".join(line for line in lines if not line.startswith("aws_")) + "\n" + "\n".join(other_key)
+                   + "\n")
+    expect_failure("another instance's key", "refused this key")
+    with open(path, "w") as file:
+        file.write("---\nregion: us-east-1\niam_user_arn: [1, 2\n")
+    expect_failure("a broken instance file", "FAIL  instance")
+    with open(path, "w") as file:
+        file.write(original)
+    expect_failure("an unusable root", "is not a directory", "--root-dir", path)
+    print("agent check checks passed")
+
+
 if __name__ == "__main__":
-    {"deploy": scenario_deploy, "restart": scenario_restart, "github": scenario_github}[sys.argv[1]]()
+    {"deploy": scenario_deploy, "restart": scenario_restart, "github": scenario_github,
+     "check": scenario_check}[sys.argv[1]]()

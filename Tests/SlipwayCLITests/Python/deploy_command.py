@@ -25,6 +25,7 @@ import zipfile
 import boto3
 
 SLIPWAY = os.environ["SLIPWAY_BIN"]
+AGENT = os.environ.get("SLIPWAY_AGENT_BIN") or os.path.join(os.path.dirname(SLIPWAY), "slipway-agent")
 EVENTS = ["ApplicationStop", "DownloadBundle", "BeforeInstall", "Install", "AfterInstall", "ApplicationStart",
           "ValidateService"]
 codedeploy = boto3.client("codedeploy")
@@ -54,7 +55,7 @@ class Agent:
                          "--tags", "env=dev", "--root-dir", os.path.join(self.config, "root"))
         assert result.returncode == 0, f"agent register: {result.stdout}{result.stderr}"
         self.log = open(self.log_path, "a")
-        self.process = subprocess.Popen([SLIPWAY, "agent", "--config-dir", self.config], stdout=self.log,
+        self.process = subprocess.Popen([AGENT, "--config-dir", self.config], stdout=self.log,
                                         stderr=self.log)
 
     def stop(self):

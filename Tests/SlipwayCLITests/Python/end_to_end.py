@@ -22,6 +22,8 @@ import time
 import urllib.request
 
 BIN = os.environ["SLIPWAY_BIN"]
+# Hosts run the agent on its own executable, built next to `slipway`.
+AGENT_BIN = os.environ.get("SLIPWAY_AGENT_BIN") or os.path.join(os.path.dirname(BIN), "slipway-agent")
 EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "Examples", "ml-inference")
 # Started by a test runner that blocks SIGTERM in its children; the processes started here must get it.
 signal.pthread_sigmask(signal.SIG_SETMASK, set())
@@ -104,7 +106,7 @@ class Host:
         env = dict(self.server.env)
         env.update({"ML_INFERENCE_PORT": str(self.port), "ML_INFERENCE_RUN_DIR": self.run_dir})
         self.log = open(self.log_path, "a")
-        self.process = subprocess.Popen([BIN, "agent", "--config-dir", self.config, *self.arguments], stdout=self.log,
+        self.process = subprocess.Popen([AGENT_BIN, "--config-dir", self.config, *self.arguments], stdout=self.log,
                                         stderr=self.log, env=env)
 
     def kill(self):
