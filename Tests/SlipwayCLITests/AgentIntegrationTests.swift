@@ -46,4 +46,11 @@ struct AgentIntegrationTests {
         #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
         #expect(run.stdout.contains("agent check checks passed"))
     }
+
+    @Test("a revision already on the host is linked into a redeployment, not downloaded again; no archive copy is kept")
+    func reuse() throws {
+        let run = try scenario("reuse")
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+        #expect(run.stdout.contains("agent reuse checks passed"))
+    }
 }

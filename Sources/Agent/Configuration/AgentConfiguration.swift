@@ -20,6 +20,9 @@ public struct AgentConfiguration: Sendable, Hashable {
     public var waitBetweenRuns: Double = 1
     /// Revisions kept per deployment group besides the current one; the last successful one is never deleted.
     public var maxRevisions: Int = 5
+    /// `:slipway_revision_disk_budget:`: the most the kept revisions of a group may take on disk (files shared
+    /// between revisions counted once); nil: no budget, only `maxRevisions`.
+    public var revisionDiskBudget: Int64?
     public var proxyURI: String?
     /// The command API's endpoint (`https://host:port`); for Slipway, the server's address.
     public var deployControlEndpoint: String?
@@ -110,6 +113,14 @@ public struct AgentConfiguration: Sendable, Hashable {
             }
             maxRevisions = Int(value)
         }
+        if let text = try values.string("slipway_revision_disk_budget") {
+            guard let bytes = Self.parseSize(text) else {
+                throw AgentConfigurationError(
+                    "\(source): slipway_revision_disk_budget must be a size such as 20GiB, 500MiB or a number of "
+                        + "bytes (at least 1 MiB), not '\(text.prefix(64))'")
+            }
+            revisionDiskBudget = bytes
+        }
         if let value = try values.bool("enable_auth_policy") { enableAuthPolicy = value }
         if let value = try values.bool("verbose") { verbose = value }
         proxyURI = try values.string("proxy_uri") ?? proxyURI
@@ -147,6 +158,22 @@ public struct AgentConfiguration: Sendable, Hashable {
 
     /// The S3 endpoint revisions are downloaded from.
     public var effectiveS3Endpoint: String? { s3EndpointOverride ?? deployControlEndpoint }
+
+    /// `20GiB`, `500MiB`, `64KiB`, `2TiB` (or `G`, `M`, `K`, `T`, powers of 1024) or a number of bytes; at least 1 MiB
+    /// and at most 1 EiB. Nil for anything else.
+    static func parseSize(_ text: String) -> Int64? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let digits = trimmed.prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, digits.count <= 19, let number = Int64(digits) else { return nil }
+        let shifts: [String: Int64] = [
+            "": 0, "B": 0, "K": 10, "KiB": 10, "M": 20, "MiB": 20, "G": 30, "GiB": 30, "T": 40, "TiB": 40,
+        ]
+        let unit = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces)
+        guard let shift = shifts[unit] else { return nil }
+        let (bytes, overflow) = number.multipliedReportingOverflow(by: Int64(1) << shift)
+        guard !overflow, bytes >= 1 << 20, bytes <= 1 << 60 else { return nil }
+        return bytes
+    }
 
     /// Whether `path` exists as a writable directory or could be created (its nearest existing ancestor is writable).
     package static func isUsable(_ path: String) -> Bool {

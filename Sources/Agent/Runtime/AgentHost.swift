@@ -88,9 +88,10 @@ public struct AgentHost: Sendable {
         let layout = DeploymentLayout(
             root: configuration.rootDirectory, trackingDirectoryName: configuration.ongoingDeploymentTracking)
         if let tightened = try layout.preparePrivateRoot() { logger.warning("\(tightened)") }
-        let executor = CommandExecutor(
+        var executor = CommandExecutor(
             layout: layout, maxRevisions: configuration.maxRevisions, downloader: downloader,
             hooks: HookExecutor(additionalVariables: configuration.hookEnvironment), logger: logger)
+        executor.revisionDiskBudget = configuration.revisionDiskBudget
         let runner = AgentRunner(
             service: client, hostIdentifier: onPremises.hostIdentifier, executor: executor,
             verifier: SpecificationVerifier(trusted: try Self.trustedSigners(configuration: configuration)),

@@ -69,6 +69,8 @@ public struct CommandOutcome: Sendable, Hashable {
 public struct CommandExecutor: Sendable {
     public let layout: DeploymentLayout
     public let maxRevisions: Int
+    /// The most a group's kept revisions may take on disk; nil: only `maxRevisions` limits them.
+    public var revisionDiskBudget: Int64?
     let hooks: HookExecutor
     let unpacker: BundleUnpacker
     let downloader: BundleDownloader
@@ -127,10 +129,34 @@ public struct CommandExecutor: Sendable {
         let deployment = layout.deploymentDirectory(spec)
         try pruneRevisions(groupID: spec.deploymentGroupID, keeping: deployment)
         let archive = DeploymentLayout.archiveDirectory(in: deployment)
-        // A retried DownloadBundle starts from a clean directory.
+        // A retried DownloadBundle starts from a clean directory, and is not a revision to reuse until it is whole.
+        try? FileManager.default.removeItem(at: KeptRevisions.record(in: deployment))
         try? FileManager.default.removeItem(at: archive)
         if let tightened = try layout.preparePrivateRoot() { logger.warning("\(tightened)") }
         try DeploymentLayout.makePrivateDirectory(deployment)
+        let identity = KeptRevisions.Identity(spec.revision)
+        if let identity,
+            let kept = KeptRevisions(groupDirectory: layout.groupDirectory(spec.deploymentGroupID)).archive(
+                matching: identity, except: deployment)
+        {
+            do {
+                let linked = try await runOnOwnThread { try TreeLinker.linkTree(kept, to: archive) }
+                try KeptRevisions.remember(identity, in: deployment)
+                logger.info(
+                    "reused the revision already on this host",
+                    metadata: [
+                        "deployment": "\(spec.deploymentID)",
+                        "from": "\(kept.deletingLastPathComponent().lastPathComponent)",
+                        "files": "\(linked.files)", "cloned": "\(linked.cloned)", "linked": "\(linked.linked)",
+                        "bytes": "\(linked.bytes)",
+                    ])
+                return try recordMostRecentInstall(spec, deployment: deployment)
+            } catch {
+                logger.warning(
+                    "cannot reuse the revision already on this host; downloading it",
+                    metadata: ["deployment": "\(spec.deploymentID)", "error": "\(error)"])
+            }
+        }
         let bundle = layout.bundleFile(spec)
         let source: URL
         let type: BundleType
@@ -156,6 +182,13 @@ public struct CommandExecutor: Sendable {
             metadata: [
                 "deployment": "\(spec.deploymentID)", "entries": "\(summary.entries)", "bytes": "\(summary.bytes)",
             ])
+        // The archive is not kept once its files are: the unpacked tree is what later deployments reuse.
+        if source == bundle { try? FileManager.default.removeItem(at: bundle) }
+        if let identity { try KeptRevisions.remember(identity, in: deployment) }
+        try recordMostRecentInstall(spec, deployment: deployment)
+    }
+
+    private func recordMostRecentInstall(_ spec: DeploymentSpec, deployment: URL) throws {
         try DeploymentLayout.makePrivateDirectory(layout.instructionsDirectory)
         try Data(deployment.path.utf8).write(
             to: layout.mostRecentInstallFile(spec.deploymentGroupID), options: .atomic)
@@ -190,6 +223,17 @@ public struct CommandExecutor: Sendable {
         for old in candidates.dropFirst(maxRevisions) {
             logger.info("removing an old revision", metadata: ["directory": "\(old.path)"])
             try? FileManager.default.removeItem(at: old)
+        }
+        guard let revisionDiskBudget else { return }
+        // Then the oldest of the rest while the group's revisions (the new one's unknown size aside) exceed the budget.
+        var kept = Array(candidates.prefix(maxRevisions))
+        var used = DiskUsage.bytes(of: entries.filter { FileManager.default.fileExists(atPath: $0.path) })
+        while used > revisionDiskBudget, let oldest = kept.popLast() {
+            logger.info(
+                "removing an old revision to keep within :slipway_revision_disk_budget:",
+                metadata: ["directory": "\(oldest.path)", "used": "\(used)", "budget": "\(revisionDiskBudget)"])
+            try? FileManager.default.removeItem(at: oldest)
+            used = DiskUsage.bytes(of: entries.filter { FileManager.default.fileExists(atPath: $0.path) })
         }
     }
 

@@ -392,6 +392,58 @@ def scenario_restart():
         agent.stop()
 
 
+def scenario_reuse():
+    """A revision already on the host is not downloaded again: redeploying v1 after v2 links v1's unpacked files
+    (the same inodes) into the new deployment, the agent says so, and no archive copy stays behind."""
+    work = tempfile.mkdtemp(prefix="slipway-agent-e2e-")
+    destination = os.path.join(work, "srv", "model")
+    os.makedirs(os.path.dirname(destination))
+    s3.create_bucket(Bucket="releases")
+    codedeploy.create_application(applicationName="site")
+    agent = Agent("model-1", work, register=True)
+    group("web", "model-1")
+    agent.start()
+    weights = "w" * (3 << 20)
+
+    def revision(version):
+        return push(f"model-{version}.tgz", {
+            "appspec.yml": (f"version: 0.0\nos: linux\nfile_exists_behavior: OVERWRITE\nfiles:\n"
+                            f"  - source: model\n    destination: {destination}\n", 0o644),
+            "model/weights.bin": (weights + version, 0o644),
+            "model/VERSION": (version, 0o644)})
+
+    def deploy(location):
+        deployment = codedeploy.create_deployment(
+            applicationName="site", deploymentGroupName="web", revision=location)["deploymentId"]
+        info = wait(deployment)
+        assert info["status"] == "Succeeded", f"{deployment}: {info}\n{agent.output()}"
+        return deployment
+
+    def archive(deployment):
+        group_id = codedeploy.get_deployment_group(
+            applicationName="site", deploymentGroupName="web")["deploymentGroupInfo"]["deploymentGroupId"]
+        return os.path.join(agent.root, group_id, deployment, "deployment-archive")
+
+    try:
+        v1, v2 = revision("v1"), revision("v2")
+        first = deploy(v1)
+        deploy(v2)
+        assert open(os.path.join(destination, "VERSION")).read() == "v2"
+        again = deploy(v1)
+        assert open(os.path.join(destination, "VERSION")).read() == "v1"
+        assert "reused the revision already on this host" in agent.output(), agent.output()
+        before = os.stat(os.path.join(archive(first), "model", "weights.bin"))
+        after = os.stat(os.path.join(archive(again), "model", "weights.bin"))
+        # A hard link shares the inode; a copy-on-write clone (btrfs, XFS) would share the blocks instead.
+        assert (before.st_dev, before.st_ino) == (after.st_dev, after.st_ino) or \
+            "cloned=1" in agent.output() or "cloned\": \"1" in agent.output(), (before, after)
+        for deployment in (first, again):
+            assert not os.path.exists(os.path.join(os.path.dirname(archive(deployment)), "bundle.tar")), deployment
+        print("agent reuse checks passed")
+    finally:
+        agent.stop()
+
+
 def scenario_check():
     """`slipway-agent --check` against the real server: ready, then each thing that can be wrong, said as such."""
     work = tempfile.mkdtemp(prefix="slipway-agent-e2e-")
@@ -439,4 +491,4 @@ def scenario_check():
 
 if __name__ == "__main__":
     {"deploy": scenario_deploy, "restart": scenario_restart, "github": scenario_github,
-     "check": scenario_check}[sys.argv[1]]()
+     "check": scenario_check, "reuse": scenario_reuse}[sys.argv[1]]()

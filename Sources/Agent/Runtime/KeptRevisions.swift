@@ -1,0 +1,201 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Revisions already unpacked on this host, reused instead of downloaded again: redeploying a revision, or rolling
+/// back to the previous one, links the kept files into the new deployment's `deployment-archive` (a copy-on-write
+/// clone where the file system has them, a hard link otherwise), so no byte of it crosses the network or is written
+/// to disk again.
+///
+/// A revision is the same when its identity is: bucket, key, and the version or ETag for S3 (a key without either
+/// can change under the same name, so it is never reused); account, repository and commit for GitHub. Local bundles
+/// are always unpacked. A deployment directory records its identity in `slipway-revision.json`, written only after
+/// its archive was unpacked completely, so an interrupted unpack is never reused.
+struct KeptRevisions: Sendable {
+    static let recordName = "slipway-revision.json"
+
+    /// What makes two revisions the same; nil when a revision cannot be told apart from a later one of its name.
+    struct Identity: Codable, Hashable, Sendable {
+        var source: String
+        var location: String
+        var version: String
+
+        init?(_ revision: DeploymentSpec.Revision) {
+            switch revision {
+            case .s3(let bucket, let key, let bundleType, let version, let eTag):
+                let eTag = eTag?.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                guard let pin = version ?? eTag, !pin.isEmpty else { return nil }
+                source = "s3:\(bundleType.lowercased())"
+                location = "\(bucket)/\(key)"
+                self.version = version.map { "version:\($0)" } ?? "etag:\(pin)"
+            case .gitHub(let account, let repository, let commit, let bundleType, _):
+                source = "github:\(bundleType.lowercased())"
+                location = "\(account)/\(repository)"
+                version = commit
+            case .local:
+                return nil
+            }
+        }
+    }
+
+    let groupDirectory: URL
+
+    /// The archive of an earlier deployment of this group with `identity`, complete and still on disk.
+    func archive(matching identity: Identity, except current: URL) -> URL? {
+        let entries =
+            (try? FileManager.default.contentsOfDirectory(
+                at: groupDirectory, includingPropertiesForKeys: [.contentModificationDateKey])) ?? []
+        let current = current.standardizedFileURL.path
+        let candidates = entries.filter { $0.standardizedFileURL.path != current }.sorted { lhs, rhs in
+            Self.modified(lhs) > Self.modified(rhs)
+        }
+        for deployment in candidates {
+            guard let data = FileManager.default.contents(atPath: Self.record(in: deployment).path),
+                let recorded = try? JSONDecoder().decode(Identity.self, from: data), recorded == identity
+            else { continue }
+            let archive = DeploymentLayout.archiveDirectory(in: deployment)
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: archive.path, isDirectory: &isDirectory), isDirectory.boolValue {
+                return archive
+            }
+        }
+        return nil
+    }
+
+    static func record(in deployment: URL) -> URL { deployment.appendingPathComponent(recordName) }
+
+    /// Records that `deployment`'s archive is complete and is the revision `identity`.
+    static func remember(_ identity: Identity, in deployment: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try encoder.encode(identity).write(to: record(in: deployment), options: .atomic)
+    }
+
+    static func modified(_ url: URL) -> Date {
+        (try? url.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate) ?? .distantPast
+    }
+}
+
+/// Builds a copy of a directory tree out of links to its files: a copy-on-write clone (`FICLONE`) where the file
+/// system supports it, else a hard link; directories are made anew with the same modes, symbolic links recreated.
+/// Nothing is followed: a symbolic link in the source is copied as a link, never through.
+struct TreeLinker {
+    struct Summary: Sendable, Equatable {
+        var files = 0
+        var cloned = 0
+        var linked = 0
+        var bytes: Int64 = 0
+    }
+
+    /// Links the tree at `source` into `destination`, which must not exist. On any error, `destination` is removed.
+    static func linkTree(_ source: URL, to destination: URL) throws -> Summary {
+        var summary = Summary()
+        do {
+            try linkDirectory(source.path, destination.path, summary: &summary)
+        } catch {
+            try? FileManager.default.removeItem(at: destination)
+            throw error
+        }
+        return summary
+    }
+
+    private static func linkDirectory(_ source: String, _ destination: String, summary: inout Summary) throws {
+        var info = stat()
+        guard lstat(source, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+            throw AgentError("cannot reuse \(source): not a directory")
+        }
+        guard mkdir(destination, 0o700) == 0 else {
+            throw AgentError("cannot create \(destination): \(String(cString: strerror(errno)))")
+        }
+        for name in try FileManager.default.contentsOfDirectory(atPath: source) {
+            let from = source + "/" + name
+            let to = destination + "/" + name
+            var entry = stat()
+            guard lstat(from, &entry) == 0 else {
+                throw AgentError("cannot read \(from): \(String(cString: strerror(errno)))")
+            }
+            switch entry.st_mode & S_IFMT {
+            case S_IFDIR:
+                try linkDirectory(from, to, summary: &summary)
+            case S_IFREG:
+                try linkFile(from, to, size: Int64(entry.st_size), summary: &summary)
+            case S_IFLNK:
+                let target = try FileManager.default.destinationOfSymbolicLink(atPath: from)
+                guard symlink(target, to) == 0 else {
+                    throw AgentError("cannot create the link \(to): \(String(cString: strerror(errno)))")
+                }
+            default:
+                throw AgentError("cannot reuse \(from): not a file, directory or link")
+            }
+        }
+        // The directory's own mode (and modification time) last, once its entries are in.
+        guard chmod(destination, info.st_mode & 0o7777) == 0 else {
+            throw AgentError("cannot set the mode of \(destination): \(String(cString: strerror(errno)))")
+        }
+        var times = [info.st_atim, info.st_mtim]
+        _ = utimensat(AT_FDCWD, destination, &times, 0)
+    }
+
+    private static func linkFile(_ from: String, _ to: String, size: Int64, summary: inout Summary) throws {
+        summary.files += 1
+        summary.bytes += size
+        if clone(from, to) {
+            summary.cloned += 1
+            return
+        }
+        guard link(from, to) == 0 else {
+            throw AgentError("cannot link \(from) to \(to): \(String(cString: strerror(errno)))")
+        }
+        summary.linked += 1
+    }
+
+    /// A copy-on-write clone of `from` at `to`; false (and nothing left behind) where the file system has none.
+    private static func clone(_ from: String, _ to: String) -> Bool {
+        #if os(Linux)
+            let input = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            guard input >= 0 else { return false }
+            defer { close(input) }
+            var info = stat()
+            guard fstat(input, &info) == 0 else { return false }
+            let output = open(to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, info.st_mode & 0o7777)
+            guard output >= 0 else { return false }
+            // FICLONE: _IOW(0x94, 9, int).
+            let cloned = ioctl(output, 0x4004_9409, input) == 0
+            if cloned {
+                var times = [info.st_atim, info.st_mtim]
+                _ = futimens(output, &times)
+            }
+            close(output)
+            if !cloned { unlink(to) }
+            return cloned
+        #else
+            return false
+        #endif
+    }
+}
+
+/// The disk space directory trees take, each file counted once however many links the trees hold to it.
+enum DiskUsage {
+    static func bytes(of roots: [URL]) -> Int64 {
+        var seen = Set<[UInt64]>()
+        var total: Int64 = 0
+        func visit(_ path: String) {
+            var info = stat()
+            guard lstat(path, &info) == 0 else { return }
+            let key = [UInt64(info.st_dev), UInt64(info.st_ino)]
+            guard seen.insert(key).inserted else { return }
+            // Allocated blocks, so sparse files count what they take.
+            total += Int64(info.st_blocks) * 512
+            guard info.st_mode & S_IFMT == S_IFDIR,
+                let names = try? FileManager.default.contentsOfDirectory(atPath: path)
+            else { return }
+            for name in names { visit(path + "/" + name) }
+        }
+        for root in roots { visit(root.path) }
+        return total
+    }
+}
