@@ -56,6 +56,9 @@ struct AgentBundleBench: AsyncParsableCommand {
         var unpacks: [Double] = []
         var totals: [Double] = []
         var memory: [Double] = []
+        var reuses: [Double] = []
+        var reuseWritten: [Int64] = []
+        var treeBytes: Int64 = 0
         for run in 0..<runs {
             let directory = work.appendingPathComponent("run-\(run)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -94,6 +97,19 @@ struct AgentBundleBench: AsyncParsableCommand {
             guard summary.bytes == uncompressed else {
                 throw BenchError("unpacked \(summary.bytes) bytes, expected \(uncompressed)")
             }
+            // (c) a redeployment or rollback of the same revision: what DownloadBundle does when the revision is
+            // already on the host (the archive was removed once unpacked, as the agent does).
+            try FileManager.default.removeItem(at: downloaded)
+            let again = directory.appendingPathComponent("again")
+            try FileManager.default.createDirectory(at: again, withIntermediateDirectories: true)
+            let reuseStart = Date()
+            let linked = try TreeLinker.linkTree(archive, to: again.appendingPathComponent("deployment-archive"))
+            reuses.append(Date().timeIntervalSince(reuseStart))
+            guard linked.bytes == uncompressed else {
+                throw BenchError("linked \(linked.bytes) bytes, expected \(uncompressed)")
+            }
+            treeBytes = DiskUsage.bytes(of: [archive])
+            reuseWritten.append(DiskUsage.bytes(of: [archive, again]) - treeBytes)
             try FileManager.default.removeItem(at: directory)
         }
 
@@ -110,6 +126,17 @@ struct AgentBundleBench: AsyncParsableCommand {
                 format: "  (b) S3Client.download + unpack     %7.2f s  (download %.2f s, unpack %.2f s, %.0f MiB/s)",
                 b, median(downloads), median(unpacks), Double(uncompressed) / mib / median(unpacks)))
         print(String(format: "  ratio b/a (time)                   %7.2f", b / a))
+        print(
+            String(
+                format: "  (c) the same revision again         %7.3f s  (%.1f %% of b; %.1f KiB of directories "
+                    + "written, no file data)",
+                median(reuses), 100 * median(reuses) / b, Double(reuseWritten.max() ?? 0) / 1024))
+        let kept = 3 * Double(treeBytes) / mib
+        let stock = 3 * Double(Int64(compressed) + treeBytes) / mib
+        print(
+            String(
+                format: "  disk for three different revisions kept: %.0f MiB (the stock agent's bundle plus "
+                    + "unpacked copy: %.0f MiB)", kept, stock))
         print(String(format: "  RSS growth during (b), peak        %7.1f MiB", memory.max() ?? 0))
         print(
             String(

@@ -83,16 +83,16 @@ struct KeptRevisions: Sendable {
 /// Builds a copy of a directory tree out of links to its files: a copy-on-write clone (`FICLONE`) where the file
 /// system supports it, else a hard link; directories are made anew with the same modes, symbolic links recreated.
 /// Nothing is followed: a symbolic link in the source is copied as a link, never through.
-struct TreeLinker {
-    struct Summary: Sendable, Equatable {
-        var files = 0
-        var cloned = 0
-        var linked = 0
-        var bytes: Int64 = 0
+package struct TreeLinker {
+    package struct Summary: Sendable, Equatable {
+        package var files = 0
+        package var cloned = 0
+        package var linked = 0
+        package var bytes: Int64 = 0
     }
 
     /// Links the tree at `source` into `destination`, which must not exist. On any error, `destination` is removed.
-    static func linkTree(_ source: URL, to destination: URL) throws -> Summary {
+    package static func linkTree(_ source: URL, to destination: URL) throws -> Summary {
         var summary = Summary()
         do {
             try linkDirectory(source.path, destination.path, summary: &summary)
@@ -179,8 +179,8 @@ struct TreeLinker {
 }
 
 /// The disk space directory trees take, each file counted once however many links the trees hold to it.
-enum DiskUsage {
-    static func bytes(of roots: [URL]) -> Int64 {
+package enum DiskUsage {
+    package static func bytes(of roots: [URL]) -> Int64 {
         var seen = Set<[UInt64]>()
         var total: Int64 = 0
         func visit(_ path: String) {

@@ -212,15 +212,22 @@ def revision_files(version, destination, extra):
     return files
 
 
-def scenario_deploy():
+def started_host(instance, destination_path):
+    """A bucket, the application `site`, a group `web` of one registered host running its agent, and the directory
+    its revisions install into (under a new work directory)."""
     work = tempfile.mkdtemp(prefix="slipway-agent-e2e-")
-    destination = os.path.join(work, "www", "site")
+    destination = os.path.join(work, *destination_path)
     os.makedirs(os.path.dirname(destination))
     s3.create_bucket(Bucket="releases")
     codedeploy.create_application(applicationName="site")
-    agent = Agent("web-1", work, register=True)
-    group("web", "web-1")
+    agent = Agent(instance, work, register=True)
+    group("web", instance)
     agent.start()
+    return work, destination, agent
+
+
+def scenario_deploy():
+    work, destination, agent = started_host("web-1", ("www", "site"))
     try:
         time.sleep(2)
         idle_handles = agent.handles()
@@ -395,14 +402,7 @@ def scenario_restart():
 def scenario_reuse():
     """A revision already on the host is not downloaded again: redeploying v1 after v2 links v1's unpacked files
     (the same inodes) into the new deployment, the agent says so, and no archive copy stays behind."""
-    work = tempfile.mkdtemp(prefix="slipway-agent-e2e-")
-    destination = os.path.join(work, "srv", "model")
-    os.makedirs(os.path.dirname(destination))
-    s3.create_bucket(Bucket="releases")
-    codedeploy.create_application(applicationName="site")
-    agent = Agent("model-1", work, register=True)
-    group("web", "model-1")
-    agent.start()
+    _, destination, agent = started_host("model-1", ("srv", "model"))
     weights = "w" * (3 << 20)
 
     def revision(version):
