@@ -5,6 +5,12 @@ import NIOCore
 import NIOHTTP1
 import SigV4
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// An S3-compatible endpoint that Slipway does not serve itself (AWS S3, MinIO, Ceph, Garage), addressed
 /// path-style.
 public struct S3Endpoint: Sendable, Hashable {
@@ -173,6 +179,98 @@ public struct S3Client: Sendable {
         _ = try? FileManager.default.removeItem(at: destination)
         try FileManager.default.moveItem(at: partial, to: destination)
         return object
+    }
+
+    /// The bytes of `range` of the object, which must still have `eTag` (`If-Match`): a small read, such as a zip's
+    /// central directory. At most `limit` bytes.
+    public func fetch(
+        bucket: String, key: String, version: String?, eTag: String, range: ClosedRange<Int64>, limit: Int = 64 << 20
+    ) async throws -> [UInt8] {
+        let length = range.upperBound - range.lowerBound + 1
+        guard range.lowerBound >= 0, length <= Int64(limit) else {
+            throw S3ClientError("a ranged read of \(length) bytes is beyond the limit of \(limit)")
+        }
+        return try await retrying {
+            let response = try await client.send(
+                .s3(
+                    .GET, bucket: bucket, key: key, versionID: version,
+                    headers: [
+                        HTTPHeader("Range", "bytes=\(range.lowerBound)-\(range.upperBound)"),
+                        HTTPHeader("If-Match", "\"\(eTag)\""),
+                    ], timeout: .minutes(5)))
+            guard response.status.code == 206 else {
+                throw S3ClientError(
+                    "GET s3://\(bucket)/\(key) bytes \(range.lowerBound)-\(range.upperBound) at \(endpointText) "
+                        + "answered \(response.status.code)", status: Int(response.status.code))
+            }
+            let body = try await response.body.collect(upTo: limit)
+            guard Int64(body.readableBytes) == length else {
+                throw S3ClientError("s3://\(bucket)/\(key): \(body.readableBytes) bytes of the \(length) asked for")
+            }
+            return Array(body.readableBytesView)
+        }
+    }
+
+    /// Downloads `ranges` of the object (which must still have `eTag`) into `fd` at the same offsets, resuming each
+    /// range after a dropped connection where it stopped. Returns the bytes received.
+    public func download(
+        bucket: String, key: String, version: String?, eTag: String, ranges: [ClosedRange<Int64>], into fd: Int32
+    ) async throws -> Int64 {
+        var total: Int64 = 0
+        for range in ranges {
+            var next = range.lowerBound
+            var attempt = 0
+            while next <= range.upperBound {
+                attempt += 1
+                do {
+                    let response = try await client.send(
+                        .s3(
+                            .GET, bucket: bucket, key: key, versionID: version,
+                            headers: [
+                                HTTPHeader("Range", "bytes=\(next)-\(range.upperBound)"),
+                                HTTPHeader("If-Match", "\"\(eTag)\""),
+                            ], timeout: .hours(6)))
+                    guard response.status.code == 206 else {
+                        throw S3ClientError(
+                            "GET s3://\(bucket)/\(key) bytes \(next)-\(range.upperBound) at \(endpointText) answered "
+                                + "\(response.status.code)", status: Int(response.status.code))
+                    }
+                    for try await buffer in response.body {
+                        guard Int64(buffer.readableBytes) <= range.upperBound - next + 1 else {
+                            throw S3ClientError(
+                                "s3://\(bucket)/\(key): more bytes than the range asked for", status: 400)
+                        }
+                        try buffer.withUnsafeReadableBytes { bytes in
+                            var offset = 0
+                            while offset < bytes.count {
+                                let written = pwrite(
+                                    fd, bytes.baseAddress! + offset, bytes.count - offset, off_t(next) + off_t(offset))
+                                if written < 0 && errno == EINTR { continue }
+                                guard written > 0 else {
+                                    throw S3ClientError(
+                                        "cannot write the download: \(String(cString: strerror(errno)))")
+                                }
+                                offset += written
+                            }
+                        }
+                        next += Int64(buffer.readableBytes)
+                        total += Int64(buffer.readableBytes)
+                    }
+                    guard next > range.upperBound else {
+                        throw S3ClientError("s3://\(bucket)/\(key): the range ended early", status: 500)
+                    }
+                } catch {
+                    if let clientError = error as? S3ClientError,
+                        clientError.status.map({ $0 < 500 && $0 != 408 && $0 != 429 }) ?? true
+                    {
+                        throw error
+                    }
+                    guard attempt < maximumAttempts else { throw error }
+                    try await Task.sleep(for: .nanoseconds(initialBackoff.nanoseconds << (attempt - 1)))
+                }
+            }
+        }
+        return total
     }
 
     private func retrying<T: Sendable>(_ body: () async throws -> T) async throws -> T {

@@ -46,7 +46,8 @@ struct KeptRevisionsTests {
             to: archive.appendingPathComponent("appspec.yml"), atomically: true, encoding: .utf8)
         try FileManager.default.createSymbolicLink(
             atPath: archive.appendingPathComponent("model/current").path, withDestinationPath: "../weights.bin")
-        if let identity = KeptRevisions.Identity(revision) { try KeptRevisions.remember(identity, in: deployment) }
+        try KeptRevisions.remember(
+            KeptRevisions.Record(identity: KeptRevisions.Identity(revision), stripped: nil, files: [:]), in: deployment)
         try FileManager.default.setAttributes(
             [.modificationDate: Date(timeIntervalSinceNow: -age)], ofItemAtPath: deployment.path)
         return deployment

@@ -38,12 +38,17 @@ public struct BundleUnpacker: Sendable {
     /// The parent of `directory` is opened once, by path (it is the agent's own deployment root and may lie on a
     /// symbolically linked mount); `directory` itself must not be a symbolic link, and everything below it is
     /// created relative to a descriptor of it, without following links.
-    public func unpack(_ archive: URL, type: BundleType, into directory: URL) async throws -> UnpackSummary {
+    ///
+    /// For a zip, the entries of `reuse` are linked from the kept files it names instead of read.
+    public func unpack(_ archive: URL, type: BundleType, into directory: URL, reuse: [String: URL] = [:]) async throws
+        -> UnpackSummary
+    {
         let cancellation = CancellationFlag()
         let limits = limits
         return try await withTaskCancellationHandler {
             try await runOnOwnThread {
-                try Self.unpack(archive, type: type, into: directory, limits: limits, cancellation: cancellation)
+                try Self.unpack(
+                    archive, type: type, into: directory, limits: limits, reuse: reuse, cancellation: cancellation)
             }
         } onCancel: {
             cancellation.cancel()
@@ -51,7 +56,8 @@ public struct BundleUnpacker: Sendable {
     }
 
     private static func unpack(
-        _ archive: URL, type: BundleType, into directory: URL, limits: UnpackLimits, cancellation: CancellationFlag
+        _ archive: URL, type: BundleType, into directory: URL, limits: UnpackLimits, reuse: [String: URL],
+        cancellation: CancellationFlag
     ) throws -> UnpackSummary {
         let name = Array(directory.standardizedFileURL.lastPathComponent.utf8)
         guard !name.isEmpty, name != Array("/".utf8), name != Array("..".utf8), name != Array(".".utf8) else {
@@ -83,15 +89,18 @@ public struct BundleUnpacker: Sendable {
 
         do {
             let writer = SafeTreeWriter(root: root, limits: limits, cancellation: cancellation)
+            var zipFiles: [String: KeptRevisions.FileFacts] = [:]
             switch type {
             case .tar, .tgz:
                 try unpackTar(archive, declared: type, writer: writer, cancellation: cancellation)
             case .zip:
-                try ZipBundle.unpack(archive, writer: writer, limits: limits)
+                zipFiles = try ZipBundle.unpack(archive, writer: writer, limits: limits, reuse: reuse)
             case .directory:
                 try DirectoryBundle.copy(archive, writer: writer)
             }
-            return try writer.finish()
+            var summary = try writer.finish()
+            summary.zipFiles = zipFiles
+            return summary
         } catch {
             SafeTreeWriter.removeTree(name, in: parent)
             // A cancelled producer ends its stream early, which the reader sees as truncation.

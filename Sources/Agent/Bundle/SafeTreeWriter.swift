@@ -95,6 +95,8 @@ final class SafeTreeWriter {
     private let cancellation: CancellationFlag
     private(set) var entries = 0
     private(set) var bytes: Int64 = 0
+    /// Bytes of files linked from a kept revision rather than written.
+    private(set) var reused: Int64 = 0
     /// Regular files written so far: the only allowed hard link targets.
     private var regularFiles: Set<ArchivePath> = []
     /// Symbolic links and how far their targets climb, re-checked when the top directory is stripped.
@@ -194,6 +196,27 @@ final class SafeTreeWriter {
         }
     }
 
+    /// Puts the file `existing` (a kept revision's, outside this tree) at `raw` by a copy-on-write clone or a hard
+    /// link, instead of writing its contents again. It must be a regular file of `size` bytes; its mode and time are
+    /// its own (shared with the kept revision).
+    func reuse(_ raw: [UInt8], existing: String, size: UInt64) throws {
+        let entry = Self.display(raw)
+        let path = try begin(raw, entry: entry)
+        guard !path.components.isEmpty else {
+            throw BundleError(entry: entry, reason: "a file cannot replace the archive directory")
+        }
+        var info = stat()
+        guard lstat(existing, &info) == 0, info.st_mode & S_IFMT == S_IFREG, UInt64(info.st_size) == size else {
+            throw BundleError(entry: entry, reason: "the kept copy \(existing) is no longer the same file")
+        }
+        let parent = try openDirectory(path.parent, entry: entry)
+        try makeRoom(for: path, in: parent, entry: entry, kind: "file")
+        let linked = Self.withCString(path.name) { name in linkat(AT_FDCWD, existing, parent, name, 0) }
+        try Self.check(linked, entry: entry, "cannot link the kept copy \(existing)")
+        regularFiles.insert(path)
+        reused += Int64(size)
+    }
+
     func hardLink(_ raw: [UInt8], target rawTarget: [UInt8]) throws {
         let entry = Self.display(raw)
         let path = try begin(raw, entry: entry)
@@ -234,7 +257,9 @@ final class SafeTreeWriter {
                 _ = futimens(fd, &times)
             }
         }
-        return UnpackSummary(entries: entries, bytes: bytes, strippedDirectory: stripped)
+        var summary = UnpackSummary(entries: entries, bytes: bytes, strippedDirectory: stripped)
+        summary.reusedBytes = reused
+        return summary
     }
 
     /// When the tree holds exactly one directory and that directory holds a file whose name contains "appspec"

@@ -17,7 +17,11 @@ enum ZipBundle {
     /// Symbolic link targets are read into memory: bounded.
     static let maximumLinkTarget: UInt64 = 4096
 
-    static func unpack(_ url: URL, writer: SafeTreeWriter, limits: UnpackLimits) throws {
+    /// Unpacks `url`; the entries of `reuse` are linked from the kept files it names instead of read (the archive
+    /// may have no data for them: a sparse download). Returns the regular files' facts by entry path.
+    static func unpack(_ url: URL, writer: SafeTreeWriter, limits: UnpackLimits, reuse: [String: URL] = [:]) throws
+        -> [String: KeptRevisions.FileFacts]
+    {
         let archive: Archive
         do {
             archive = try Archive(url: url, accessMode: .read)
@@ -47,10 +51,20 @@ enum ZipBundle {
             }
         }
 
+        var files: [String: KeptRevisions.FileFacts] = [:]
         for entry in archive {
             let path = Array(entry.path.utf8)
             let attributes = entry.fileAttributes
             let mode = (attributes[.posixPermissions] as? NSNumber)?.uint32Value
+            if entry.type == .file {
+                files[entry.path] = KeptRevisions.FileFacts(
+                    size: entry.uncompressedSize, crc32: entry.checksum,
+                    mode: (mode ?? 0o644) & SafeTreeWriter.fileModeMask)
+            }
+            if entry.type == .file, let existing = reuse[entry.path] {
+                try writer.reuse(path, existing: existing.path, size: entry.uncompressedSize)
+                continue
+            }
             // Int(exactly:) of a rounded value: Int(_:) of a Double beyond Int's range (or NaN) traps.
             let mtime = (attributes[.modificationDate] as? Date)
                 .flatMap { Int(exactly: $0.timeIntervalSince1970.rounded(.down)) }
@@ -99,5 +113,6 @@ enum ZipBundle {
                 throw BundleError(entry: entry.path, reason: "the entry cannot be read (\(error))")
             }
         }
+        return files
     }
 }

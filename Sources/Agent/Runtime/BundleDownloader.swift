@@ -1,9 +1,16 @@
 import AsyncHTTPClient
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 import S3Transfer
 import SigV4
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Fetches revision bundles: from S3 (the built-in store of a Slipway server, or any S3-compatible endpoint) and from
 /// GitHub's archive API.
@@ -23,9 +30,8 @@ public struct BundleDownloader: Sendable {
         self.gitHubAPI = gitHubAPI.hasSuffix("/") ? String(gitHubAPI.dropLast()) : gitHubAPI
     }
 
-    /// Downloads `s3://bucket/key` (at `version`) to `destination`, resuming after dropped connections and checking
-    /// `eTag` when the deployment names one.
-    func downloadS3(bucket: String, key: String, version: String?, eTag: String?, to destination: URL) async throws {
+    /// The S3 client of this agent's endpoint and keys.
+    private func s3Client() throws -> (client: S3Client, endpoint: String) {
         guard let s3 else {
             throw AgentError(
                 "the revision is in S3 but this agent has no S3 endpoint: set :s3_endpoint_override: or "
@@ -36,6 +42,71 @@ public struct BundleDownloader: Sendable {
             client: SignedHTTPClient(
                 endpoint: URL(string: s3.endpoint) ?? URL(fileURLWithPath: s3.endpoint), region: s3.region,
                 credentials: s3.credentials, http: http))
+        return (client, s3.endpoint)
+    }
+
+    /// Downloads the parts of the zip `s3://bucket/key` that `kept` revisions do not already hold into a sparse
+    /// `destination`, and returns which entries to link from where; nil when none are held (or the object cannot be
+    /// read in ranges), after which the whole object is downloaded as usual.
+    func downloadZipDelta(
+        bucket: String, key: String, version: String?, eTag expected: String?, to destination: URL,
+        kept: [KeptRevisions.Kept], maximumEntries: Int, logger: Logger
+    ) async throws -> ZipDelta.Plan? {
+        let (client, endpoint) = try s3Client()
+        let plan: ZipDelta.Plan
+        let object: RevisionObject
+        do {
+            guard kept.contains(where: { !$0.record.files.isEmpty }),
+                let head = try await client.head(bucket: bucket, key: key, version: version)
+            else { return nil }
+            object = head
+            if let expected, head.eTag != expected.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) {
+                throw AgentError(
+                    "Expected deployment artifact bundle etag \(expected) but was actually \(head.eTag)")
+            }
+            guard
+                let planned = try await ZipDelta.plan(
+                    client: client, bucket: bucket, key: key, version: version, eTag: head.eTag, size: head.size,
+                    kept: kept, maximumEntries: maximumEntries)
+            else { return nil }
+            plan = planned
+        } catch let error as AgentError {
+            throw error
+        } catch {
+            logger.info(
+                "cannot read the zip's directory in ranges; downloading it whole",
+                metadata: ["object": "s3://\(bucket)/\(key)", "error": "\(error)"])
+            return nil
+        }
+        let fd = open(destination.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw AgentError("cannot create \(destination.path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        // A sparse file of the object's size: the skipped entries take no disk.
+        guard ftruncate(fd, off_t(object.size)) == 0 else {
+            throw AgentError("cannot size \(destination.path): \(String(cString: strerror(errno)))")
+        }
+        let received: Int64
+        do {
+            received = try await client.download(
+                bucket: bucket, key: key, version: version, eTag: object.eTag, ranges: plan.ranges, into: fd)
+        } catch {
+            throw AgentError("cannot download s3://\(bucket)/\(key) from \(endpoint): \(error)")
+        }
+        logger.info(
+            "downloaded the changed part of the revision",
+            metadata: [
+                "object": "s3://\(bucket)/\(key)", "received": "\(received)", "size": "\(object.size)",
+                "reusedFiles": "\(plan.reuse.count)", "reusedBytes": "\(plan.reusedBytes)",
+            ])
+        return plan
+    }
+
+    /// Downloads `s3://bucket/key` (at `version`) to `destination`, resuming after dropped connections and checking
+    /// `eTag` when the deployment names one.
+    func downloadS3(bucket: String, key: String, version: String?, eTag: String?, to destination: URL) async throws {
+        let (client, endpoint) = try s3Client()
         do {
             try await client.download(bucket: bucket, key: key, version: version, expectedETag: eTag, to: destination)
         } catch let error as S3ClientError {
@@ -43,7 +114,7 @@ public struct BundleDownloader: Sendable {
                 throw AgentError(
                     "Expected deployment artifact bundle etag \(eTag) but was actually something else: \(error)")
             }
-            throw AgentError("cannot download s3://\(bucket)/\(key) from \(s3.endpoint): \(error)")
+            throw AgentError("cannot download s3://\(bucket)/\(key) from \(endpoint): \(error)")
         }
     }
 

@@ -135,18 +135,18 @@ public struct CommandExecutor: Sendable {
         if let tightened = try layout.preparePrivateRoot() { logger.warning("\(tightened)") }
         try DeploymentLayout.makePrivateDirectory(deployment)
         let identity = KeptRevisions.Identity(spec.revision)
-        if let identity,
-            let kept = KeptRevisions(groupDirectory: layout.groupDirectory(spec.deploymentGroupID)).archive(
-                matching: identity, except: deployment)
-        {
+        let keptRevisions = KeptRevisions(groupDirectory: layout.groupDirectory(spec.deploymentGroupID))
+        if let identity, let kept = keptRevisions.archive(matching: identity, except: deployment) {
             do {
-                let linked = try await runOnOwnThread { try TreeLinker.linkTree(kept, to: archive) }
-                try KeptRevisions.remember(identity, in: deployment)
+                let linked = try await runOnOwnThread { try TreeLinker.linkTree(kept.archive, to: archive) }
+                var record = kept.record
+                record.identity = identity
+                try KeptRevisions.remember(record, in: deployment)
                 logger.info(
                     "reused the revision already on this host",
                     metadata: [
                         "deployment": "\(spec.deploymentID)",
-                        "from": "\(kept.deletingLastPathComponent().lastPathComponent)",
+                        "from": "\(kept.archive.deletingLastPathComponent().lastPathComponent)",
                         "files": "\(linked.files)", "cloned": "\(linked.cloned)", "linked": "\(linked.linked)",
                         "bytes": "\(linked.bytes)",
                     ])
@@ -160,10 +160,23 @@ public struct CommandExecutor: Sendable {
         let bundle = layout.bundleFile(spec)
         let source: URL
         let type: BundleType
+        var reuse: [String: URL] = [:]
         switch spec.revision {
         case .s3(let bucket, let key, let bundleType, let version, let eTag):
-            try await downloader.downloadS3(bucket: bucket, key: key, version: version, eTag: eTag, to: bundle)
-            (source, type) = (bundle, Self.bundleType(bundleType))
+            type = Self.bundleType(bundleType)
+            var partial: ZipDelta.Plan?
+            if type == .zip {
+                partial = try await downloader.downloadZipDelta(
+                    bucket: bucket, key: key, version: version, eTag: eTag, to: bundle,
+                    kept: keptRevisions.all(except: deployment), maximumEntries: unpacker.limits.maximumEntries,
+                    logger: logger)
+            }
+            if let partial {
+                reuse = partial.reuse
+            } else {
+                try await downloader.downloadS3(bucket: bucket, key: key, version: version, eTag: eTag, to: bundle)
+            }
+            source = bundle
         case .gitHub(let account, let repository, let commit, let bundleType, let token):
             let archiveType = Self.bundleType(bundleType) == .zip ? BundleType.zip : .tgz
             try await downloader.downloadGitHub(
@@ -176,15 +189,18 @@ public struct CommandExecutor: Sendable {
                 throw AgentError("the local revision \(location) does not exist")
             }
         }
-        let summary = try await unpacker.unpack(source, type: type, into: archive)
+        let summary = try await unpacker.unpack(source, type: type, into: archive, reuse: reuse)
         logger.info(
             "unpacked the revision",
             metadata: [
                 "deployment": "\(spec.deploymentID)", "entries": "\(summary.entries)", "bytes": "\(summary.bytes)",
+                "reused": "\(summary.reusedBytes)",
             ])
         // The archive is not kept once its files are: the unpacked tree is what later deployments reuse.
         if source == bundle { try? FileManager.default.removeItem(at: bundle) }
-        if let identity { try KeptRevisions.remember(identity, in: deployment) }
+        try KeptRevisions.remember(
+            KeptRevisions.Record(identity: identity, stripped: summary.strippedDirectory, files: summary.zipFiles),
+            in: deployment)
         try recordMostRecentInstall(spec, deployment: deployment)
     }
 

@@ -42,10 +42,43 @@ struct KeptRevisions: Sendable {
         }
     }
 
+    /// What is known of a regular file of a zip revision: enough to tell that another zip's entry has the same
+    /// contents without reading them (the same path, size, CRC-32 and mode).
+    struct FileFacts: Codable, Hashable, Sendable {
+        var size: UInt64
+        var crc32: UInt32
+        var mode: UInt32
+    }
+
+    /// `slipway-revision.json`.
+    struct Record: Codable, Sendable {
+        var identity: Identity?
+        /// The top-level directory the unpack stripped, which the paths of `files` still start with.
+        var stripped: String?
+        /// The regular files of a zip revision by entry path; empty for other bundle types.
+        var files: [String: FileFacts] = [:]
+    }
+
+    /// A kept deployment's complete archive and its record.
+    struct Kept: Sendable {
+        var archive: URL
+        var record: Record
+
+        /// Where the file of entry `path` is on disk.
+        func file(_ path: String) -> URL? {
+            var relative = Substring(path)
+            if let stripped = record.stripped {
+                guard relative.hasPrefix(stripped + "/") else { return nil }
+                relative = relative.dropFirst(stripped.count + 1)
+            }
+            return archive.appendingPathComponent(String(relative))
+        }
+    }
+
     let groupDirectory: URL
 
-    /// The archive of an earlier deployment of this group with `identity`, complete and still on disk.
-    func archive(matching identity: Identity, except current: URL) -> URL? {
+    /// The complete archives of the group's other kept deployments, newest first.
+    func all(except current: URL) -> [Kept] {
         let entries =
             (try? FileManager.default.contentsOfDirectory(
                 at: groupDirectory, includingPropertiesForKeys: [.contentModificationDateKey])) ?? []
@@ -53,26 +86,31 @@ struct KeptRevisions: Sendable {
         let candidates = entries.filter { $0.standardizedFileURL.path != current }.sorted { lhs, rhs in
             Self.modified(lhs) > Self.modified(rhs)
         }
-        for deployment in candidates {
+        return candidates.compactMap { deployment in
             guard let data = FileManager.default.contents(atPath: Self.record(in: deployment).path),
-                let recorded = try? JSONDecoder().decode(Identity.self, from: data), recorded == identity
-            else { continue }
+                let record = try? JSONDecoder().decode(Record.self, from: data)
+            else { return nil }
             let archive = DeploymentLayout.archiveDirectory(in: deployment)
             var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: archive.path, isDirectory: &isDirectory), isDirectory.boolValue {
-                return archive
-            }
+            guard FileManager.default.fileExists(atPath: archive.path, isDirectory: &isDirectory),
+                isDirectory.boolValue
+            else { return nil }
+            return Kept(archive: archive, record: record)
         }
-        return nil
+    }
+
+    /// The archive of an earlier deployment of this group with `identity`, complete and still on disk.
+    func archive(matching identity: Identity, except current: URL) -> Kept? {
+        all(except: current).first { $0.record.identity == identity }
     }
 
     static func record(in deployment: URL) -> URL { deployment.appendingPathComponent(recordName) }
 
-    /// Records that `deployment`'s archive is complete and is the revision `identity`.
-    static func remember(_ identity: Identity, in deployment: URL) throws {
+    /// Records that `deployment`'s archive is complete, with what is known of it.
+    static func remember(_ record: Record, in deployment: URL) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        try encoder.encode(identity).write(to: record(in: deployment), options: .atomic)
+        try encoder.encode(record).write(to: Self.record(in: deployment), options: .atomic)
     }
 
     static func modified(_ url: URL) -> Date {
@@ -154,7 +192,7 @@ package struct TreeLinker {
     }
 
     /// A copy-on-write clone of `from` at `to`; false (and nothing left behind) where the file system has none.
-    private static func clone(_ from: String, _ to: String) -> Bool {
+    static func clone(_ from: String, _ to: String) -> Bool {
         #if os(Linux)
             let input = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
             guard input >= 0 else { return false }

@@ -8,12 +8,14 @@ Needs the dev profile in the environment (AWS_*), SLIPWAY_BIN and SLIPWAY_DATA_D
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
+import zipfile
 
 import boto3
 
@@ -439,6 +441,38 @@ def scenario_reuse():
             "cloned=1" in agent.output() or "cloned\": \"1" in agent.output(), (before, after)
         for deployment in (first, again):
             assert not os.path.exists(os.path.join(os.path.dirname(archive(deployment)), "bundle.tar")), deployment
+
+        # Zip revisions whose weights did not change: only the rest of the archive is downloaded, and the weights
+        # are linked from the kept revision.
+        model = os.urandom(3 << 20)
+
+        def zipped(version):
+            data = io.BytesIO()
+            with zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as bundle:
+                for name, body, mode in (
+                        ("appspec.yml", f"version: 0.0\nos: linux\nfile_exists_behavior: OVERWRITE\nfiles:\n"
+                                        f"  - source: model\n    destination: {destination}\n", 0o644),
+                        ("model/weights.bin", model, 0o640), ("model/VERSION", version, 0o644)):
+                    info = zipfile.ZipInfo(name)
+                    info.create_system, info.external_attr = 3, (0o100000 | mode) << 16
+                    bundle.writestr(info, body)
+            key = f"model-{version}.zip"
+            answer = s3.put_object(Bucket="releases", Key=key, Body=data.getvalue())
+            return {"revisionType": "S3", "s3Location": {
+                "bucket": "releases", "key": key, "bundleType": "zip", "eTag": answer["ETag"].strip('"')}}
+
+        third = deploy(zipped("v3"))
+        before_log = len(agent.output())
+        fourth = deploy(zipped("v4"))
+        assert open(os.path.join(destination, "VERSION")).read() == "v4"
+        assert open(os.path.join(destination, "weights.bin"), "rb").read() == model, "the installed weights differ"
+        log = agent.output()[before_log:]
+        assert "downloaded the changed part of the revision" in log, log
+        received = int(re.search(r"received=(\d+)", log).group(1))
+        assert received < (64 << 10), f"{received} bytes downloaded for a revision whose 3 MiB of weights were kept"
+        before = os.stat(os.path.join(archive(third), "model", "weights.bin"))
+        after = os.stat(os.path.join(archive(fourth), "model", "weights.bin"))
+        assert (before.st_dev, before.st_ino) == (after.st_dev, after.st_ino), (before, after)
         print("agent reuse checks passed")
     finally:
         agent.stop()
