@@ -1,6 +1,7 @@
 import Agent
 import ArgumentParser
 import Foundation
+import Logging
 import S3Transfer
 import SigV4
 
@@ -31,7 +32,13 @@ struct AgentBundleBench: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: work) }
 
         let bundle = work.appendingPathComponent("bundle.tgz")
-        let (files, uncompressed) = try Self.makeBundle(bundle, sizeMiB: sizeMiB, work: work)
+        let zipV1 = work.appendingPathComponent("v1.zip")
+        let zipV2 = work.appendingPathComponent("v2.zip")
+        let (files, uncompressed) = try Self.makeBundle(bundle, sizeMiB: sizeMiB, work: work, zip: zipV1)
+        // v2: the same files (the weights) and one small file more, appended to a copy of v1.
+        try Self.shell(
+            "cp '\(zipV1.path)' '\(zipV2.path)' && python3 -c 'import sys, zipfile; "
+                + "zipfile.ZipFile(sys.argv[1], \"a\").writestr(\"RELEASE\", \"v2\\n\")' '\(zipV2.path)'")
         let compressed = (try FileManager.default.attributesOfItem(atPath: bundle.path)[.size] as? Int) ?? 0
 
         let server = try ServerProcess(binary: binary)
@@ -47,7 +54,10 @@ struct AgentBundleBench: AsyncParsableCommand {
         }
         _ = try ArtifactStoreBench.curl(["-X", "PUT", url("PUT", "/bench")])
         _ = try ArtifactStoreBench.curl(["-T", bundle.path, url("PUT", "/bench/bundle.tgz")])
-        try FileManager.default.removeItem(at: bundle)
+        _ = try ArtifactStoreBench.curl(["-T", zipV1.path, url("PUT", "/bench/v1.zip")])
+        _ = try ArtifactStoreBench.curl(["-T", zipV2.path, url("PUT", "/bench/v2.zip")])
+        let zipSize = (try FileManager.default.attributesOfItem(atPath: zipV2.path)[.size] as? Int) ?? 0
+        for file in [bundle, zipV1, zipV2] { try FileManager.default.removeItem(at: file) }
 
         let client = S3Client(
             endpoint: S3Endpoint(url: "http://\(host)", region: "us-east-1", credentials: credentials))
@@ -113,6 +123,8 @@ struct AgentBundleBench: AsyncParsableCommand {
             try FileManager.default.removeItem(at: directory)
         }
 
+        let delta = try await zipDelta(host: host, credentials: credentials, work: work, runs: runs)
+
         let mib = Double(1 << 20)
         let a = median(baseline)
         let b = median(totals)
@@ -137,6 +149,16 @@ struct AgentBundleBench: AsyncParsableCommand {
             String(
                 format: "  disk for three different revisions kept: %.0f MiB (the stock agent's bundle plus "
                     + "unpacked copy: %.0f MiB)", kept, stock))
+        print(
+            String(
+                format: "  (d) zip v1, first deployment        %7.2f s  (%.0f MiB zip)", delta.first,
+                Double(zipSize) / mib))
+        print(
+            String(
+                format: "  (e) zip v2, the weights unchanged   %7.3f s  (%.1f %% of d; %.1f KiB downloaded, %.1f KiB "
+                    + "of file data written, %.0f MiB linked)",
+                delta.second, 100 * delta.second / delta.first, Double(delta.received) / 1024,
+                Double(delta.written) / 1024, Double(delta.linked) / mib))
         print(String(format: "  RSS growth during (b), peak        %7.1f MiB", memory.max() ?? 0))
         print(
             String(
@@ -144,9 +166,60 @@ struct AgentBundleBench: AsyncParsableCommand {
                 100 * a / b, memory.max() ?? 0))
     }
 
+    /// The zip scenario, as DownloadBundle runs it: v1 downloaded whole and unpacked (its files recorded, as a kept
+    /// revision), then v2 (v1 plus one small file) fetched around the files v1 already has, which are linked.
+    /// Medians of `runs` for both times; the bytes of the last run.
+    private func zipDelta(host: String, credentials: Credentials, work: URL, runs: Int) async throws
+        -> (first: Double, second: Double, received: Int64, written: Int64, linked: Int64)
+    {
+        let client = S3Client(
+            endpoint: S3Endpoint(url: "http://\(host)", region: "us-east-1", credentials: credentials))
+        let downloader = BundleDownloader(
+            http: .shared,
+            s3: ("http://\(host)", "us-east-1", CredentialSource(.user(arn: "bench", credentials: credentials))))
+        var firsts: [Double] = []
+        var seconds: [Double] = []
+        var last: (received: Int64, written: Int64, linked: Int64) = (0, 0, 0)
+        for run in 0..<runs {
+            let group = work.appendingPathComponent("zip-\(run)")
+            let one = group.appendingPathComponent("d-1")
+            let two = group.appendingPathComponent("d-2")
+            for directory in [one, two] {
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            }
+            let start = Date()
+            let bundle = one.appendingPathComponent("bundle.tar")
+            try await client.download(bucket: "bench", key: "v1.zip", version: nil, expectedETag: nil, to: bundle)
+            let first = try await BundleUnpacker().unpack(
+                bundle, type: .zip, into: one.appendingPathComponent("deployment-archive"))
+            try FileManager.default.removeItem(at: bundle)
+            try KeptRevisions.remember(
+                KeptRevisions.Record(identity: nil, stripped: first.strippedDirectory, files: first.zipFiles), in: one)
+            firsts.append(Date().timeIntervalSince(start))
+
+            let secondStart = Date()
+            let sparse = two.appendingPathComponent("bundle.tar")
+            guard
+                let plan = try await downloader.downloadZipDelta(
+                    bucket: "bench", key: "v2.zip", version: nil, eTag: nil, to: sparse,
+                    kept: KeptRevisions(groupDirectory: group).all(except: two), maximumEntries: 1_000_000,
+                    logger: Logger(label: "bench"))
+            else { throw BenchError("v2.zip was not fetched in part: nothing of v1 was found to reuse") }
+            let second = try await BundleUnpacker().unpack(
+                sparse, type: .zip, into: two.appendingPathComponent("deployment-archive"), reuse: plan.reuse)
+            let sparseBytes = DiskUsage.bytes(of: [sparse])
+            try FileManager.default.removeItem(at: sparse)
+            seconds.append(Date().timeIntervalSince(secondStart))
+            last = (plan.received, second.bytes + sparseBytes, second.reusedBytes)
+            try FileManager.default.removeItem(at: group)
+        }
+        return (median(firsts), median(seconds), last.received, last.written, last.linked)
+    }
+
     /// Writes `files` files of text over a 16-letter alphabet (compresses to a bit over half) in a few
     /// directories, so that the tgz is about `sizeMiB`; returns the file count and the uncompressed bytes.
-    static func makeBundle(_ bundle: URL, sizeMiB: Int, work: URL) throws -> (files: Int, bytes: Int64) {
+    static func makeBundle(_ bundle: URL, sizeMiB: Int, work: URL, zip: URL? = nil) throws -> (files: Int, bytes: Int64)
+    {
         let source = work.appendingPathComponent("source")
         let files = 400
         let total = Int64(sizeMiB) << 20 * 7 / 4
@@ -188,6 +261,15 @@ struct AgentBundleBench: AsyncParsableCommand {
             }
         }
         try shell("tar -C '\(source.path)' -cf - . | gzip -1 > '\(bundle.path)'")
+        if let zip {
+            // Deflated at level 1 like the tgz, the entries stored with their Unix modes.
+            try shell(
+                "python3 -c 'import os, sys, zipfile\n"
+                    + "with zipfile.ZipFile(sys.argv[2], \"w\", zipfile.ZIP_DEFLATED, compresslevel=1) as z:\n"
+                    + "    for d, _, names in os.walk(sys.argv[1]):\n"
+                    + "        for n in names: z.write(os.path.join(d, n), os.path.relpath(os.path.join(d, n), "
+                    + "sys.argv[1]))' '\(source.path)' '\(zip.path)'")
+        }
         try FileManager.default.removeItem(at: source)
         return (files + 1, written)
     }

@@ -40,7 +40,7 @@ public struct UnpackSummary: Sendable, Hashable {
     /// Bytes of files linked from a revision already on the host instead of written.
     public var reusedBytes: Int64 = 0
     /// The regular files of a zip bundle by entry path (size, CRC-32, mode), for later deployments to reuse.
-    var zipFiles: [String: KeptRevisions.FileFacts] = [:]
+    package var zipFiles: [String: KeptRevisions.FileFacts] = [:]
 
     /// A summary with the given figures.
     public init(entries: Int, bytes: Int64, strippedDirectory: String?) {

@@ -48,12 +48,12 @@ public struct BundleDownloader: Sendable {
     /// Downloads the parts of the zip `s3://bucket/key` that `kept` revisions do not already hold into a sparse
     /// `destination`, and returns which entries to link from where; nil when none are held (or the object cannot be
     /// read in ranges), after which the whole object is downloaded as usual.
-    func downloadZipDelta(
+    package func downloadZipDelta(
         bucket: String, key: String, version: String?, eTag expected: String?, to destination: URL,
         kept: [KeptRevisions.Kept], maximumEntries: Int, logger: Logger
     ) async throws -> ZipDelta.Plan? {
         let (client, endpoint) = try s3Client()
-        let plan: ZipDelta.Plan
+        var plan: ZipDelta.Plan
         let object: RevisionObject
         do {
             guard kept.contains(where: { !$0.record.files.isEmpty }),
@@ -87,9 +87,15 @@ public struct BundleDownloader: Sendable {
         guard ftruncate(fd, off_t(object.size)) == 0 else {
             throw AgentError("cannot size \(destination.path): \(String(cString: strerror(errno)))")
         }
-        let received: Int64
+        for (offset, header) in plan.headers {
+            let written = header.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }
+            guard written == header.count else {
+                throw AgentError("cannot write \(destination.path): \(String(cString: strerror(errno)))")
+            }
+        }
+        var received = plan.headers.reduce(Int64(0)) { $0 + Int64($1.bytes.count) }
         do {
-            received = try await client.download(
+            received += try await client.download(
                 bucket: bucket, key: key, version: version, eTag: object.eTag, ranges: plan.ranges, into: fd)
         } catch {
             throw AgentError("cannot download s3://\(bucket)/\(key) from \(endpoint): \(error)")
@@ -100,6 +106,7 @@ public struct BundleDownloader: Sendable {
                 "object": "s3://\(bucket)/\(key)", "received": "\(received)", "size": "\(object.size)",
                 "reusedFiles": "\(plan.reuse.count)", "reusedBytes": "\(plan.reusedBytes)",
             ])
+        plan.received = received
         return plan
     }
 

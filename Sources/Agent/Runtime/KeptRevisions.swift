@@ -15,11 +15,11 @@ import Foundation
 /// can change under the same name, so it is never reused); account, repository and commit for GitHub. Local bundles
 /// are always unpacked. A deployment directory records its identity in `slipway-revision.json`, written only after
 /// its archive was unpacked completely, so an interrupted unpack is never reused.
-struct KeptRevisions: Sendable {
+package struct KeptRevisions: Sendable {
     static let recordName = "slipway-revision.json"
 
     /// What makes two revisions the same; nil when a revision cannot be told apart from a later one of its name.
-    struct Identity: Codable, Hashable, Sendable {
+    package struct Identity: Codable, Hashable, Sendable {
         var source: String
         var location: String
         var version: String
@@ -44,23 +44,29 @@ struct KeptRevisions: Sendable {
 
     /// What is known of a regular file of a zip revision: enough to tell that another zip's entry has the same
     /// contents without reading them (the same path, size, CRC-32 and mode).
-    struct FileFacts: Codable, Hashable, Sendable {
+    package struct FileFacts: Codable, Hashable, Sendable {
         var size: UInt64
         var crc32: UInt32
         var mode: UInt32
     }
 
     /// `slipway-revision.json`.
-    struct Record: Codable, Sendable {
+    package struct Record: Codable, Sendable {
         var identity: Identity?
         /// The top-level directory the unpack stripped, which the paths of `files` still start with.
         var stripped: String?
         /// The regular files of a zip revision by entry path; empty for other bundle types.
         var files: [String: FileFacts] = [:]
+
+        package init(identity: Identity?, stripped: String?, files: [String: FileFacts]) {
+            self.identity = identity
+            self.stripped = stripped
+            self.files = files
+        }
     }
 
     /// A kept deployment's complete archive and its record.
-    struct Kept: Sendable {
+    package struct Kept: Sendable {
         var archive: URL
         var record: Record
 
@@ -77,8 +83,12 @@ struct KeptRevisions: Sendable {
 
     let groupDirectory: URL
 
+    package init(groupDirectory: URL) {
+        self.groupDirectory = groupDirectory
+    }
+
     /// The complete archives of the group's other kept deployments, newest first.
-    func all(except current: URL) -> [Kept] {
+    package func all(except current: URL) -> [Kept] {
         let entries =
             (try? FileManager.default.contentsOfDirectory(
                 at: groupDirectory, includingPropertiesForKeys: [.contentModificationDateKey])) ?? []
@@ -107,7 +117,7 @@ struct KeptRevisions: Sendable {
     static func record(in deployment: URL) -> URL { deployment.appendingPathComponent(recordName) }
 
     /// Records that `deployment`'s archive is complete, with what is known of it.
-    static func remember(_ record: Record, in deployment: URL) throws {
+    package static func remember(_ record: Record, in deployment: URL) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         try encoder.encode(record).write(to: Self.record(in: deployment), options: .atomic)

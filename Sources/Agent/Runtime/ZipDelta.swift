@@ -15,14 +15,18 @@ import S3Transfer
 /// The object must keep its ETag through every read (`If-Match`); the entries read are checked against their CRC-32
 /// as they are inflated. An entry is taken as unchanged on its path, size, CRC-32 and mode: a changed file that kept
 /// all four (a 1 in 2³² chance for a change that keeps the size) would not be deployed.
-struct ZipDelta {
+package struct ZipDelta {
     /// Smaller files are fetched with their neighbours: a ranged read of its own costs more than it saves.
     static let minimumSize: UInt64 = 256 << 10
 
     /// What to fetch, and which entries to link from where.
-    struct Plan: Sendable {
-        var reuse: [String: URL] = [:]
-        var reusedBytes: UInt64 = 0
+    package struct Plan: Sendable {
+        package var reuse: [String: URL] = [:]
+        package var reusedBytes: UInt64 = 0
+        /// Bytes downloaded, once done.
+        package var received: Int64 = 0
+        /// The local headers of the reused entries, read while planning, by offset.
+        var headers: [(offset: Int64, bytes: [UInt8])] = []
         /// The byte ranges of the archive to download, in order.
         var ranges: [ClosedRange<Int64>] = []
     }
@@ -46,7 +50,8 @@ struct ZipDelta {
         return found
     }
 
-    /// The ranges of an archive of `size` bytes outside `skipped` (each an entry's data, after its local header).
+    /// The ranges of an archive of `size` bytes outside `skipped` (each a reused entry's header, read already, and
+    /// data).
     static func ranges(size: Int64, skipping skipped: [ClosedRange<Int64>]) -> [ClosedRange<Int64>] {
         var ranges: [ClosedRange<Int64>] = []
         var next: Int64 = 0
@@ -77,18 +82,47 @@ struct ZipDelta {
         let entries = try ZipDirectory.entries(directory, archiveSize: UInt64(size), maximumEntries: maximumEntries)
         let found = matches(entries, kept: kept)
         guard !found.isEmpty else { return nil }
+        // Each reused entry's local header is read on its own (its extra field may differ from the central
+        // directory's), sixteen at a time; the bytes go into the file as they are, and only its data is skipped.
+        let headers = try await withThrowingTaskGroup(of: (ZipDirectory.Entry, Int64, [UInt8])?.self) { group in
+            var results: [(ZipDirectory.Entry, Int64, [UInt8])] = []
+            var pending = found.keys.makeIterator()
+            func addNext() -> Bool {
+                guard let entry = pending.next() else { return false }
+                group.addTask {
+                    let offset = Int64(entry.localHeaderOffset)
+                    // Enough for the header in nearly every archive: the name plus the central extra field and slack.
+                    let guess = Int64(30 + entry.path.utf8.count + 1024)
+                    guard offset + 30 <= size else { return nil }
+                    var header = try await client.fetch(
+                        bucket: bucket, key: key, version: version, eTag: eTag,
+                        range: offset...(min(offset + guess, size) - 1))
+                    let length = Int64(try ZipDirectory.localHeaderLength(header))
+                    if length > Int64(header.count) {
+                        guard offset + length <= size else { return nil }
+                        header = try await client.fetch(
+                            bucket: bucket, key: key, version: version, eTag: eTag,
+                            range: offset...(offset + length - 1))
+                    }
+                    return (entry, offset, Array(header.prefix(Int(length))))
+                }
+                return true
+            }
+            for _ in 0..<16 where addNext() {}
+            while let result = try await group.next() {
+                if let result { results.append(result) }
+                _ = addNext()
+            }
+            return results
+        }
         var plan = Plan()
         var skipped: [ClosedRange<Int64>] = []
-        for (entry, file) in found {
-            // The local header's length is its own (its extra field may differ from the central directory's).
-            let offset = Int64(entry.localHeaderOffset)
-            guard offset + 30 <= size else { continue }
-            let header = try await client.fetch(
-                bucket: bucket, key: key, version: version, eTag: eTag, range: offset...(offset + 29))
-            let dataStart = offset + Int64(try ZipDirectory.localHeaderLength(header))
+        for (entry, offset, header) in headers {
+            let dataStart = offset + Int64(header.count)
             let compressed = Int64(entry.compressedSize)
-            guard compressed > 0, dataStart + compressed <= size else { continue }
-            skipped.append(dataStart...(dataStart + compressed - 1))
+            guard compressed > 0, dataStart + compressed <= size, let file = found[entry] else { continue }
+            skipped.append(offset...(dataStart + compressed - 1))
+            plan.headers.append((offset, header))
             plan.reuse[entry.path] = file
             plan.reusedBytes += entry.uncompressedSize
         }
