@@ -300,7 +300,7 @@ let package = Package(
             name: "AgentTests",
             dependencies: [
                 "Agent", "AppSpec", "SlipwayModel", "SigV4", .product(name: "X509", package: "swift-certificates"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // Also runs `slipway-agent`, which `swift build` and `swift test` build as a product of the package; it is not a

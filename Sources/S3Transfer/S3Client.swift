@@ -114,6 +114,24 @@ public struct S3Client: Sendable {
         }
         let handle = try FileHandle(forWritingTo: partial)
         defer { try? handle.close() }
+        let object = try await stream(bucket: bucket, key: key, version: version, expectedETag: expectedETag) {
+            buffer in try handle.write(contentsOf: Data(buffer.readableBytesView))
+        }
+        try handle.synchronize()
+        _ = try? FileManager.default.removeItem(at: destination)
+        try FileManager.default.moveItem(at: partial, to: destination)
+        return object
+    }
+
+    /// Hands the object's bytes to `consume` in order, exactly once each: a dropped connection resumes where it
+    /// stopped with `Range` and `If-Match` (so a changed object is not spliced), and an endpoint that ignores the
+    /// range has the bytes already consumed skipped. When `expectedETag` is given the object must have it; a
+    /// single-part ETag is also checked against the MD5 of the bytes, after the last one was consumed, so a
+    /// consumer that acts on the bytes as they come must undo its work when this throws.
+    public func stream(
+        bucket: String, key: String, version: String?, expectedETag: String?,
+        consume: (ByteBuffer) async throws -> Void
+    ) async throws -> RevisionObject {
         var received: Int64 = 0
         var md5 = Insecure.MD5()
         var object: RevisionObject?
@@ -133,12 +151,8 @@ public struct S3Client: Sendable {
                     throw S3ClientError(
                         "GET s3://\(bucket)/\(key) at \(endpointText) answered \(status)", status: status)
                 }
-                if status == 200 && received > 0 {
-                    // The endpoint ignored the range: start again.
-                    try handle.truncate(atOffset: 0)
-                    received = 0
-                    md5 = Insecure.MD5()
-                }
+                // The endpoint ignored the range: the bytes already consumed come again, and are skipped.
+                var skip = status == 200 ? received : 0
                 if object == nil {
                     let found = Self.object(from: response.headers, size: nil)
                     if let expectedETag,
@@ -149,15 +163,27 @@ public struct S3Client: Sendable {
                     }
                     object = found
                 }
-                for try await buffer in response.body {
+                for try await var buffer in response.body {
+                    if skip > 0 {
+                        let dropped = Int(min(skip, Int64(buffer.readableBytes)))
+                        buffer.moveReaderIndex(forwardBy: dropped)
+                        skip -= Int64(dropped)
+                        if buffer.readableBytes == 0 { continue }
+                    }
                     buffer.withUnsafeReadableBytes { md5.update(bufferPointer: $0) }
-                    try handle.write(contentsOf: Data(buffer.readableBytesView))
                     received += Int64(buffer.readableBytes)
+                    do {
+                        try await consume(buffer)
+                    } catch {
+                        throw StreamConsumerError(underlying: error)
+                    }
                 }
                 break
+            } catch let error as StreamConsumerError {
+                throw error.underlying
             } catch {
                 // A 4xx (a 412 means the object changed under a resumed download) or a failed check is final; a
-                // 5xx, a timeout or a dropped connection is retried, resuming after the bytes already written.
+                // 5xx, a timeout or a dropped connection is retried, resuming after the bytes already consumed.
                 if let clientError = error as? S3ClientError,
                     clientError.status.map({ $0 < 500 && $0 != 408 && $0 != 429 }) ?? true
                 {
@@ -175,9 +201,6 @@ public struct S3Client: Sendable {
                 throw S3ClientError("s3://\(bucket)/\(key): the MD5 of the download (\(actual)) is not its ETag")
             }
         }
-        try handle.synchronize()
-        _ = try? FileManager.default.removeItem(at: destination)
-        try FileManager.default.moveItem(at: partial, to: destination)
         return object
     }
 
@@ -287,6 +310,11 @@ public struct S3Client: Sendable {
             }
         }
     }
+}
+
+/// A consumer's own failure, passed through a stream's retries untouched.
+private struct StreamConsumerError: Error {
+    let underlying: any Error
 }
 
 /// External buckets, by name or for every bucket the built-in store does not host.

@@ -55,8 +55,72 @@ public struct BundleUnpacker: Sendable {
         }
     }
 
+    /// Unpacks a tar or tgz archive while it arrives, keeping none of it: `feed` sends its bytes, in order, into the
+    /// pipe it is given (`send` answers false once the unpack has stopped, on an error of its own) and returns once all
+    /// were sent. When `feed` throws, even after the archive's last entry was written (an ETag that does not match
+    /// the bytes), nothing stays: `directory` is removed and its error thrown.
+    package func unpack(
+        streaming type: BundleType, into directory: URL, feed: @escaping @Sendable (ChunkPipe) async throws -> Void
+    ) async throws -> UnpackSummary {
+        guard type == .tar || type == .tgz else {
+            throw BundleError(entry: nil, reason: "only tar and tgz bundles are unpacked while they download")
+        }
+        let cancellation = CancellationFlag()
+        let limits = limits
+        let input = ChunkPipe(capacity: 8)
+        let unpacking = Task {
+            try await runOnOwnThread {
+                try Self.unpack(
+                    .stream(input), type: type, into: directory, limits: limits, reuse: [:], cancellation: cancellation)
+            }
+        }
+        let fed: Result<Void, any Error>
+        do {
+            try await withTaskCancellationHandler {
+                try await feed(input)
+            } onCancel: {
+                cancellation.cancel()
+                input.close()
+            }
+            input.finish(nil)
+            fed = .success(())
+        } catch {
+            input.finish(error)
+            fed = .failure(error)
+        }
+        let unpacked = await unpacking.result
+        switch (unpacked, fed) {
+        case (.failure, .failure(let error)) where !(error is CancellationError):
+            // The download failed, and the unpack with it (it reads the download's error at the end of its input).
+            try? FileManager.default.removeItem(at: directory)
+            throw error
+        case (.failure(let error), _):
+            // The unpack's own error (a hostile entry, the disk): the download was stopped for it.
+            throw error
+        case (.success, .failure(let error)):
+            try? FileManager.default.removeItem(at: directory)
+            throw error
+        case (.success(let summary), .success):
+            return summary
+        }
+    }
+
+    /// What an unpack reads: a file, or the bytes a download sends.
+    enum Source {
+        case file(URL)
+        case stream(ChunkPipe)
+    }
+
     private static func unpack(
         _ archive: URL, type: BundleType, into directory: URL, limits: UnpackLimits, reuse: [String: URL],
+        cancellation: CancellationFlag
+    ) throws -> UnpackSummary {
+        try unpack(
+            .file(archive), type: type, into: directory, limits: limits, reuse: reuse, cancellation: cancellation)
+    }
+
+    private static func unpack(
+        _ source: Source, type: BundleType, into directory: URL, limits: UnpackLimits, reuse: [String: URL],
         cancellation: CancellationFlag
     ) throws -> UnpackSummary {
         let name = Array(directory.standardizedFileURL.lastPathComponent.utf8)
@@ -90,13 +154,18 @@ public struct BundleUnpacker: Sendable {
         do {
             let writer = SafeTreeWriter(root: root, limits: limits, cancellation: cancellation)
             var zipFiles: [String: KeptRevisions.FileFacts] = [:]
-            switch type {
-            case .tar, .tgz:
+            switch (type, source) {
+            case (.tar, .file(let archive)), (.tgz, .file(let archive)):
                 try unpackTar(archive, declared: type, writer: writer, cancellation: cancellation)
-            case .zip:
+            case (.tar, .stream(let input)), (.tgz, .stream(let input)):
+                try unpackTar(
+                    .stream(input), gzip: type == .tgz ? true : nil, writer: writer, cancellation: cancellation)
+            case (.zip, .file(let archive)):
                 zipFiles = try ZipBundle.unpack(archive, writer: writer, limits: limits, reuse: reuse)
-            case .directory:
+            case (.directory, .file(let archive)):
                 try DirectoryBundle.copy(archive, writer: writer)
+            case (.zip, .stream), (.directory, .stream):
+                throw BundleError(entry: nil, reason: "a \(type.rawValue) bundle cannot be unpacked while it downloads")
             }
             var summary = try writer.finish()
             summary.zipFiles = zipFiles
@@ -122,10 +191,20 @@ public struct BundleUnpacker: Sendable {
         #if os(Linux)
             _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
         #endif
+        try unpackTar(.file(fd), gzip: gzip, writer: writer, cancellation: cancellation)
+    }
+
+    private static func unpackTar(
+        _ input: ArchiveInput, gzip: Bool?, writer: SafeTreeWriter, cancellation: CancellationFlag
+    ) throws {
         let pipe = ChunkPipe()
-        ArchiveProducer.start(fd: fd, gzip: gzip, pipe: pipe, cancellation: cancellation)
-        defer { pipe.closeAndWait() }  // before the descriptor is closed
-        var reader = TarReader(pipe: pipe, writer: writer, drainAfterEnd: gzip)
+        ArchiveProducer.start(input: input, gzip: gzip, pipe: pipe, cancellation: cancellation)
+        defer { pipe.closeAndWait() }  // before a file's descriptor is closed
+        // After a tar's end marker the rest is read too: all of a gzip stream (so that a truncated or corrupt one is
+        // noticed), and all of a streamed download (whose bytes must all arrive to be checked).
+        let drain: Bool
+        if case .stream = input { drain = true } else { drain = gzip ?? false }
+        var reader = TarReader(pipe: pipe, writer: writer, drainAfterEnd: drain)
         try reader.run()
     }
 }

@@ -18,7 +18,7 @@ final class CancellationFlag: Sendable {
 
 /// A bounded queue of byte chunks from a producer thread (reading, inflating) to the consumer thread (parsing,
 /// writing), so decompression and file writes overlap on two cores while memory stays at a few chunks.
-final class ChunkPipe: @unchecked Sendable {
+package final class ChunkPipe: @unchecked Sendable {
     static let chunkSize = 1 << 20
 
     private let condition = NSCondition()
@@ -28,8 +28,59 @@ final class ChunkPipe: @unchecked Sendable {
     private var failure: (any Error)?
     private var consumerClosed = false
     private var producerDone = false
+    /// An asynchronous producer waiting for room (`send(_:) async`).
+    private var waitingProducer: CheckedContinuation<Bool, Never>?
 
     init(capacity: Int = 3) { self.capacity = capacity }
+
+    /// Queues a chunk from asynchronous code, suspending (never blocking a thread) while the queue is full; false once
+    /// the consumer has stopped listening. One asynchronous producer at a time.
+    package func send(_ chunk: ByteBuffer) async -> Bool {
+        while true {
+            if let sent = offer(chunk) { return sent }
+            guard await withCheckedContinuation({ park($0) }) else { return false }
+        }
+    }
+
+    /// Queues `chunk` if there is room: true; false when the consumer is gone; nil when the queue is full.
+    private func offer(_ chunk: ByteBuffer) -> Bool? {
+        condition.lock()
+        defer { condition.unlock() }
+        if consumerClosed { return false }
+        guard chunks.count < capacity else { return nil }
+        chunks.append(chunk)
+        condition.broadcast()
+        return true
+    }
+
+    /// Parks an asynchronous producer until there is room (or the consumer is gone, resumed with false).
+    private func park(_ continuation: CheckedContinuation<Bool, Never>) {
+        condition.lock()
+        defer { condition.unlock() }
+        if consumerClosed || chunks.count < capacity {
+            continuation.resume(returning: !consumerClosed)
+        } else {
+            waitingProducer = continuation
+        }
+    }
+
+    /// Resumes a suspended asynchronous producer; call with the lock held.
+    private func wakeProducer() {
+        if let waiting = waitingProducer {
+            waitingProducer = nil
+            waiting.resume(returning: !consumerClosed)
+        }
+    }
+
+    /// Stops listening without waiting for the producer (an asynchronous one notices at its next `send`).
+    func close() {
+        condition.lock()
+        consumerClosed = true
+        chunks.removeAll()
+        wakeProducer()
+        condition.broadcast()
+        condition.unlock()
+    }
 
     /// Queues a chunk, waiting while the queue is full; false once the consumer has stopped listening.
     func send(_ chunk: ByteBuffer) -> Bool {
@@ -59,6 +110,7 @@ final class ChunkPipe: @unchecked Sendable {
         while chunks.isEmpty && !finished { condition.wait() }
         if !chunks.isEmpty {
             let chunk = chunks.removeFirst()
+            wakeProducer()
             condition.broadcast()
             return chunk
         }
@@ -71,27 +123,60 @@ final class ChunkPipe: @unchecked Sendable {
         condition.lock()
         consumerClosed = true
         chunks.removeAll()
+        wakeProducer()
         condition.broadcast()
         while !producerDone { condition.wait() }
         condition.unlock()
     }
 }
 
-/// Producers: a thread that reads an archive file (plain, or inflating gzip) into a pipe.
+/// Where a producer reads an archive's bytes: a file, or the chunks a download sends through a pipe as they arrive.
+enum ArchiveInput: Sendable {
+    case file(Int32)
+    case stream(ChunkPipe)
+
+    /// The next bytes into `buffer` (replaced); false at the end of the archive.
+    func read(into buffer: inout ByteBuffer) throws -> Bool {
+        switch self {
+        case .file(let fd):
+            return try ArchiveProducer.readChunk(fd, into: &buffer)
+        case .stream(let pipe):
+            while let chunk = try pipe.receive() {
+                guard chunk.readableBytes == 0 else {
+                    buffer = chunk
+                    return true
+                }
+            }
+            buffer.clear()
+            return false
+        }
+    }
+}
+
+/// Producers: a thread that reads an archive (plain, or inflating gzip) into a pipe.
 enum ArchiveProducer {
-    /// Starts a thread that feeds `pipe` from `fd` (which the thread does not close).
-    static func start(fd: Int32, gzip: Bool, pipe: ChunkPipe, cancellation: CancellationFlag) {
+    /// Starts a thread that feeds `pipe` from `input` (a file descriptor the thread does not close). `gzip` nil:
+    /// gzip when the archive starts with gzip's magic number.
+    static func start(input: ArchiveInput, gzip: Bool?, pipe: ChunkPipe, cancellation: CancellationFlag) {
         let thread = Thread {
             do {
-                if gzip {
-                    try inflate(fd: fd, pipe: pipe, cancellation: cancellation)
+                var first = ByteBuffer()
+                _ = try input.read(into: &first)
+                // A stream may deliver its first bytes one at a time: enough of them to see the magic number.
+                var more = ByteBuffer()
+                while gzip == nil, first.readableBytes < 2, try input.read(into: &more) {
+                    first.writeBuffer(&more)
+                }
+                if gzip ?? first.readableBytesView.starts(with: [0x1f, 0x8b]) {
+                    try inflate(input: input, first: first, pipe: pipe, cancellation: cancellation)
                 } else {
-                    try copy(fd: fd, pipe: pipe, cancellation: cancellation)
+                    try copy(input: input, first: first, pipe: pipe, cancellation: cancellation)
                 }
                 pipe.finish(nil)
             } catch {
                 pipe.finish(error)
             }
+            if case .stream(let source) = input { source.close() }
         }
         thread.start()
     }
@@ -110,15 +195,22 @@ enum ArchiveProducer {
         }
     }
 
-    private static func copy(fd: Int32, pipe: ChunkPipe, cancellation: CancellationFlag) throws {
-        while !cancellation.isCancelled {
-            var buffer = ByteBuffer()
-            guard try readChunk(fd, into: &buffer) else { return }
+    private static func copy(input: ArchiveInput, first: ByteBuffer, pipe: ChunkPipe, cancellation: CancellationFlag)
+        throws
+    {
+        var buffer = first
+        while !cancellation.isCancelled, buffer.readableBytes > 0 {
             guard pipe.send(buffer) else { return }
+            buffer = ByteBuffer()
+            guard try input.read(into: &buffer) else { return }
         }
     }
 
-    private static func inflate(fd: Int32, pipe: ChunkPipe, cancellation: CancellationFlag) throws {
+    private static func inflate(
+        input source: ArchiveInput, first: ByteBuffer, pipe: ChunkPipe, cancellation: CancellationFlag
+    )
+        throws
+    {
         let corrupt = BundleError(entry: nil, reason: "the gzip stream is corrupt")
         let decompressor: ZlibDecompressor
         do {
@@ -126,20 +218,15 @@ enum ArchiveProducer {
         } catch {
             throw BundleError(entry: nil, reason: "cannot start gzip decompression: \(error)")
         }
-        var input = ByteBuffer()
-        input.reserveCapacity(ChunkPipe.chunkSize)
+        var input = first
         var output = ByteBuffer()
         output.reserveCapacity(ChunkPipe.chunkSize)
-        var sawInput = false
+        guard input.readableBytesView.starts(with: [0x1f, 0x8b]) else {
+            throw BundleError(entry: nil, reason: "the archive is not in gzip format")
+        }
         while !cancellation.isCancelled {
             if input.readableBytes == 0 {
-                guard try readChunk(fd, into: &input) else { break }
-                if !sawInput {
-                    sawInput = true
-                    guard input.readableBytesView.starts(with: [0x1f, 0x8b]) else {
-                        throw BundleError(entry: nil, reason: "the archive is not in gzip format")
-                    }
-                }
+                guard try source.read(into: &input) else { break }
             }
             do {
                 try decompressor.inflate(from: &input, to: &output)

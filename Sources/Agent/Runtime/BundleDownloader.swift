@@ -110,6 +110,25 @@ public struct BundleDownloader: Sendable {
         return plan
     }
 
+    /// Sends the bytes of `s3://bucket/key` (at `version`) into `pipe` as they arrive, resuming after dropped
+    /// connections and checking `eTag` when the deployment names one (the MD5 after the last byte).
+    func streamS3(bucket: String, key: String, version: String?, eTag: String?, into pipe: ChunkPipe) async throws {
+        let (client, endpoint) = try s3Client()
+        do {
+            try await client.stream(bucket: bucket, key: key, version: version, expectedETag: eTag) { buffer in
+                guard await pipe.send(buffer) else { throw CancellationError() }
+            }
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch let error as S3ClientError {
+            if let eTag, error.description.contains("ETag") {
+                throw AgentError(
+                    "Expected deployment artifact bundle etag \(eTag) but was actually something else: \(error)")
+            }
+            throw AgentError("cannot download s3://\(bucket)/\(key) from \(endpoint): \(error)")
+        }
+    }
+
     /// Downloads `s3://bucket/key` (at `version`) to `destination`, resuming after dropped connections and checking
     /// `eTag` when the deployment names one.
     func downloadS3(bucket: String, key: String, version: String?, eTag: String?, to destination: URL) async throws {

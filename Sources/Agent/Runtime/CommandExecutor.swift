@@ -158,6 +158,24 @@ public struct CommandExecutor: Sendable {
             }
         }
         let bundle = layout.bundleFile(spec)
+        if case .s3(let bucket, let key, let bundleType, let version, let eTag) = spec.revision,
+            [.tar, .tgz].contains(Self.bundleType(bundleType))
+        {
+            // Unpacked while it downloads: no copy of the archive is ever on disk.
+            let downloader = downloader
+            let summary = try await unpacker.unpack(streaming: Self.bundleType(bundleType), into: archive) { pipe in
+                try await downloader.streamS3(bucket: bucket, key: key, version: version, eTag: eTag, into: pipe)
+            }
+            logger.info(
+                "downloaded and unpacked the revision",
+                metadata: [
+                    "deployment": "\(spec.deploymentID)", "entries": "\(summary.entries)", "bytes": "\(summary.bytes)",
+                ])
+            try KeptRevisions.remember(
+                KeptRevisions.Record(identity: identity, stripped: summary.strippedDirectory, files: [:]),
+                in: deployment)
+            return try recordMostRecentInstall(spec, deployment: deployment)
+        }
         let source: URL
         let type: BundleType
         var reuse: [String: URL] = [:]
