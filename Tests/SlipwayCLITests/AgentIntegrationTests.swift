@@ -53,4 +53,11 @@ struct AgentIntegrationTests {
         #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
         #expect(run.stdout.contains("agent reuse checks passed"))
     }
+
+    @Test("a revision download cut in the middle resumes where it stopped, and the deployment succeeds")
+    func resume() throws {
+        let run = try scenario("resume")
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+        #expect(run.stdout.contains("agent resume checks passed"))
+    }
 }

@@ -10,10 +10,12 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import zipfile
 
@@ -478,6 +480,96 @@ def scenario_reuse():
         agent.stop()
 
 
+class CuttingProxy:
+    """A TCP proxy on loopback in front of the server (TLS passes through it) that cuts the first connection to carry
+    more than `cut_after` bytes towards the agent, once, and counts every byte it forwards that way."""
+
+    def __init__(self, upstream_port, cut_after):
+        self.upstream_port, self.cut_after = upstream_port, cut_after
+        self.forwarded, self.cuts, self.connections = 0, 0, []
+        self.lock = threading.Lock()
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            threading.Thread(target=self.pipe, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self.pipe, args=(upstream, client, True), daemon=True).start()
+
+    def pipe(self, source, destination, downstream):
+        carried = 0
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                if downstream:
+                    with self.lock:
+                        cut = self.cuts == 0 and carried + len(data) > self.cut_after
+                        if cut:
+                            self.cuts += 1
+                            data = data[:self.cut_after - carried]
+                        self.forwarded += len(data)
+                    carried += len(data)
+                    destination.sendall(data)
+                    if cut:
+                        break
+                else:
+                    destination.sendall(data)
+        except OSError:
+            pass
+        if downstream:
+            with self.lock:
+                self.connections.append(carried)
+        for end in (source, destination):
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            end.close()
+
+
+def scenario_resume():
+    """A revision download cut in the middle resumes where it stopped: the deployment succeeds, and the bytes the
+    proxy forwarded are the bundle once plus what was in flight when the connection dropped (what the agent had
+    not yet read is fetched again), not the bundle and the 4 MiB of the cut connection."""
+    _, destination, agent = started_host("resume-1", ("srv", "model"))
+    agent.stop()
+    bundle = os.urandom(8 << 20)
+    proxy = CuttingProxy(int(os.environ["AWS_ENDPOINT_URL"].rsplit(":", 1)[1]), cut_after=4 << 20)
+    with open(os.path.join(agent.config, "codedeployagent.yml"), "a") as file:
+        file.write(f":s3_endpoint_override: 'https://127.0.0.1:{proxy.port}'\n")
+    agent.start()
+    try:
+        location = push("weights.tgz", {
+            "appspec.yml": (f"version: 0.0\nos: linux\nfiles:\n  - source: model\n    destination: {destination}\n",
+                            0o644),
+            "model/weights.bin": (bundle.hex()[:8 << 20], 0o644)})
+        size = s3.head_object(Bucket="releases", Key="weights.tgz")["ContentLength"]
+        deployment = codedeploy.create_deployment(
+            applicationName="site", deploymentGroupName="web", revision=location)["deploymentId"]
+        info = wait(deployment)
+        assert info["status"] == "Succeeded", f"{info}\n{agent.output()}"
+        assert proxy.cuts == 1, "the proxy never cut the download"
+        assert open(os.path.join(destination, "weights.bin")).read() == bundle.hex()[:8 << 20]
+        # Downloaded again from the start, the bytes would be at least size + 4 MiB.
+        assert proxy.forwarded < size + (3 << 20), \
+            f"{proxy.forwarded} bytes forwarded for a {size}-byte bundle, by connection: {proxy.connections}"
+        print(f"resumed: {proxy.forwarded} bytes forwarded for a {size}-byte bundle "
+              f"({proxy.forwarded - size} fetched twice or protocol overhead)")
+        print("agent resume checks passed")
+    finally:
+        agent.stop()
+
+
 def scenario_check():
     """`slipway-agent --check` against the real server: ready, then each thing that can be wrong, said as such."""
     work = tempfile.mkdtemp(prefix="slipway-agent-e2e-")
@@ -525,4 +617,4 @@ def scenario_check():
 
 if __name__ == "__main__":
     {"deploy": scenario_deploy, "restart": scenario_restart, "github": scenario_github,
-     "check": scenario_check, "reuse": scenario_reuse}[sys.argv[1]]()
+     "check": scenario_check, "reuse": scenario_reuse, "resume": scenario_resume}[sys.argv[1]]()
