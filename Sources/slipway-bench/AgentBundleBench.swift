@@ -6,7 +6,8 @@ import S3Transfer
 import SigV4
 
 /// Download and unpack of a large tgz revision from a real `slipway server` (plain HTTP on loopback): the agent's
-/// way (`S3Client.download` to a file, then `BundleUnpacker`) against `curl … | tar -xz` in the same run.
+/// way (the object streamed into `BundleUnpacker`) against `curl … | tar -xz` in the same run; then the same
+/// revision again (linked), and a zip v1 and a v2 that only adds a file (fetched around v1's files).
 struct AgentBundleBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent-bundle",
@@ -62,8 +63,6 @@ struct AgentBundleBench: AsyncParsableCommand {
         let client = S3Client(
             endpoint: S3Endpoint(url: "http://\(host)", region: "us-east-1", credentials: credentials))
         var baseline: [Double] = []
-        var downloads: [Double] = []
-        var unpacks: [Double] = []
         var totals: [Double] = []
         var memory: [Double] = []
         var reuses: [Double] = []
@@ -81,8 +80,7 @@ struct AgentBundleBench: AsyncParsableCommand {
             baseline.append(Date().timeIntervalSince(baselineStart))
             try FileManager.default.removeItem(at: extracted)
 
-            // (b) S3Client.download to bundle.tar, then BundleUnpacker
-            let downloaded = directory.appendingPathComponent("bundle.tar")
+            // (b) the agent's way: the object streamed from S3 into the unpacker, no archive on disk
             let archive = directory.appendingPathComponent("deployment-archive")
             let before = Self.residentBytes ?? 0
             let sampler = Task {
@@ -94,22 +92,20 @@ struct AgentBundleBench: AsyncParsableCommand {
                 return peak
             }
             let start = Date()
-            try await client.download(
-                bucket: "bench", key: "bundle.tgz", version: nil, expectedETag: nil, to: downloaded)
-            let downloadEnd = Date()
-            let summary = try await BundleUnpacker().unpack(downloaded, type: .tgz, into: archive)
+            let summary = try await BundleUnpacker().unpack(streaming: .tgz, into: archive) { pipe in
+                _ = try await client.stream(bucket: "bench", key: "bundle.tgz", version: nil, expectedETag: nil) {
+                    guard await pipe.send($0) else { throw CancellationError() }
+                }
+            }
             let end = Date()
             sampler.cancel()
             memory.append(Double(max(await sampler.value, Self.residentBytes ?? 0) - before) / Double(1 << 20))
-            downloads.append(downloadEnd.timeIntervalSince(start))
-            unpacks.append(end.timeIntervalSince(downloadEnd))
             totals.append(end.timeIntervalSince(start))
             guard summary.bytes == uncompressed else {
                 throw BenchError("unpacked \(summary.bytes) bytes, expected \(uncompressed)")
             }
             // (c) a redeployment or rollback of the same revision: what DownloadBundle does when the revision is
-            // already on the host (the archive was removed once unpacked, as the agent does).
-            try FileManager.default.removeItem(at: downloaded)
+            // already on the host.
             let again = directory.appendingPathComponent("again")
             try FileManager.default.createDirectory(at: again, withIntermediateDirectories: true)
             let reuseStart = Date()
@@ -124,6 +120,7 @@ struct AgentBundleBench: AsyncParsableCommand {
         }
 
         let delta = try await zipDelta(host: host, credentials: credentials, work: work, runs: runs)
+        let resumed = try await cutAndResumed(serverPort: server.port, credentials: credentials, work: work)
 
         let mib = Double(1 << 20)
         let a = median(baseline)
@@ -135,8 +132,9 @@ struct AgentBundleBench: AsyncParsableCommand {
         print(String(format: "  (a) curl | tar -xz                 %7.2f s", a))
         print(
             String(
-                format: "  (b) S3Client.download + unpack     %7.2f s  (download %.2f s, unpack %.2f s, %.0f MiB/s)",
-                b, median(downloads), median(unpacks), Double(uncompressed) / mib / median(unpacks)))
+                format:
+                    "  (b) the agent: unpacked while it downloads  %7.2f s  (%.0f MiB/s written, no archive on disk)",
+                b, Double(uncompressed) / mib / b))
         print(String(format: "  ratio b/a (time)                   %7.2f", b / a))
         print(
             String(
@@ -159,11 +157,47 @@ struct AgentBundleBench: AsyncParsableCommand {
                     + "of file data written, %.0f MiB linked)",
                 delta.second, 100 * delta.second / delta.first, Double(delta.received) / 1024,
                 Double(delta.written) / 1024, Double(delta.linked) / mib))
+        print(
+            String(
+                format: "  (f) (b) cut at half and resumed     %7.2f s  (%.1f MiB fetched twice: in flight at the cut)",
+                resumed.seconds, Double(resumed.twice) / mib))
         print(String(format: "  RSS growth during (b), peak        %7.1f MiB", memory.max() ?? 0))
         print(
             String(
                 format: "agent-bundle: the agent at %.0f %% of curl | tar -xz's speed (goal ≥ 90 %%), +%.1f MiB RSS",
                 100 * a / b, memory.max() ?? 0))
+    }
+
+    /// (b) once more through a proxy that cuts the connection halfway: the time, and the bytes the proxy forwarded
+    /// beyond the object's size (what was in flight when the connection dropped, fetched again by the resumed read,
+    /// and the second response's headers).
+    private func cutAndResumed(serverPort: Int, credentials: Credentials, work: URL) async throws
+        -> (seconds: Double, twice: Int64)
+    {
+        let direct = S3Client(
+            endpoint: S3Endpoint(url: "http://127.0.0.1:\(serverPort)", region: "us-east-1", credentials: credentials))
+        guard let object = try await direct.head(bucket: "bench", key: "bundle.tgz", version: nil) else {
+            throw BenchError("bundle.tgz is gone")
+        }
+        let proxy = try CuttingProxy(upstreamPort: serverPort, cutAfter: object.size / 2)
+        defer { proxy.stop() }
+        var retrying = S3Client(
+            endpoint: S3Endpoint(url: "http://127.0.0.1:\(proxy.port)", region: "us-east-1", credentials: credentials))
+        retrying.initialBackoff = .milliseconds(1)
+        let client = retrying
+        let archive = work.appendingPathComponent("resumed/deployment-archive")
+        try FileManager.default.createDirectory(
+            at: archive.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let start = Date()
+        _ = try await BundleUnpacker().unpack(streaming: .tgz, into: archive) { pipe in
+            _ = try await client.stream(bucket: "bench", key: "bundle.tgz", version: nil, expectedETag: object.eTag) {
+                guard await pipe.send($0) else { throw CancellationError() }
+            }
+        }
+        let seconds = Date().timeIntervalSince(start)
+        guard proxy.cuts == 1 else { throw BenchError("the proxy did not cut the download") }
+        try FileManager.default.removeItem(at: archive.deletingLastPathComponent())
+        return (seconds, proxy.forwarded - object.size)
     }
 
     /// The zip scenario, as DownloadBundle runs it: v1 downloaded whole and unpacked (its files recorded, as a kept
@@ -193,8 +227,11 @@ struct AgentBundleBench: AsyncParsableCommand {
             let first = try await BundleUnpacker().unpack(
                 bundle, type: .zip, into: one.appendingPathComponent("deployment-archive"))
             try FileManager.default.removeItem(at: bundle)
+            let files = KeptRevisions.Kept.stamped(
+                first.zipFiles, archive: one.appendingPathComponent("deployment-archive"),
+                stripped: first.strippedDirectory)
             try KeptRevisions.remember(
-                KeptRevisions.Record(identity: nil, stripped: first.strippedDirectory, files: first.zipFiles), in: one)
+                KeptRevisions.Record(identity: nil, stripped: first.strippedDirectory, files: files), in: one)
             firsts.append(Date().timeIntervalSince(start))
 
             let secondStart = Date()

@@ -222,7 +222,10 @@ struct AgentMemoryBench: AsyncParsableCommand {
     /// Resident and private-dirty kilobytes of `pid` by mapped file (anonymous mappings together), largest first,
     /// then the totals of `smaps_rollup`.
     static func memoryBreakdown(of pid: Int32) -> [String] {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps", encoding: .utf8) else { return [] }
+        // Read to the end by hand: /proc files report no size, and a whole-file read stops after its first buffer.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/\(pid)/smaps") else { return [] }
+        let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        try? handle.close()
         var byMapping: [String: (rss: Int, dirty: Int)] = [:]
         var current = "[anonymous]"
         for line in text.split(separator: "\n") {

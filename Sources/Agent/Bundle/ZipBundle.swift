@@ -59,7 +59,7 @@ enum ZipBundle {
             if entry.type == .file {
                 files[entry.path] = KeptRevisions.FileFacts(
                     size: entry.uncompressedSize, crc32: entry.checksum,
-                    mode: (mode ?? 0o644) & SafeTreeWriter.fileModeMask)
+                    mode: (mode ?? 0o644) & SafeTreeWriter.fileModeMask, modified: nil)
             }
             if entry.type == .file, let existing = reuse[entry.path] {
                 try writer.reuse(path, existing: existing.path, size: entry.uncompressedSize)

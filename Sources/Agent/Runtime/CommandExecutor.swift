@@ -216,8 +216,10 @@ public struct CommandExecutor: Sendable {
             ])
         // The archive is not kept once its files are: the unpacked tree is what later deployments reuse.
         if source == bundle { try? FileManager.default.removeItem(at: bundle) }
+        let files = KeptRevisions.Kept.stamped(
+            summary.zipFiles, archive: archive, stripped: summary.strippedDirectory)
         try KeptRevisions.remember(
-            KeptRevisions.Record(identity: identity, stripped: summary.strippedDirectory, files: summary.zipFiles),
+            KeptRevisions.Record(identity: identity, stripped: summary.strippedDirectory, files: files),
             in: deployment)
         try recordMostRecentInstall(spec, deployment: deployment)
     }

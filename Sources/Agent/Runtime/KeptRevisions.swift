@@ -48,6 +48,21 @@ package struct KeptRevisions: Sendable {
         var size: UInt64
         var crc32: UInt32
         var mode: UInt32
+        /// The file's modification time on disk once unpacked, in nanoseconds: a kept file whose time changed since
+        /// (a hook rewrote it in place) is not reused.
+        var modified: Int64?
+
+        /// Whether `other` describes the same contents (the time aside).
+        func sameContents(as other: FileFacts) -> Bool {
+            size == other.size && crc32 == other.crc32 && mode == other.mode
+        }
+
+        static func modificationTime(of path: String) -> Int64? {
+            var info = stat()
+            guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
+            let (scaled, overflow) = Int64(info.st_mtim.tv_sec).multipliedReportingOverflow(by: 1_000_000_000)
+            return overflow ? nil : scaled &+ Int64(info.st_mtim.tv_nsec)
+        }
     }
 
     /// `slipway-revision.json`.
@@ -69,6 +84,18 @@ package struct KeptRevisions: Sendable {
     package struct Kept: Sendable {
         var archive: URL
         var record: Record
+
+        /// `files` with each file's modification time as it is now on disk under `archive`.
+        package static func stamped(_ files: [String: FileFacts], archive: URL, stripped: String?) -> [String:
+            FileFacts]
+        {
+            let kept = Kept(archive: archive, record: Record(identity: nil, stripped: stripped, files: [:]))
+            var stamped = files
+            for path in files.keys {
+                stamped[path]?.modified = kept.file(path).flatMap { FileFacts.modificationTime(of: $0.path) }
+            }
+            return stamped
+        }
 
         /// Where the file of entry `path` is on disk.
         func file(_ path: String) -> URL? {

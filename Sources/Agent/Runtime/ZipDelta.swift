@@ -13,7 +13,8 @@ import S3Transfer
 /// is read. Deploying v2 of a model whose weights did not change moves only the changed files.
 ///
 /// The object must keep its ETag through every read (`If-Match`); the entries read are checked against their CRC-32
-/// as they are inflated. An entry is taken as unchanged on its path, size, CRC-32 and mode: a changed file that kept
+/// as they are inflated. A kept file is reused only while its modification time is the one recorded after its unpack,
+/// so one that a hook rewrote in place is fetched again. An entry is taken as unchanged on its path, size, CRC-32 and mode: a changed file that kept
 /// all four (a 1 in 2³² chance for a change that keeps the size) would not be deployed.
 package struct ZipDelta {
     /// Smaller files are fetched with their neighbours: a ranged read of its own costs more than it saves.
@@ -36,12 +37,17 @@ package struct ZipDelta {
         var found: [ZipDirectory.Entry: URL] = [:]
         for entry in entries where !entry.isDirectory && !entry.isSymlink && entry.uncompressedSize >= minimumSize {
             let mode = (entry.mode ?? 0o644) & 0o7777 & UInt32(SafeTreeWriter.fileModeMask)
-            let facts = KeptRevisions.FileFacts(size: entry.uncompressedSize, crc32: entry.crc32, mode: mode)
-            for revision in kept where revision.record.files[entry.path] == facts {
-                guard let file = revision.file(entry.path) else { continue }
+            let facts = KeptRevisions.FileFacts(
+                size: entry.uncompressedSize, crc32: entry.crc32, mode: mode, modified: nil)
+            for revision in kept {
+                guard let recorded = revision.record.files[entry.path], recorded.sameContents(as: facts),
+                    let file = revision.file(entry.path)
+                else { continue }
                 var info = stat()
                 guard lstat(file.path, &info) == 0, info.st_mode & S_IFMT == S_IFREG,
-                    UInt64(info.st_size) == entry.uncompressedSize
+                    UInt64(info.st_size) == entry.uncompressedSize,
+                    let modified = recorded.modified,
+                    KeptRevisions.FileFacts.modificationTime(of: file.path) == modified
                 else { continue }
                 found[entry] = file
                 break

@@ -475,6 +475,15 @@ def scenario_reuse():
         before = os.stat(os.path.join(archive(third), "model", "weights.bin"))
         after = os.stat(os.path.join(archive(fourth), "model", "weights.bin"))
         assert (before.st_dev, before.st_ino) == (after.st_dev, after.st_ino), (before, after)
+
+        # A kept file rewritten in place (as a hook might) is not reused: the weights are downloaded again.
+        with open(os.path.join(archive(fourth), "model", "weights.bin"), "r+b") as file:
+            file.write(b"tampered")
+        before_log = len(agent.output())
+        deploy(zipped("v5"))
+        assert open(os.path.join(destination, "weights.bin"), "rb").read() == model, "a rewritten kept file was used"
+        log = agent.output()[before_log:]
+        assert "downloaded the changed part of the revision" not in log, log
         print("agent reuse checks passed")
     finally:
         agent.stop()
