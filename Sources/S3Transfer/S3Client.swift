@@ -182,14 +182,8 @@ public struct S3Client: Sendable {
             } catch let error as StreamConsumerError {
                 throw error.underlying
             } catch {
-                // A 4xx (a 412 means the object changed under a resumed download) or a failed check is final; a
-                // 5xx, a timeout or a dropped connection is retried, resuming after the bytes already consumed.
-                if let clientError = error as? S3ClientError,
-                    clientError.status.map({ $0 < 500 && $0 != 408 && $0 != 429 }) ?? true
-                {
-                    throw error
-                }
-                guard attempt < maximumAttempts else { throw error }
+                // Retried, resuming after the bytes already consumed, unless final.
+                guard !Self.isFinal(error), attempt < maximumAttempts else { throw error }
                 try await Task.sleep(for: .nanoseconds(initialBackoff.nanoseconds << (attempt - 1)))
             }
         }
@@ -214,18 +208,8 @@ public struct S3Client: Sendable {
             throw S3ClientError("a ranged read of \(length) bytes is beyond the limit of \(limit)")
         }
         return try await retrying {
-            let response = try await client.send(
-                .s3(
-                    .GET, bucket: bucket, key: key, versionID: version,
-                    headers: [
-                        HTTPHeader("Range", "bytes=\(range.lowerBound)-\(range.upperBound)"),
-                        HTTPHeader("If-Match", "\"\(eTag)\""),
-                    ], timeout: .minutes(5)))
-            guard response.status.code == 206 else {
-                throw S3ClientError(
-                    "GET s3://\(bucket)/\(key) bytes \(range.lowerBound)-\(range.upperBound) at \(endpointText) "
-                        + "answered \(response.status.code)", status: Int(response.status.code))
-            }
+            let response = try await rangedGET(
+                bucket: bucket, key: key, version: version, eTag: eTag, range: range, timeout: .minutes(5))
             let body = try await response.body.collect(upTo: limit)
             guard Int64(body.readableBytes) == length else {
                 throw S3ClientError("s3://\(bucket)/\(key): \(body.readableBytes) bytes of the \(length) asked for")
@@ -246,18 +230,9 @@ public struct S3Client: Sendable {
             while next <= range.upperBound {
                 attempt += 1
                 do {
-                    let response = try await client.send(
-                        .s3(
-                            .GET, bucket: bucket, key: key, versionID: version,
-                            headers: [
-                                HTTPHeader("Range", "bytes=\(next)-\(range.upperBound)"),
-                                HTTPHeader("If-Match", "\"\(eTag)\""),
-                            ], timeout: .hours(6)))
-                    guard response.status.code == 206 else {
-                        throw S3ClientError(
-                            "GET s3://\(bucket)/\(key) bytes \(next)-\(range.upperBound) at \(endpointText) answered "
-                                + "\(response.status.code)", status: Int(response.status.code))
-                    }
+                    let response = try await rangedGET(
+                        bucket: bucket, key: key, version: version, eTag: eTag, range: next...range.upperBound,
+                        timeout: .hours(6))
                     for try await buffer in response.body {
                         guard Int64(buffer.readableBytes) <= range.upperBound - next + 1 else {
                             throw S3ClientError(
@@ -283,17 +258,38 @@ public struct S3Client: Sendable {
                         throw S3ClientError("s3://\(bucket)/\(key): the range ended early", status: 500)
                     }
                 } catch {
-                    if let clientError = error as? S3ClientError,
-                        clientError.status.map({ $0 < 500 && $0 != 408 && $0 != 429 }) ?? true
-                    {
-                        throw error
-                    }
-                    guard attempt < maximumAttempts else { throw error }
+                    guard !Self.isFinal(error), attempt < maximumAttempts else { throw error }
                     try await Task.sleep(for: .nanoseconds(initialBackoff.nanoseconds << (attempt - 1)))
                 }
             }
         }
         return total
+    }
+
+    /// A GET of `range` of the object, which must still have `eTag`; anything but 206 is an error.
+    private func rangedGET(
+        bucket: String, key: String, version: String?, eTag: String, range: ClosedRange<Int64>, timeout: TimeAmount
+    ) async throws -> HTTPClientResponse {
+        let response = try await client.send(
+            .s3(
+                .GET, bucket: bucket, key: key, versionID: version,
+                headers: [
+                    HTTPHeader("Range", "bytes=\(range.lowerBound)-\(range.upperBound)"),
+                    HTTPHeader("If-Match", "\"\(eTag)\""),
+                ], timeout: timeout))
+        guard response.status.code == 206 else {
+            throw S3ClientError(
+                "GET s3://\(bucket)/\(key) bytes \(range.lowerBound)-\(range.upperBound) at \(endpointText) answered "
+                    + "\(response.status.code)", status: Int(response.status.code))
+        }
+        return response
+    }
+
+    /// Whether a failed request is not worth repeating: a 4xx (a 412 means the object changed under a resumed
+    /// download) or a failed check. A 5xx, 408, 429, a timeout or a dropped connection is retried.
+    private static func isFinal(_ error: any Error) -> Bool {
+        guard let clientError = error as? S3ClientError else { return false }
+        return clientError.status.map { $0 < 500 && $0 != 408 && $0 != 429 } ?? true
     }
 
     private func retrying<T: Sendable>(_ body: () async throws -> T) async throws -> T {
