@@ -1,4 +1,4 @@
-"""Real `slipway agent` processes against a real `slipway server --dev`, driven with the AWS CLI and boto3.
+"""Real `slipway-agent` processes against a real `slipway server --dev`, driven with the AWS CLI and boto3.
 
 Usage: agent_e2e.py deploy       two deployments to a host: files, hooks, environment, cleanup, log tail
        agent_e2e.py restart      an agent killed in the middle of a hook fails its host at once when restarted
@@ -39,7 +39,7 @@ def agent_binary():
                                                                "slipway-agent")
 
 class Agent:
-    """A `slipway agent` process with its own configuration directory, identity and deployment root."""
+    """A `slipway-agent` process with its own configuration directory, identity and deployment root."""
 
     def __init__(self, instance, work, register=False):
         self.instance = instance

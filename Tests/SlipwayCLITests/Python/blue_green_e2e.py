@@ -1,5 +1,5 @@
 """The ML example released blue/green with a canary, end to end: a real `slipway server --dev` driving a real HAProxy,
-four real `slipway agent` processes running the example's hook scripts, the real AWS CLI, and a client sending
+four real `slipway-agent` processes running the example's hook scripts, the real AWS CLI, and a client sending
 predictions through HAProxy the whole time.
 
   - blue-1 and blue-2 serve v1 (installed by an in-place deployment) in backend model-a;

@@ -1,4 +1,4 @@
-"""`slipway deploy` against a real `slipway server --dev` and a real `slipway agent`.
+"""`slipway deploy` against a real `slipway server --dev` and a real `slipway-agent`.
 
 Usage: deploy_command.py deploy    a directory deployed with --create-missing, the zip's contents, --json, status,
                                    a failing ValidateService with its log tail

@@ -1,4 +1,4 @@
-"""The end-to-end suite: a real `slipway server --dev`, three real `slipway agent` processes (each with its own
+"""The end-to-end suite: a real `slipway server --dev`, three real `slipway-agent` processes (each with its own
 identity, configuration and deployment root) and the real AWS CLI, deploying the ML example of Examples/ml-inference.
 
   1. v1 with OneAtATime: Succeeded, files in place, every instance answers predictions;
@@ -93,7 +93,7 @@ class Host:
         self.server = server
         self.log_path = os.path.join(work, name, "agent.log")
         self.process = None
-        # More `slipway agent` options, set before start().
+        # More `slipway-agent` options, set before start().
         self.arguments = []
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         run([BIN, "agent", "register", "--config-dir", self.config, "--instance-name", name,

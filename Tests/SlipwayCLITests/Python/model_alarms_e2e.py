@@ -1,4 +1,4 @@
-"""A bad model release stopped by its own error rate: a real `slipway server --dev`, two real `slipway agent` processes
+"""A bad model release stopped by its own error rate: a real `slipway server --dev`, two real `slipway-agent` processes
 running the ML example's hooks, a real Prometheus scraping the example services under a steady client, and the AWS
 CLI.
 
