@@ -131,6 +131,16 @@ struct KeptRevisionsTests {
         }
     }
 
+    @Test("a recorded path names a file under the kept archive, past its stripped directory, and never outside it")
+    func recordedPaths() {
+        let kept = KeptRevisions.Kept(
+            archive: URL(fileURLWithPath: "/r/a"), record: .init(identity: nil, stripped: "top", files: [:]))
+        #expect(kept.file("top/model/w.bin")?.path == "/r/a/model/w.bin")
+        for path in ["top/../etc/passwd", "/etc/passwd", "top/a\u{0}b", "other/w.bin", "top/../../x", "top/x/../../y"] {
+            #expect(kept.file(path) == nil, "\(path.debugDescription)")
+        }
+    }
+
     @Test("the tree linker copies modes and links, never follows a link, and leaves nothing behind when it fails")
     func linker() throws {
         defer { try? FileManager.default.removeItem(at: root) }

@@ -99,6 +99,9 @@ package struct KeptRevisions: Sendable {
 
         /// Where the file of entry `path` is on disk.
         func file(_ path: String) -> URL? {
+            // Recorded paths passed the unpack's checks; a path that climbs or starts at the root is refused anyway.
+            let components = path.split(separator: "/", omittingEmptySubsequences: false)
+            guard !path.hasPrefix("/"), !components.contains(".."), !path.contains("\u{0}") else { return nil }
             var relative = Substring(path)
             if let stripped = record.stripped {
                 guard relative.hasPrefix(stripped + "/") else { return nil }

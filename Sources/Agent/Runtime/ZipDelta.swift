@@ -13,9 +13,10 @@ import S3Transfer
 /// is read. Deploying v2 of a model whose weights did not change moves only the changed files.
 ///
 /// The object must keep its ETag through every read (`If-Match`); the entries read are checked against their CRC-32
-/// as they are inflated. A kept file is reused only while its modification time is the one recorded after its unpack,
-/// so one that a hook rewrote in place is fetched again. An entry is taken as unchanged on its path, size, CRC-32 and mode: a changed file that kept
-/// all four (a 1 in 2³² chance for a change that keeps the size) would not be deployed.
+/// as they are inflated. A kept file is reused only while its modification time is the one recorded after its
+/// unpack, so one that a hook rewrote in place is fetched again. An entry is taken as unchanged on its path, size,
+/// CRC-32 and mode: a changed file that kept all four (a 1 in 2³² chance for a change that keeps the size) would
+/// not be deployed.
 package struct ZipDelta {
     /// Smaller files are fetched with their neighbours: a ranged read of its own costs more than it saves.
     static let minimumSize: UInt64 = 256 << 10
