@@ -203,10 +203,11 @@ public struct S3Client: Sendable {
     public func fetch(
         bucket: String, key: String, version: String?, eTag: String, range: ClosedRange<Int64>, limit: Int = 64 << 20
     ) async throws -> [UInt8] {
-        let length = range.upperBound - range.lowerBound + 1
-        guard range.lowerBound >= 0, length <= Int64(limit) else {
-            throw S3ClientError("a ranged read of \(length) bytes is beyond the limit of \(limit)")
+        // Checked in this order so that no range, however wide, overflows the length.
+        guard range.lowerBound >= 0, range.upperBound - range.lowerBound < Int64(limit) else {
+            throw S3ClientError("a ranged read of \(range) is outside the object or beyond the limit of \(limit) bytes")
         }
+        let length = range.upperBound - range.lowerBound + 1
         return try await retrying {
             let response = try await rangedGET(
                 bucket: bucket, key: key, version: version, eTag: eTag, range: range, timeout: .minutes(5))

@@ -107,4 +107,92 @@ struct S3ClientTests {
         }
         #expect(!FileManager.default.fileExists(atPath: server.directory.appendingPathComponent("other.zip").path))
     }
+
+    /// A server with bucket `revisions` holding `content` as `model.zip`, and a client for it.
+    func serverWithObject(_ content: [UInt8]) async throws -> (PlainServer, S3Client) {
+        let server = try PlainServer()
+        let client = S3Client(
+            endpoint: S3Endpoint(url: server.endpoint, region: "us-east-1", credentials: server.credentials))
+        #expect(try await send(client, method: .PUT, bucket: "revisions", body: []) == 200)
+        #expect(try await send(client, method: .PUT, bucket: "revisions", key: "model.zip", body: content) == 200)
+        return (server, client)
+    }
+
+    @Test(
+        "a ranged read returns exactly its bytes; another ETag is refused at once; a read beyond the limit is never sent"
+    )
+    func rangedRead() async throws {
+        let content = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let (server, client) = try await serverWithObject(content)
+        defer { server.stop() }
+        let eTag = md5Hex(content)
+        let tail = try await client.fetch(
+            bucket: "revisions", key: "model.zip", version: nil, eTag: eTag, range: 199_000...199_999)
+        #expect(tail == Array(content[199_000...]))
+        let changed = await #expect(throws: S3ClientError.self) {
+            try await client.fetch(
+                bucket: "revisions", key: "model.zip", version: nil, eTag: String(repeating: "0", count: 32),
+                range: 0...9)
+        }
+        #expect(changed?.status == 412)
+        for range: ClosedRange<Int64> in [0...(64 << 20), -5...10, 0...Int64.max - 1, -1...Int64.max, Int64.min...0] {
+            let refused = await #expect(throws: S3ClientError.self) {
+                try await client.fetch(bucket: "revisions", key: "model.zip", version: nil, eTag: eTag, range: range)
+            }
+            #expect(refused?.status == nil, "\(range) reached the server")
+        }
+    }
+
+    @Test("ranges download into a file at their offsets and nothing else is written; a consumer's error is final")
+    func rangesAndConsumerErrors() async throws {
+        let content = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 11 &+ 3) }
+        let (server, client) = try await serverWithObject(content)
+        defer { server.stop() }
+        let eTag = md5Hex(content)
+        let file = server.directory.appendingPathComponent("sparse")
+        let fd = open(file.path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
+        #expect(fd >= 0)
+        #expect(ftruncate(fd, off_t(content.count)) == 0)
+        let received = try await client.download(
+            bucket: "revisions", key: "model.zip", version: nil, eTag: eTag, ranges: [0...999, 250_000...299_999],
+            into: fd)
+        close(fd)
+        #expect(received == 51_000)
+        let written = [UInt8](try Data(contentsOf: file))
+        #expect(Array(written[0..<1000]) == Array(content[0..<1000]))
+        #expect(Array(written[250_000...]) == Array(content[250_000...]))
+        #expect(written[1000..<250_000].allSatisfy { $0 == 0 })
+
+        struct Full: Error {}
+        let calls = Counter()
+        await #expect(throws: Full.self) {
+            try await client.stream(bucket: "revisions", key: "model.zip", version: nil, expectedETag: eTag) { _ in
+                calls.increment()
+                throw Full()
+            }
+        }
+        #expect(calls.value == 1, "a consumer's failure was retried")
+        // Streamed whole, the bytes arrive once each, in order, and the MD5 is checked against the ETag.
+        let collected = Collected()
+        let object = try await client.stream(
+            bucket: "revisions", key: "model.zip", version: nil, expectedETag: eTag
+        ) { collected.append(Array($0.readableBytesView)) }
+        #expect(object.size == Int64(content.count) && collected.bytes == content)
+    }
+}
+
+/// Counts calls from a `@Sendable` closure.
+private final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.withLock { count } }
+    func increment() { lock.withLock { count += 1 } }
+}
+
+/// Bytes gathered from a `@Sendable` closure.
+private final class Collected: @unchecked Sendable {
+    private let lock = NSLock()
+    private var gathered: [UInt8] = []
+    var bytes: [UInt8] { lock.withLock { gathered } }
+    func append(_ more: [UInt8]) { lock.withLock { gathered += more } }
 }

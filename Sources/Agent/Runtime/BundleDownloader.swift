@@ -118,14 +118,8 @@ public struct BundleDownloader: Sendable {
             try await client.stream(bucket: bucket, key: key, version: version, expectedETag: eTag) { buffer in
                 guard await pipe.send(buffer) else { throw CancellationError() }
             }
-        } catch is CancellationError {
-            throw CancellationError()
         } catch let error as S3ClientError {
-            if let eTag, error.description.contains("ETag") {
-                throw AgentError(
-                    "Expected deployment artifact bundle etag \(eTag) but was actually something else: \(error)")
-            }
-            throw AgentError("cannot download s3://\(bucket)/\(key) from \(endpoint): \(error)")
+            throw Self.failure(error, bucket: bucket, key: key, endpoint: endpoint, eTag: eTag)
         }
     }
 
@@ -136,12 +130,19 @@ public struct BundleDownloader: Sendable {
         do {
             try await client.download(bucket: bucket, key: key, version: version, expectedETag: eTag, to: destination)
         } catch let error as S3ClientError {
-            if let eTag, error.description.contains("ETag") {
-                throw AgentError(
-                    "Expected deployment artifact bundle etag \(eTag) but was actually something else: \(error)")
-            }
-            throw AgentError("cannot download s3://\(bucket)/\(key) from \(endpoint): \(error)")
+            throw Self.failure(error, bucket: bucket, key: key, endpoint: endpoint, eTag: eTag)
         }
+    }
+
+    /// A failed S3 download as the agent reports it: the stock agent's words for an ETag that does not match.
+    private static func failure(_ error: S3ClientError, bucket: String, key: String, endpoint: String, eTag: String?)
+        -> AgentError
+    {
+        if let eTag, error.description.contains("ETag") {
+            return AgentError(
+                "Expected deployment artifact bundle etag \(eTag) but was actually something else: \(error)")
+        }
+        return AgentError("cannot download s3://\(bucket)/\(key) from \(endpoint): \(error)")
     }
 
     /// Downloads the tarball or zipball of `commit` (following GitHub's redirect to its code-load host).

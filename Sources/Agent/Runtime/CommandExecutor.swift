@@ -141,7 +141,6 @@ public struct CommandExecutor: Sendable {
                 let linked = try await runOnOwnThread { try TreeLinker.linkTree(kept.archive, to: archive) }
                 var record = kept.record
                 record.identity = identity
-                try KeptRevisions.remember(record, in: deployment)
                 logger.info(
                     "reused the revision already on this host",
                     metadata: [
@@ -150,7 +149,7 @@ public struct CommandExecutor: Sendable {
                         "files": "\(linked.files)", "cloned": "\(linked.cloned)", "linked": "\(linked.linked)",
                         "bytes": "\(linked.bytes)",
                     ])
-                return try recordMostRecentInstall(spec, deployment: deployment)
+                return try finish(spec, deployment: deployment, record: record)
             } catch {
                 logger.warning(
                     "cannot reuse the revision already on this host; downloading it",
@@ -171,10 +170,9 @@ public struct CommandExecutor: Sendable {
                 metadata: [
                     "deployment": "\(spec.deploymentID)", "entries": "\(summary.entries)", "bytes": "\(summary.bytes)",
                 ])
-            try KeptRevisions.remember(
-                KeptRevisions.Record(identity: identity, stripped: summary.strippedDirectory, files: [:]),
-                in: deployment)
-            return try recordMostRecentInstall(spec, deployment: deployment)
+            return try finish(
+                spec, deployment: deployment,
+                record: KeptRevisions.Record(identity: identity, stripped: summary.strippedDirectory, files: [:]))
         }
         let source: URL
         let type: BundleType
@@ -218,13 +216,15 @@ public struct CommandExecutor: Sendable {
         if source == bundle { try? FileManager.default.removeItem(at: bundle) }
         let files = KeptRevisions.Kept.stamped(
             summary.zipFiles, archive: archive, stripped: summary.strippedDirectory)
-        try KeptRevisions.remember(
-            KeptRevisions.Record(identity: identity, stripped: summary.strippedDirectory, files: files),
-            in: deployment)
-        try recordMostRecentInstall(spec, deployment: deployment)
+        try finish(
+            spec, deployment: deployment,
+            record: KeptRevisions.Record(identity: identity, stripped: summary.strippedDirectory, files: files))
     }
 
-    private func recordMostRecentInstall(_ spec: DeploymentSpec, deployment: URL) throws {
+    /// The revision is whole in `deployment`: its record makes it reusable, and it is the group's most recent
+    /// install.
+    private func finish(_ spec: DeploymentSpec, deployment: URL, record: KeptRevisions.Record) throws {
+        try KeptRevisions.remember(record, in: deployment)
         try DeploymentLayout.makePrivateDirectory(layout.instructionsDirectory)
         try Data(deployment.path.utf8).write(
             to: layout.mostRecentInstallFile(spec.deploymentGroupID), options: .atomic)

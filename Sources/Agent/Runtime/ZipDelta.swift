@@ -76,7 +76,7 @@ package struct ZipDelta {
         client: S3Client, bucket: String, key: String, version: String?, eTag: String, size: Int64,
         kept: [KeptRevisions.Kept], maximumEntries: Int
     ) async throws -> Plan? {
-        guard size > 22, kept.contains(where: { !$0.record.files.isEmpty }) else { return nil }
+        guard size > 22 else { return nil }
         let tailLength = min(size, ZipDirectory.tailLength)
         let tail = try await client.fetch(
             bucket: bucket, key: key, version: version, eTag: eTag, range: (size - tailLength)...(size - 1))
