@@ -209,6 +209,8 @@ package struct DeploymentDriver: Sendable {
     /// on deployments stored by a version of Slipway that kept offers in other records) and queues their open
     /// traffic requests again.
     package func resume(now: Date) async throws {
+        let listed = try await store.write { try $0.buildDeploymentListings() }
+        if listed > 0 { logger.info("listed the stored deployments", metadata: ["deployments": "\(listed)"]) }
         try await transaction(now: now) { run in
             try run.resume()
         }

@@ -253,6 +253,7 @@ struct DriverTransaction {
         guard let working = deployments[id] else { return }
         var deployment = working.deployment
         deployments[id] = nil  // the one copy, so that marking its hosts saved does not copy them
+        let listed = deployment.token == nil ? nil : DeploymentListing(deployment.record)
         let shownChanged = deployment.record.show(deployment.machine)
         let changes = deployment.machine.takeStatusChanges()
         DeploymentMetrics.record(deployment.machine, statusBefore: working.statusBefore, changes: changes)
@@ -261,6 +262,7 @@ struct DriverTransaction {
         if shownChanged || deployment.token == nil {
             try deployment.record.keepSpecificationText()
             try tx.put(.deployment, scope: "", name: id, document: RecordCoding.encode(deployment.record))
+            try tx.updateListing(of: deployment.record, before: listed)
         }
         let token = UniqueIDs.make()
         try tx.put(.deploymentState, scope: "", name: id, document: Data(token.utf8))

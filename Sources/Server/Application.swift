@@ -89,14 +89,16 @@ public func buildApplication(
                 credentials: Credentials(accessKeyId: $0.accessKeyID, secretAccessKey: $0.secretAccessKey),
                 http: outbound)
         })
+    let codeDeploy = makeCodeDeployAPI()
+    let revisions = makeRevisionLocator(artifacts: artifacts, configuration: configuration)
     let responder = SlipwayResponder(
         store: store, region: configuration.region, accountID: configuration.accountID,
         authenticator: authenticator,
-        codeDeploy: makeCodeDeployAPI(),
+        codeDeploy: codeDeploy,
         commands: CommandAPI(
             store: store, deployments: deployments, signer: signer,
             pollHold: .milliseconds(Int(configuration.pollHold * 1000))),
-        revisions: makeRevisionLocator(artifacts: artifacts, configuration: configuration),
+        revisions: revisions,
         s3: S3API(
             artifacts: artifacts, authenticator: authenticator, accountID: configuration.accountID, clock: clock,
             instanceScope: InstanceScope(store: store, readablePrefixes: configuration.agentReadablePrefixes)),
@@ -104,6 +106,10 @@ public func buildApplication(
             store: store, authenticator: authenticator, names: snsNames, certificatePEM: snsSigner.certificatePEM,
             clock: clock),
         metrics: configuration.metricsRegistry.map { MetricsExport(registry: $0, token: configuration.metricsToken) },
+        console: Console(
+            store: store, sessions: ConsoleSessions(store: store, authenticator: authenticator), codeDeploy: codeDeploy,
+            deployments: deployments, revisions: revisions, region: configuration.region,
+            accountID: configuration.accountID, clock: clock),
         clock: clock)
     // S3 uploads send `Expect: 100-continue`; Hummingbird does not answer it by itself.
     let connections = ConnectionCounter()

@@ -11,6 +11,7 @@ import Store
 /// | request | served by |
 /// |---|---|
 /// | `GET /healthz` | health, no authentication |
+/// | `/ui/…`, and a browser's `GET /` | the web console (`Console/`), signed in with a session cookie |
 /// | `POST /` + `X-Amz-Target: CodeDeploy_20141006.<Op>` | the CodeDeploy API |
 /// | `POST /` + `X-Amz-Target: CodeDeployCommandService…` | the agent command API (`Commands/`) |
 /// | `POST /` + `X-Amz-Target: Slipway_20261127.GetLifecycleEventLog` | a lifecycle event's full log (`Commands/`) |
@@ -41,6 +42,8 @@ struct SlipwayResponder: HTTPResponder {
     let sns: SNSAPI
     /// `GET /metrics`, when the server exports metrics.
     let metrics: MetricsExport?
+    /// The web console under `/ui/`.
+    let console: Console
     let clock: @Sendable () -> Date
 
     var arns: ARNs { ARNs(region: region, accountID: accountID) }
@@ -57,6 +60,12 @@ struct SlipwayResponder: HTTPResponder {
         }
         if request.method == .get && request.uri.path == "/metrics" { return await exportMetrics(request) }
         let started = ContinuousClock.now
+        if Console.accepts(request) {
+            let response = await console.respond(to: request, logger: context.logger)
+            ServerMetrics.request(
+                protocol: "console", operation: request.method.rawValue, status: response.status.code, started: started)
+            return response
+        }
         let (response, name, operation) = try await route(request, context: context)
         ServerMetrics.request(
             protocol: name, operation: operation, status: response.status.code, started: started)
