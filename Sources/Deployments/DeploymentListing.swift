@@ -32,6 +32,19 @@ package struct DeploymentListing: Codable, Sendable, Hashable {
     package var rollbackOf: String?
     package var rolledBackBy: String?
 
+    /// A listing of the members a list filters on, the rest empty.
+    package init(
+        id: String, application: String, group: String, groupId: String, status: CodeDeploy.DeploymentStatus?,
+        createTime: Date?
+    ) {
+        self.id = id
+        self.application = application
+        self.group = group
+        self.groupId = groupId
+        self.status = status
+        self.createTime = createTime
+    }
+
     package init(_ record: DeploymentRecord) {
         let info = record.info
         id = record.id
@@ -86,7 +99,7 @@ package struct DeploymentListing: Codable, Sendable, Hashable {
         return String(repeating: "0", count: max(0, 15 - digits.count)) + digits
     }
 
-    var name: String { Self.name(createTime: createTime, id: id) }
+    package var name: String { Self.name(createTime: createTime, id: id) }
 }
 
 extension StoreWriter {
@@ -161,7 +174,7 @@ extension StoreReader {
         var found: [DeploymentListing] = []
         var scanned = 0
         while found.count < size && scanned < scanLimit {
-            let batch = min(max(size * 4, 100), 1000)
+            let batch = min(max(size * 4, 100), 1000, scanLimit - scanned)
             let page = try list(DeploymentListing.self, .deploymentListing, scope: scope, after: cursor, limit: batch)
             for (name, listing) in page {
                 scanned += 1

@@ -74,11 +74,10 @@ struct Console: Sendable {
             }
             return try await route(segments, context: context)
         } catch let error as AWSJSONError {
-            let status = HTTPResponse.Status(code: error.status)
-            return errorPage(status, error.type, error.message, context: nil)
+            return errorPage(Self.status(of: error), error.type, error.message, context: nil)
         } catch let error as DeploymentError {
             let aws = error.awsError
-            return errorPage(HTTPResponse.Status(code: aws.status), aws.type, aws.message, context: nil)
+            return errorPage(Self.status(of: aws), aws.type, aws.message, context: nil)
         } catch let error as ConsoleError {
             return errorPage(error.status, error.title, error.message, context: nil)
         } catch {
@@ -194,6 +193,11 @@ struct Console: Sendable {
     }
 
     // MARK: Responses
+
+    /// The API's answer as a page's status: what does not exist is a 404 to a browser.
+    static func status(of error: AWSJSONError) -> HTTPResponse.Status {
+        error.type.hasSuffix("DoesNotExistException") ? .notFound : HTTPResponse.Status(code: error.status)
+    }
 
     private func cookie(_ request: Request) -> String? { request.cookies[ConsoleSessions.cookieName]?.value }
 

@@ -36,6 +36,7 @@ enum ConsoleAssets {
               applyDeployment(update);
               if (update.finished) { source.close(); }
             });
+            source.addEventListener("end", function () { source.close(); });
           }
 
           function applyDeployment(update) {

@@ -41,6 +41,11 @@ extension Console {
         let resumeFrom = context.request.headers[HTTPField.Name("Last-Event-ID")!]
         let interval = updateInterval
         return Self.eventStream { send in
+            // A browser that saw the end already is told so, and stops asking.
+            if first.record.isFinished && resumeFrom == first.token {
+                try await send(Self.event("end", id: first.token, data: Data("{}".utf8)))
+                return
+            }
             var sentToken = resumeFrom == first.token ? first.token : nil
             var sentHosts: [HostLifecycle] = []
             var sentAxis: TimelineAxis? = nil
