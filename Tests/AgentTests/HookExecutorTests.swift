@@ -88,6 +88,35 @@ struct HookExecutorTests {
         #expect(stdout < bodies.firstIndex(of: "[stdout]no newline")!)
     }
 
+    @Test("the running event's log can be read while its script runs, and is let go when the event ends")
+    func liveLog() async throws {
+        let sandbox = try HookSandbox()
+        defer { sandbox.remove() }
+        try sandbox.script("slow.sh", "echo first\necho warning >&2\nsleep 2\necho last")
+        let live = LiveEventLog()
+        #expect(live.snapshot == nil)
+        let run = Task {
+            await Self.quick.run(
+                scripts: [HookScript(location: "slow.sh", timeout: 10)], revisionDirectory: sandbox.revision,
+                environment: Self.environment, logFile: sandbox.logFile, live: live)
+        }
+        var seen: (text: String, appended: Int)? = nil
+        for _ in 0..<150 {
+            if let snapshot = live.snapshot, snapshot.text.contains("[stderr]warning") {
+                seen = snapshot
+                break
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let during = try #require(seen, "the first lines never showed while the script ran")
+        #expect(during.text.contains("[stdout]first"))
+        #expect(!during.text.contains("[stdout]last"))
+        let result = await run.value
+        #expect(result.succeeded)
+        #expect(result.eventLog.contains("[stdout]last"))
+        #expect(live.snapshot == nil)
+    }
+
     @Test("a missing script fails with code 1 and names its absolute path")
     func missingScript() async throws {
         let sandbox = try HookSandbox()

@@ -64,7 +64,8 @@ public struct HookExecutor: Sendable {
         scripts: [HookScript],
         revisionDirectory: URL,
         environment: HookEnvironment,
-        logFile: URL
+        logFile: URL,
+        live: LiveEventLog? = nil
     ) async -> HookResult {
         // The stock agent opens no log for an event without scripts.
         guard !scripts.isEmpty else {
@@ -79,7 +80,11 @@ public struct HookExecutor: Sendable {
                 message: "Unable to open the script log at \(logFile.path): "
                     + ((error as? AgentError)?.description ?? error.localizedDescription))
         }
-        defer { log.close() }
+        live?.attach(log)
+        defer {
+            live?.attach(nil)
+            log.close()
+        }
         var warnings: [String] = []
         func warn(_ text: String) {
             warnings.append(text)

@@ -27,6 +27,9 @@ final class HookScriptLog: Sendable {
         var writeError: String?
     }
 
+    /// How many bytes of lines were appended so far (kept or not): it grows with every entry.
+    var appendedBytes: Int { state.withLock { $0.lines.count + $0.droppedLineBytes } }
+
     private let state: Mutex<State>
     let path: String
 
@@ -160,4 +163,21 @@ final class HookScriptLog: Sendable {
 /// `close(2)`, out of reach by its plain name inside types that have a `close()` of their own.
 func closeDescriptor(_ descriptor: Int32) {
     _ = close(descriptor)
+}
+
+/// The log of the lifecycle event that runs now, if it has scripts: the agent uploads it while the event runs, so
+/// that its output can be followed from the server before the event ends.
+public final class LiveEventLog: Sendable {
+    private let current = Mutex<HookScriptLog?>(nil)
+
+    public init() {}
+
+    func attach(_ log: HookScriptLog?) { current.withLock { $0 = log } }
+
+    /// The event's log so far and how many bytes were ever appended to it (which tells a new line from none); nil
+    /// when no event with scripts runs.
+    public var snapshot: (text: String, appended: Int)? {
+        guard let log = current.withLock({ $0 }) else { return nil }
+        return (log.eventLog, log.appendedBytes)
+    }
 }

@@ -14,6 +14,8 @@ package struct AgentRunner<Service: CommandService>: Sendable {
     let waitBetweenRuns: Duration
     /// How often a running command reports that it is alive.
     let heartbeatInterval: Duration
+    /// How often a running event's log is uploaded while it grows.
+    var logUploadInterval: Duration = .seconds(2)
     /// How long a stop waits for the running command before it is ended.
     let stopGrace: Duration
     /// How long a command's result is offered to a server that cannot take it.
@@ -229,6 +231,17 @@ package struct AgentRunner<Service: CommandService>: Sendable {
                     if let status = try? await service.update(commandID), status == .failed || status == .succeeded {
                         return .failure("the server ended the command (the deployment was stopped or timed out)")
                     }
+                }
+                return nil
+            }
+            group.addTask {
+                // The event's output so far, each time it grew: the console shows it while the event runs.
+                var uploaded = 0
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: logUploadInterval)
+                    if Task.isCancelled { return nil }
+                    guard let (text, appended) = executor.liveLog.snapshot, appended != uploaded else { continue }
+                    if (try? await service.uploadLog(commandID, log: text)) != nil { uploaded = appended }
                 }
                 return nil
             }

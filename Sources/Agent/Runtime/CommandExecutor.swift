@@ -72,6 +72,8 @@ public struct CommandExecutor: Sendable {
     /// The most a group's kept revisions may take on disk; nil: only `maxRevisions` limits them.
     public var revisionDiskBudget: Int64?
     let hooks: HookExecutor
+    /// The running event's log, which the runner uploads while the event runs.
+    package let liveLog = LiveEventLog()
     let unpacker: BundleUnpacker
     let downloader: BundleDownloader
     let logger: Logger
@@ -312,7 +314,7 @@ public struct CommandExecutor: Sendable {
             bundle: spec.bundleVariables)
         let result = await hooks.run(
             scripts: scripts, revisionDirectory: archive,
-            environment: environment, logFile: layout.scriptsLog(spec))
+            environment: environment, logFile: layout.scriptsLog(spec), live: liveLog)
         try Task.checkCancellation()
         return CommandOutcome(result)
     }
