@@ -86,6 +86,11 @@ enum ConsoleAssets {
                   const atEnd = window.innerHeight + window.scrollY >= document.body.scrollHeight - 4;
                   log.innerHTML = text;
                   filterLog();
+                  const badge = document.querySelector("#event-status .status");
+                  if (badge && status) {
+                    badge.textContent = status;
+                    badge.className = "status status-" + status.toLowerCase();
+                  }
                   if (atEnd) { window.scrollTo(0, document.body.scrollHeight); }
                   if (status === "InProgress" || status === "Pending") { setTimeout(poll, 1000); }
                 });
@@ -125,7 +130,7 @@ enum ConsoleAssets {
         button { font: inherit; padding: 5px 12px; border: 1px solid var(--line); border-radius: 6px; background: #f6f8fa; cursor: pointer; }
         button.danger { color: #fff; background: var(--bad); border-color: var(--bad); }
         .timeline .track { width: 45%; min-width: 160px; } .track svg { width: 100%; height: 14px; display: block; background: #f6f8fa; }
-        .ev-succeeded { fill: var(--ok); } .ev-failed { fill: var(--bad); } .ev-inprogress { fill: var(--run); }
+        .ev { stroke: #fff; stroke-width: 1px; vector-effect: non-scaling-stroke; } .ev-succeeded { fill: var(--ok); } .ev-failed { fill: var(--bad); } .ev-inprogress { fill: var(--run); }
         .ev-skipped, .ev-pending { fill: var(--skip); } .ev-unknown { fill: var(--wait); }
         tr.host-failed th { color: var(--bad); } .label { font-size: 0.8em; color: var(--muted); border: 1px solid var(--line); padding: 0 4px; }
         ol.events { margin: 4px 0; padding-left: 18px; } .note, .empty, .hint { color: var(--muted); }

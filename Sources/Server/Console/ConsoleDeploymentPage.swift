@@ -14,6 +14,15 @@ extension Console {
         var hosts: [HostLifecycle]
         /// The stored state's token: it changes with every save of the deployment.
         var token: String
+
+        /// Whether the page can change no more: the deployment ended, and a rollback it asked for is linked.
+        var settled: Bool {
+            let rollback = record.info.rollbackInfo
+            let awaitsRollback =
+                rollback?.rollbackMessage != nil && rollback?.rollbackDeploymentId == nil
+                && rollback?.rollbackTriggeringDeploymentId == nil
+            return record.isFinished && !awaitsRollback
+        }
     }
 
     /// The deployment with its hosts, once the principal may see it (`codedeploy:GetDeployment` on its group, as
@@ -56,7 +65,7 @@ extension Console {
             </table></div>
             </section>
             """
-        let live = view.record.isFinished ? nil : ConsolePath.deployment(id) + "/events"
+        let live = view.settled ? nil : ConsolePath.deployment(id) + "/events"
         return Self.html(ConsoleLayout.page(title: id, context: context, body: body, live: live))
     }
 
@@ -335,11 +344,12 @@ extension Console {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         let lines = Self.logLines(text)
+        let shown: HTML = log == nil ? Self.noFullLog : lines
         if query["fragment"] != nil {
             var headers: HTTPFields = [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"]
             headers[HTTPField.Name("X-Slipway-Event-Status")!] = status
             Self.securityHeaders(&headers)
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: lines.text)))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: shown.text)))
         }
         let diagnostics = eventRecord?.diagnostics
         let diagnosticsSection: HTML =
@@ -363,7 +373,7 @@ extension Console {
             : .empty
         let body: HTML = """
             <nav class="crumbs" aria-label="Breadcrumb"><a href="\(ConsolePath.deployment(id))">\(id)</a> / \(instance) / \(event)</nav>
-            <h1>\(event) on \(instance) \(ConsoleLayout.status(status))</h1>
+            <h1>\(event) on \(instance) <span id="event-status">\(ConsoleLayout.status(status))</span></h1>
             \(diagnosticsSection)
             <div class="log-tools">
             <label for="log-search">Search the log</label>
@@ -372,11 +382,14 @@ extension Console {
             <a href="\(ConsolePath.log(deployment: id, instance: instance, event: event))?download=1" download>Download</a>
             </div>
             <p class="legend"><span class="stream-stdout">stdout</span> <span class="stream-stderr">stderr</span>\(running ? " · updating while the event runs" : "")</p>
-            <div id="log"\(live)>\(lines)</div>
-            \(log == nil ? "<p class=\"empty\">No full log: the event has not run here, had no scripts, or its agent does not upload logs (the stock agent does not).</p>" as HTML : .empty)
+            <div id="log"\(live)>\(shown)</div>
             """
         return Self.html(ConsoleLayout.page(title: "\(event) on \(instance)", context: context, body: body))
     }
+
+    static let noFullLog: HTML = """
+        <p class="empty">No full log: the event has not run here yet, had no scripts, or its agent does not upload logs (the stock agent does not).</p>
+        """
 
     /// A log as a list of lines, each marked with the stream it came from (the agent writes `[stdout]` or
     /// `[stderr]` after each line's timestamp).

@@ -27,6 +27,7 @@ extension Console {
         var rows: [Row]
         var full: Bool
         var axis: String
+        /// Nothing more will change: the browser may close the stream.
         var finished: Bool
 
         struct Row: Encodable {
@@ -42,7 +43,7 @@ extension Console {
         let interval = updateInterval
         return Self.eventStream { send in
             // A browser that saw the end already is told so, and stops asking.
-            if first.record.isFinished && resumeFrom == first.token {
+            if first.settled && resumeFrom == first.token {
                 try await send(Self.event("end", id: first.token, data: Data("{}".utf8)))
                 return
             }
@@ -67,18 +68,22 @@ extension Console {
                     }
                     let update = DeploymentUpdate(
                         head: deploymentHead(view, context).text, rows: rows, full: full, axis: axis.key,
-                        finished: view.record.isFinished)
+                        finished: view.settled)
                     try await send(Self.event("update", id: view.token, data: try JSONEncoder().encode(update)))
                     lastSend = .now
                     sentToken = view.token
                     sentHosts = view.hosts
                     sentAxis = axis
-                    if view.record.isFinished { return }
+                    if view.settled { return }
                 } else if lastSend.duration(to: .now) > Self.keepAlive {
                     try await send(": waiting\n\n")
                     lastSend = .now
                 }
                 try await Task.sleep(for: interval)
+            }
+            // A deployment that ended long ago and never linked the rollback it asked for: nothing more will come.
+            if !Task.isCancelled, let record = try await store.read({ try $0.deployment(id) }), record.isFinished {
+                try await send(Self.event("end", id: sentToken ?? "", data: Data("{}".utf8)))
             }
         }
     }

@@ -38,6 +38,7 @@ enum ConsoleLayout {
             <meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
             <title>\(title) · Slipway</title>
+            <link rel="icon" href="data:,">
             <link rel="stylesheet" href="/ui/static/console.css">
             <script src="/ui/static/console.js" defer></script>
             </head>
