@@ -23,6 +23,8 @@ package struct DeploymentListing: Codable, Sendable, Hashable {
     package var startTime: Date?
     package var completeTime: Date?
     package var creator: CodeDeploy.DeploymentCreator?
+    /// Who asked for it (``DeploymentRecord/createdBy``).
+    package var createdBy: String?
     /// The first 200 characters of the description.
     package var description: String?
     /// The revision in a few words: `s3://bucket/key`, `repository@commit`, or the AppSpec's SHA-256.
@@ -56,6 +58,7 @@ package struct DeploymentListing: Codable, Sendable, Hashable {
         startTime = info.startTime
         completeTime = info.completeTime
         creator = info.creator
+        createdBy = record.createdBy
         description = info.description.map { String($0.prefix(200)) }
         revision = info.revision.map(Self.summary)
         errorCode = info.errorInformation?.code?.rawValue

@@ -32,6 +32,8 @@ package struct DeploymentPlan: Sendable {
     package var overrideAlarmConfiguration: CodeDeploy.AlarmConfiguration?
     /// The group's bake time (its `slipway:bake-time` tag), read by the caller; `nil`: none.
     package var bakeTime: TimeInterval?
+    /// Who asked for the deployment (an IAM user's name, or a built-in role's key); `nil` for a rollback.
+    package var createdBy: String?
 
     package init(
         applicationName: String, group: CodeDeploy.DeploymentGroupInfo, configName: String?,
@@ -155,6 +157,7 @@ package struct DeploymentPlan: Sendable {
             specification: try specification(
                 id: id, groupName: groupName, groupId: groupId, blueGreen: isBlueGreen))
         if let triggers = group.triggerConfigurations, !triggers.isEmpty { record.triggers = triggers }
+        record.createdBy = createdBy
         record.show(machine)
         return (record, machine)
     }

@@ -67,9 +67,12 @@ package struct DeploymentRecord: Codable, Sendable, JSONWritable {
     /// The group's `triggerConfigurations` when the deployment was created (nil: none), for its notifications:
     /// like the rest of the group, a later change does not reach a deployment under way.
     package var triggers: [CodeDeploy.TriggerConfig]?
+    /// Who asked for the deployment (``DeploymentPlan/createdBy``); `nil` for a rollback and for deployments made
+    /// before Slipway kept it.
+    package var createdBy: String?
 
     private enum CodingKeys: String, CodingKey {
-        case info, progress, deploymentGroupId, specification, triggers
+        case info, progress, deploymentGroupId, specification, triggers, createdBy
     }
 
     package init(
@@ -100,6 +103,7 @@ package struct DeploymentRecord: Codable, Sendable, JSONWritable {
         output.member("progress", progress, in: &object)
         output.member("deploymentGroupId", deploymentGroupId, in: &object)
         output.member("triggers", triggers, in: &object)
+        output.member("createdBy", createdBy, in: &object)
         // Kept by `keepSpecificationText()` before a save; encoding a struct of strings does not fail.
         if let json = try? specificationText() {
             output.member("specification", rawJSON: json, in: &object)
@@ -221,11 +225,14 @@ package struct LiveDeploymentRecord: Codable, Sendable, Hashable, JSONReadable, 
 }
 
 /// An instance's history in one deployment group: the basis of instance and revision health.
-struct InstanceGroupState: Codable, Sendable {
+package struct InstanceGroupState: Codable, Sendable {
     /// Whether the last deployment that changed the instance succeeded on it.
-    var lastDeploymentSucceeded: Bool
+    package var lastDeploymentSucceeded: Bool
     /// The revision (``RevisionKey``) it last received successfully.
     var revisionKey: String?
+    /// That deployment and when it ended (kept since the console shows them; absent in older records).
+    package var lastDeploymentId: String?
+    package var lastDeploymentTime: Date?
 }
 
 extension StoreReader {

@@ -388,6 +388,8 @@ struct DriverTransaction {
                 try tx.get(InstanceGroupState.self, .instanceGroupState, scope: groupId, name: host.instanceName)
                 ?? InstanceGroupState(lastDeploymentSucceeded: false)
             state.lastDeploymentSucceeded = host.status == .succeeded
+            state.lastDeploymentId = id
+            state.lastDeploymentTime = now
             // A blue/green original host only gave its traffic up: its revision did not change.
             if host.status == .succeeded && host.installed { state.revisionKey = revisionKey }
             try tx.set(state, .instanceGroupState, scope: groupId, name: host.instanceName)

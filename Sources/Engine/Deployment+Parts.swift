@@ -46,3 +46,9 @@ extension Deployment {
         self.index = FleetIndex(hosts, saved: true)
     }
 }
+
+extension Deployment.Progress {
+    /// The share of requests, in percent, that a blue/green deployment with a traffic split sends to its replacement
+    /// hosts now; `nil` before its first shift and without a split.
+    public var replacementTrafficPercent: Int? { replacementShare }
+}

@@ -34,6 +34,13 @@ public struct Principal: Sendable, Hashable {
         self.instanceHost = instanceHost
     }
 
+    /// Who the principal is, in a few words for people: an IAM user's name, or a built-in role's key.
+    public var displayName: String {
+        if let userName { return userName }
+        if let role { return "\(role.rawValue) key \(accessKeyId)" }
+        return arn
+    }
+
     /// Whether the principal may poll, fetch and report commands of the host `host` through the agent command API.
     public func mayActFor(host: String) -> Bool {
         actsForAnyHost || host == instanceHost

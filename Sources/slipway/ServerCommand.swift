@@ -302,7 +302,9 @@ struct ServerCommand: AsyncParsableCommand {
                 let endpointHost = host == "0.0.0.0" ? "127.0.0.1" : (host.contains(":") ? "[\(host)]" : host)
                 let endpoint = "\(scheme)://\(endpointHost):\(boundPort)"
                 guard isDev, let devKey else {
-                    printToStandardOutput("Slipway is serving the CodeDeploy API at \(endpoint) (region \(region)).")
+                    printToStandardOutput(
+                        "Slipway is serving the CodeDeploy API at \(endpoint) (region \(region)); its console is at "
+                            + "\(endpoint)/ui/.")
                     return
                 }
                 do {
@@ -327,6 +329,9 @@ struct ServerCommand: AsyncParsableCommand {
                     Point the AWS CLI and boto3 at it:
 
                     \(dev.exportLines(endpoint: endpoint, region: region, tls: scheme == "https").map { "  " + $0 }.joined(separator: "\n"))
+
+                    Watch and steer deployments in the console: \(endpoint)/ui/
+                    (sign in with the access key id and secret of the profile, in \(dev.credentialsFile.path)).
 
                     \(runAgent ? Self.agentLines : "")Then try:
 

@@ -369,6 +369,45 @@ struct ConsoleTests {
                 "/ui/deployments/\(id)/events", headers: [HTTPField.Name("Last-Event-ID")!: String(id0)])
             #expect(resumed.text.contains("event: end"))
             #expect(!resumed.text.contains("event: update"))
+            // Who made it, and each instance's last deployment with its outcome.
+            #expect(try await browser.get("/ui/deployments/\(id)").text.contains("by admin key \(admin.accessKeyId)"))
+            let instances = try await browser.get("/ui/instances").text
+            #expect(
+                instances.contains(
+                    "<a href=\"/ui/deployments/\(id)\">\(id)</a> <span class=\"status status-succeeded\">"))
+        }
+    }
+
+    @Test(
+        "a blue/green deployment shows its two fleets; Continue and Terminate now from the page move it on, each offered only while it waits"
+    )
+    func blueGreen() async throws {
+        try await TestServer.withAdmin { server, client, admin in
+            try await BlueGreenHandlerTests.prepare(
+                client, as: admin, configuration: BlueGreenHandlerTests.waitForContinue)
+            let blue = try await server.key(.agent, instanceName: "blue-1")
+            let green = try await server.key(.agent, instanceName: "green-1")
+            let created = try await BlueGreenHandlerTests.createDeployment(client, as: admin)
+            let id = try #require(created.json?["deploymentId"] as? String, "\(created.text)")
+            _ = try await BlueGreenHandlerTests.runCommands(of: "green-1", client, as: green)
+            var browser = ConsoleBrowser(client: client)
+            _ = try await browser.signIn(admin)
+            var page = try await browser.get("/ui/deployments/\(id)")
+            #expect(page.text.contains("Original fleet (blue)</dt><dd>1 hosts"))
+            #expect(page.text.contains("Replacement fleet (green)</dt><dd>1 hosts (1 Ready)"))
+            #expect(page.text.contains("/continue\""))
+            #expect(!page.text.contains("/skip-termination-wait\""))
+            let continued = try await browser.post("/ui/deployments/\(id)/continue", [("csrf", page.csrf ?? "")])
+            #expect(continued.status == 303)
+            _ = try await BlueGreenHandlerTests.runCommands(of: "green-1", client, as: green)
+            _ = try await BlueGreenHandlerTests.runCommands(of: "blue-1", client, as: blue)
+            page = try await browser.get("/ui/deployments/\(id)")
+            #expect(!page.text.contains("/continue\""))
+            #expect(page.text.contains("/skip-termination-wait\""))
+            let skipped = try await browser.post(
+                "/ui/deployments/\(id)/skip-termination-wait", [("csrf", page.csrf ?? "")])
+            #expect(skipped.status == 303)
+            #expect(try await client.deploymentStatus(id, as: admin) == "Succeeded")
         }
     }
 }

@@ -135,6 +135,7 @@ enum ConsoleAssets {
         tr.host-failed th { color: var(--bad); } .label { font-size: 0.8em; color: var(--muted); border: 1px solid var(--line); padding: 0 4px; }
         ol.events { margin: 4px 0; padding-left: 18px; } .note, .empty, .hint { color: var(--muted); }
         .findings { color: var(--fg); } .revision { font-family: ui-monospace, monospace; word-break: break-all; }
+        .traffic svg { width: 100%; max-width: 480px; height: 12px; display: block; } .fleet-blue { fill: #0969da; } .fleet-green { fill: var(--ok); }
         .crumbs { color: var(--muted); font-size: 0.9em; }
         .filters { display: flex; flex-wrap: wrap; gap: 6px 10px; align-items: center; margin: 8px 0; }
         .sign-in { max-width: 380px; margin: 40px auto; } .sign-in form { display: grid; gap: 6px; }

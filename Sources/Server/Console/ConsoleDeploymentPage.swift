@@ -110,7 +110,7 @@ extension Console {
             <h1>Deployment \(id) \(ConsoleLayout.status(info.status?.rawValue))</h1>
             \(error)
             <dl class="facts">
-            <div><dt>Created</dt><dd>\(ConsoleLayout.time(info.createTime)) by \(info.creator?.rawValue ?? "user")</dd></div>
+            <div><dt>Created</dt><dd>\(ConsoleLayout.time(info.createTime)) by \(info.creator == .codeDeployRollback ? "an automatic rollback" : (view.record.createdBy ?? info.creator?.rawValue ?? "user"))</dd></div>
             <div><dt>Duration</dt><dd>\(ConsoleLayout.duration(from: info.startTime ?? info.createTime, to: info.completeTime ?? (view.record.isFinished ? nil : context.now)))</dd></div>
             <div><dt>Description</dt><dd>\(info.description ?? "—")</dd></div>
             </dl>
@@ -118,7 +118,36 @@ extension Console {
             \(links.isEmpty ? .empty : "<ul class=\"links\">\(links)</ul>" as HTML)
             \(messages.isEmpty ? .empty : "<ul class=\"messages\">\(messages)</ul>" as HTML)
             \(findings.isEmpty ? .empty : "<ul class=\"findings\">\(findings)</ul>" as HTML)
+            \(fleets(view))
             \(actions(view.record, context))
+            """
+    }
+
+    /// A blue/green deployment's two fleets, and where its traffic goes.
+    private func fleets(_ view: DeploymentView) -> HTML {
+        let labelled = view.hosts.filter { $0.target.label != nil }
+        guard !labelled.isEmpty else { return .empty }
+        func fleet(_ label: DeploymentTarget.Label, _ name: String) -> HTML {
+            let hosts = labelled.filter { $0.target.label == label }
+            let byStatus = Dictionary(grouping: hosts, by: { $0.status.rawValue }).map { "\($0.value.count) \($0.key)" }
+                .sorted().joined(separator: ", ")
+            return "<div><dt>\(name)</dt><dd>\(hosts.count) hosts\(byStatus.isEmpty ? "" : " (\(byStatus))")</dd></div>"
+        }
+        let traffic: HTML
+        if let percent = view.record.progress.replacementTrafficPercent {
+            let share = min(max(percent, 0), 100)
+            traffic = """
+                <div class="traffic"><span>Traffic: \(share) % to the replacement (green) fleet, \(100 - share) % to the original (blue)</span>
+                <svg viewBox="0 0 100 8" preserveAspectRatio="none" role="img" aria-label="\(share) % of traffic to the replacement fleet"><rect x="0" y="0" width="\(100 - share)" height="8" class="fleet-blue"></rect><rect x="\(100 - share)" y="0" width="\(share)" height="8" class="fleet-green"></rect></svg></div>
+                """
+        } else {
+            traffic = "<p class=\"note\">Traffic moves host by host with the BlockTraffic and AllowTraffic events.</p>"
+        }
+        return """
+            <section class="fleets" aria-label="Blue/green fleets">
+            <dl class="facts">\(fleet(.blue, "Original fleet (blue)"))\(fleet(.green, "Replacement fleet (green)"))</dl>
+            \(traffic)
+            </section>
             """
     }
 

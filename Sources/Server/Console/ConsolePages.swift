@@ -76,8 +76,8 @@ extension Console {
             let creator: String =
                 switch listing.creator {
                 case .codeDeployRollback?: "rollback"
+                case .user?, nil: listing.createdBy ?? "user"
                 case let creator?: creator.rawValue
-                case nil: "user"
                 }
             let link: HTML =
                 if let of = listing.rollbackOf {
@@ -297,13 +297,25 @@ extension Console {
             var info: CodeDeploy.InstanceInfo
             var agent: HostAgentRecord?
             var command: HostCommandID?
+            var last: InstanceGroupState?
         }
         let rows = try await store.read { tx in
-            try tx.list(CodeDeploy.InstanceInfo.self, .instance).map { _, info in
+            // The latest deployment that ended on each instance, across its groups.
+            var last: [String: InstanceGroupState] = [:]
+            for stored in try tx.allRecords(.instanceGroupState) {
+                guard let state = try? RecordCoding.decode(InstanceGroupState.self, from: stored),
+                    state.lastDeploymentId != nil
+                else { continue }
+                if (last[stored.name]?.lastDeploymentTime ?? .distantPast) < (state.lastDeploymentTime ?? .distantPast)
+                {
+                    last[stored.name] = state
+                }
+            }
+            return try tx.list(CodeDeploy.InstanceInfo.self, .instance).map { name, info in
                 let host = info.iamUserArn ?? info.iamSessionArn ?? ""
                 return Row(
                     info: info, agent: try tx.get(HostAgentRecord.self, .hostAgent, name: host),
-                    command: try tx.heldCommand(of: host))
+                    command: try tx.heldCommand(of: host), last: last[name])
             }
         }
         func row(_ row: Row) -> HTML {
@@ -314,10 +326,16 @@ extension Console {
                 row.command.map {
                     "<a href=\"\(ConsolePath.deployment($0.deploymentId))\">\($0.deploymentId)</a> \($0.event.rawValue)"
                 } ?? "—"
+            let last: HTML =
+                row.last.flatMap { state in
+                    state.lastDeploymentId.map { id in
+                        "<a href=\"\(ConsolePath.deployment(id))\">\(id)</a> \(ConsoleLayout.status(state.lastDeploymentSucceeded ? "Succeeded" : "Failed"))"
+                    }
+                } ?? "—"
             return """
                 <tr><th scope="row">\(row.info.instanceName ?? "")</th><td>\(tags)</td>
                 <td>\(row.agent?.agentVersion ?? "—")</td><td>\(ConsoleLayout.time(row.agent?.lastPollTime))</td>
-                <td>\(command)</td><td>\(ConsoleLayout.time(row.info.registerTime))</td></tr>
+                <td>\(command)</td><td>\(last)</td><td>\(ConsoleLayout.time(row.info.registerTime))</td></tr>
                 """
         }
         let registered = rows.filter { $0.info.deregisterTime == nil }.map(row)
@@ -328,7 +346,7 @@ extension Console {
             <h1>Instances</h1>
             \(registered.isEmpty ? "<p class=\"empty\">No instance is registered: <code>slipway agent register</code> adds one.</p>" : """
             <div class="table-wrap"><table><caption>Registered instances (\(registered.count))</caption>
-            <thead><tr><th scope="col">Instance</th><th scope="col">Tags</th><th scope="col">Agent</th><th scope="col">Last poll</th><th scope="col">Current command</th><th scope="col">Registered</th></tr></thead>
+            <thead><tr><th scope="col">Instance</th><th scope="col">Tags</th><th scope="col">Agent</th><th scope="col">Last poll</th><th scope="col">Current command</th><th scope="col">Last deployment</th><th scope="col">Registered</th></tr></thead>
             <tbody>\(registered)</tbody></table></div>
             """ as HTML)
             \(deregistered.isEmpty ? .empty : """

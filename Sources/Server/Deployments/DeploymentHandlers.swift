@@ -168,7 +168,7 @@ enum DeploymentHandlers {
                     "The Deployment Group '\(groupName)' already has an active Deployment '\(active)'")
             }
             try recordUse(of: revision, application: application, group: groupName, in: tx, now: context.now)
-            return DeploymentPlan(
+            var plan = DeploymentPlan(
                 applicationName: application, group: group, configName: input.deploymentConfigName,
                 revision: revision, creator: .user, description: input.description,
                 ignoreApplicationStopFailures: input.ignoreApplicationStopFailures ?? false,
@@ -177,6 +177,8 @@ enum DeploymentHandlers {
                 updateOutdatedInstancesOnly: input.updateOutdatedInstancesOnly ?? false, rollbackOf: nil,
                 bundleETag: located?.eTag, targetInstances: input.targetInstances,
                 overrideAlarmConfiguration: overrideAlarms, bakeTime: Check.bakeTime(of: try tx.tags(of: groupARN)))
+            plan.createdBy = context.principal.displayName
+            return plan
         }
         context.logger.info(
             "deployment created",
