@@ -147,7 +147,7 @@ let package = Package(
             name: "Server",
             dependencies: [
                 "SlipwayModel", "AppSpec", "SigV4", "Engine", "Store", "Deployments", "Traffic", "Alarms",
-                "Notifications", "ArtifactStore", "S3Transfer",
+                "Notifications", "ArtifactStore", "S3Transfer", "ZipIndex",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -167,10 +167,13 @@ let package = Package(
             exclude: ["README.md"]
         ),
         // Host agent: command client, bundle fetch, installer, hook executor.
+        // A zip archive's central directory read from bytes fetched in pieces: the agent's zip deltas and the
+        // console's revision changes. No I/O.
+        .target(name: "ZipIndex"),
         .target(
             name: "Agent",
             dependencies: [
-                "SlipwayModel", "AppSpec", "SigV4", "S3Transfer",
+                "SlipwayModel", "AppSpec", "SigV4", "S3Transfer", "ZipIndex",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "CompressNIO", package: "compress-nio"),
@@ -292,6 +295,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
+                "ZipIndex",
                 "Server", "Deployments", "SigV4", "SlipwayModel", "Store",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -301,7 +305,7 @@ let package = Package(
         .testTarget(
             name: "AgentTests",
             dependencies: [
-                "Agent", "AppSpec", "SlipwayModel", "SigV4", .product(name: "X509", package: "swift-certificates"),
+                "Agent", "ZipIndex", "AppSpec", "SlipwayModel", "SigV4", .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),

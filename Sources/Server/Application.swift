@@ -108,7 +108,7 @@ public func buildApplication(
         metrics: configuration.metricsRegistry.map { MetricsExport(registry: $0, token: configuration.metricsToken) },
         console: Console(
             store: store, sessions: ConsoleSessions(store: store, authenticator: authenticator), codeDeploy: codeDeploy,
-            deployments: deployments, revisions: revisions, region: configuration.region,
+            deployments: deployments, revisions: revisions, artifacts: artifacts, region: configuration.region,
             accountID: configuration.accountID, clock: clock),
         clock: clock)
     // S3 uploads send `Expect: 100-continue`; Hummingbird does not answer it by itself.

@@ -8,7 +8,7 @@ struct Bench: AsyncParsableCommand {
         discussion: "swift build -c release && .build/release/slipway-bench <scenario>",
         subcommands: [
             ControlPlaneBench.self, DeploymentBench.self, ArtifactStoreBench.self, AgentMemoryBench.self,
-            AgentBundleBench.self, TrafficBench.self, AlarmRollbackBench.self,
+            AgentBundleBench.self, TrafficBench.self, AlarmRollbackBench.self, ConsoleBench.self,
         ]
     )
 }

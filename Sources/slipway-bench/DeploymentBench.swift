@@ -144,7 +144,8 @@ struct DeploymentBench: AsyncParsableCommand {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for name in names {
                 group.addTask {
-                    try await agent(host: "arn:aws:iam::000000000000:user/\(name)", commands: events, api: commands)
+                    try await simulatedAgent(
+                        host: "arn:aws:iam::000000000000:user/\(name)", commands: events, api: commands)
                 }
             }
             let created = try await api.call(
@@ -167,46 +168,6 @@ struct DeploymentBench: AsyncParsableCommand {
         }
     }
 
-    /// A simulated agent: runs `commands` commands as no-ops, then stops.
-    private func agent(host: String, commands count: Int, api: APICall) async throws {
-        var done = 0
-        while done < count {
-            let polled = try await api.call(command("PollHostCommand"), #"{"HostIdentifier":"\#(host)"}"#)
-            try expectOK(polled)
-            let answer = try JSONDecoder().decode(CodeDeployCommand.PollHostCommandOutput.self, from: polled.body)
-            guard let command = answer.HostCommand, let id = command.HostCommandIdentifier else { continue }
-            try expectOK(
-                await api.call(
-                    self.command("GetDeploymentSpecification"),
-                    #"{"DeploymentExecutionId":"\#(command.DeploymentExecutionId ?? "")","HostIdentifier":"\#(host)"}"#
-                ))
-            try expectOK(
-                await api.call(
-                    self.command("PutHostCommandAcknowledgement"),
-                    #"{"HostCommandIdentifier":"\#(id)","Diagnostics":{"Format":"JSON","Payload":"{\"IsCommandNoop\":true}"}}"#
-                ))
-            try expectOK(
-                await api.call(
-                    self.command("PutHostCommandComplete"),
-                    #"{"HostCommandIdentifier":"\#(id)","CommandStatus":"Succeeded","Diagnostics":{"Format":"JSON","Payload":"{\"error_code\":0,\"script_name\":\"\",\"message\":\"Succeeded: CompletedNoopCommand\",\"log\":\"\"}"}}"#
-                ))
-            done += 1
-        }
-    }
-
     private func target(_ operation: String) -> String { "\(CodeDeploy.targetPrefix).\(operation)" }
     private func command(_ operation: String) -> String { "\(CodeDeployCommand.targetPrefix).\(operation)" }
-}
-
-private func expectOK(_ answer: (status: UInt, body: Data)) throws {
-    guard answer.status == 200 else {
-        throw BenchError("HTTP \(answer.status): \(String(decoding: answer.body, as: UTF8.self))")
-    }
-}
-
-private func timed(_ body: () async throws -> Void) async throws -> Double {
-    let start = ContinuousClock.now
-    try await body()
-    let elapsed = start.duration(to: .now)
-    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayModel
 
 /// A `slipway` server process for a benchmark: the binary next to this one, plain HTTP on a free port.
 final class ServerProcess: @unchecked Sendable {
@@ -6,12 +7,14 @@ final class ServerProcess: @unchecked Sendable {
     let process = Process()
     let port: Int
 
-    init(binary: URL, arguments: [String] = []) throws {
-        dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "slipway-bench-\(UUID().uuidString)")
+    /// `dataDirectory`: an existing one to serve (a server restarted over the same data); a new one when nil.
+    init(binary: URL, arguments: [String] = [], dataDirectory: URL? = nil) throws {
+        self.dataDirectory =
+            dataDirectory
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("slipway-bench-\(UUID().uuidString)")
         process.executableURL = binary
         process.arguments =
-            ["server", "--plain-http", "--data-dir", dataDirectory.path, "--listen", "127.0.0.1:0"] + arguments
+            ["server", "--plain-http", "--data-dir", self.dataDirectory.path, "--listen", "127.0.0.1:0"] + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
@@ -76,12 +79,13 @@ final class ServerProcess: @unchecked Sendable {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    func stop() {
+    /// Stops the server and removes its data, unless `keepingData` (to start another server over it).
+    func stop(keepingData: Bool = false) {
         if process.isRunning {
             process.terminate()
             process.waitUntilExit()
         }
-        try? FileManager.default.removeItem(at: dataDirectory)
+        if !keepingData { try? FileManager.default.removeItem(at: dataDirectory) }
     }
 }
 
@@ -124,4 +128,47 @@ func median(_ values: [Double]) -> Double {
 /// The directory of the running executable, where `swift build` also puts `slipway`.
 var executableDirectory: URL {
     URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+}
+
+/// A simulated agent: runs `commands` commands as no-ops, then stops.
+func simulatedAgent(host: String, commands count: Int, api: APICall) async throws {
+    var done = 0
+    while done < count {
+        let polled = try await api.call(commandTarget("PollHostCommand"), #"{"HostIdentifier":"\#(host)"}"#)
+        try expectOK(polled)
+        let answer = try JSONDecoder().decode(CodeDeployCommand.PollHostCommandOutput.self, from: polled.body)
+        guard let command = answer.HostCommand, let id = command.HostCommandIdentifier else { continue }
+        try expectOK(
+            await api.call(
+                commandTarget("GetDeploymentSpecification"),
+                #"{"DeploymentExecutionId":"\#(command.DeploymentExecutionId ?? "")","HostIdentifier":"\#(host)"}"#
+            ))
+        try expectOK(
+            await api.call(
+                commandTarget("PutHostCommandAcknowledgement"),
+                #"{"HostCommandIdentifier":"\#(id)","Diagnostics":{"Format":"JSON","Payload":"{\"IsCommandNoop\":true}"}}"#
+            ))
+        try expectOK(
+            await api.call(
+                commandTarget("PutHostCommandComplete"),
+                #"{"HostCommandIdentifier":"\#(id)","CommandStatus":"Succeeded","Diagnostics":{"Format":"JSON","Payload":"{\"error_code\":0,\"script_name\":\"\",\"message\":\"Succeeded: CompletedNoopCommand\",\"log\":\"\"}"}}"#
+            ))
+        done += 1
+    }
+}
+
+/// The `X-Amz-Target` of an agent command API operation.
+func commandTarget(_ operation: String) -> String { "\(CodeDeployCommand.targetPrefix).\(operation)" }
+
+func expectOK(_ answer: (status: UInt, body: Data)) throws {
+    guard answer.status == 200 else {
+        throw BenchError("HTTP \(answer.status): \(String(decoding: answer.body, as: UTF8.self))")
+    }
+}
+
+func timed(_ body: () async throws -> Void) async throws -> Double {
+    let start = ContinuousClock.now
+    try await body()
+    let elapsed = start.duration(to: .now)
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZipIndex
 
 @testable import Agent
 
@@ -76,11 +77,11 @@ struct ZipDirectoryTests {
         let archive = try Self.zip(["a.bin": 5000, "b.txt": 10])
         let size = UInt64(archive.count)
         // Cut: no end record in the bytes given.
-        #expect(throws: BundleError.self) {
+        #expect(throws: ZipDirectoryError.self) {
             try ZipDirectory.locate(tail: Array(archive.prefix(40)), archiveSize: size)
         }
-        #expect(throws: BundleError.self) { try ZipDirectory.locate(tail: [], archiveSize: 0) }
-        #expect(throws: BundleError.self) { try ZipDirectory.locate(tail: Array(archive), archiveSize: 10) }
+        #expect(throws: ZipDirectoryError.self) { try ZipDirectory.locate(tail: [], archiveSize: 0) }
+        #expect(throws: ZipDirectoryError.self) { try ZipDirectory.locate(tail: Array(archive), archiveSize: 10) }
         // The end record pointing beyond the archive.
         var moved = archive
         let end = archive.count - 22
@@ -88,32 +89,34 @@ struct ZipDirectoryTests {
         moved[end + 17] = 0xFF
         moved[end + 18] = 0xFF
         moved[end + 19] = 0x7F
-        #expect(throws: BundleError.self) { try ZipDirectory.locate(tail: moved, archiveSize: size) }
+        #expect(throws: ZipDirectoryError.self) { try ZipDirectory.locate(tail: moved, archiveSize: size) }
         // ZIP64 markers without the ZIP64 records.
         var fake64 = archive
         for index in (end + 16)..<(end + 20) { fake64[index] = 0xFF }
-        #expect(throws: BundleError.self) { try ZipDirectory.locate(tail: fake64, archiveSize: size) }
+        #expect(throws: ZipDirectoryError.self) { try ZipDirectory.locate(tail: fake64, archiveSize: size) }
         // A central directory entry whose name runs past the directory.
         let location = try ZipDirectory.locate(tail: archive, archiveSize: size)
         let start = Int(location.offset)
         var directory = Array(archive[start..<(start + Int(location.size))])
         directory[28] = 0xFF
         directory[29] = 0xFF
-        #expect(throws: BundleError.self) {
+        #expect(throws: ZipDirectoryError.self) {
             try ZipDirectory.entries(directory, archiveSize: size, maximumEntries: 100)
         }
         // An entry whose data would end past the archive.
         directory = Array(archive[start..<(start + Int(location.size))])
         for index in 42..<46 { directory[index] = 0xFE }
-        #expect(throws: BundleError.self) {
+        #expect(throws: ZipDirectoryError.self) {
             try ZipDirectory.entries(directory, archiveSize: size, maximumEntries: 100)
         }
         // More entries than allowed.
         directory = Array(archive[start..<(start + Int(location.size))])
-        #expect(throws: BundleError.self) { try ZipDirectory.entries(directory, archiveSize: size, maximumEntries: 1) }
+        #expect(throws: ZipDirectoryError.self) {
+            try ZipDirectory.entries(directory, archiveSize: size, maximumEntries: 1)
+        }
         // A local header that is not one, or is short.
-        #expect(throws: BundleError.self) { try ZipDirectory.localHeaderLength(Array(repeating: 0, count: 30)) }
-        #expect(throws: BundleError.self) { try ZipDirectory.localHeaderLength([0x50, 0x4b, 3, 4]) }
+        #expect(throws: ZipDirectoryError.self) { try ZipDirectory.localHeaderLength(Array(repeating: 0, count: 30)) }
+        #expect(throws: ZipDirectoryError.self) { try ZipDirectory.localHeaderLength([0x50, 0x4b, 3, 4]) }
         // Any cut of the directory reads as fewer entries or an error, never a crash.
         let whole = Array(archive[start..<(start + Int(location.size))])
         for cut in 0..<whole.count {

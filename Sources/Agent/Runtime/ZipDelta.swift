@@ -1,5 +1,6 @@
 import Foundation
 import S3Transfer
+import ZipIndex
 
 #if canImport(Glibc)
     import Glibc
@@ -31,6 +32,15 @@ package struct ZipDelta {
         var headers: [(offset: Int64, bytes: [UInt8])] = []
         /// The byte ranges of the archive to download, in order.
         var ranges: [ClosedRange<Int64>] = []
+    }
+
+    /// A central directory that cannot be read is a refused bundle, in the agent's words.
+    private static func reading<T>(_ body: () throws(ZipDirectoryError) -> T) throws(BundleError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw BundleError(entry: nil, reason: error.reason)
+        }
     }
 
     /// Entry path → the kept file with the same contents, from `kept` (newest first).
@@ -80,13 +90,17 @@ package struct ZipDelta {
         let tailLength = min(size, ZipDirectory.tailLength)
         let tail = try await client.fetch(
             bucket: bucket, key: key, version: version, eTag: eTag, range: (size - tailLength)...(size - 1))
-        let location = try ZipDirectory.locate(tail: tail, archiveSize: UInt64(size))
+        let location = try reading { () throws(ZipDirectoryError) in
+            try ZipDirectory.locate(tail: tail, archiveSize: UInt64(size))
+        }
         guard location.size > 0, location.size <= 64 << 20 else { return nil }
         let start = Int64(location.offset)
         let directory = try await client.fetch(
             bucket: bucket, key: key, version: version, eTag: eTag,
             range: start...(start + Int64(location.size) - 1))
-        let entries = try ZipDirectory.entries(directory, archiveSize: UInt64(size), maximumEntries: maximumEntries)
+        let entries = try reading { () throws(ZipDirectoryError) in
+            try ZipDirectory.entries(directory, archiveSize: UInt64(size), maximumEntries: maximumEntries)
+        }
         let found = matches(entries, kept: kept)
         guard !found.isEmpty else { return nil }
         // Each reused entry's local header is read on its own (its extra field may differ from the central
@@ -104,7 +118,8 @@ package struct ZipDelta {
                     var header = try await client.fetch(
                         bucket: bucket, key: key, version: version, eTag: eTag,
                         range: offset...(min(offset + guess, size) - 1))
-                    let length = Int64(try ZipDirectory.localHeaderLength(header))
+                    let length = Int64(
+                        try reading { () throws(ZipDirectoryError) in try ZipDirectory.localHeaderLength(header) })
                     if length > Int64(header.count) {
                         guard offset + length <= size else { return nil }
                         header = try await client.fetch(

@@ -20,6 +20,8 @@ struct Console: Sendable {
     let codeDeploy: CodeDeployAPI
     let deployments: DeploymentDriver
     let revisions: any RevisionLocator
+    /// The built-in store, where revisions are compared.
+    let artifacts: LocalArtifactStore
     let region: String
     let accountID: String
     let clock: @Sendable () -> Date

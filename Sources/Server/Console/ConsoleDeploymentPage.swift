@@ -52,10 +52,15 @@ extension Console {
         let axis = TimelineAxis(view.record.info, now: context.now)
         let info = view.record.info
         let rows = view.hosts.enumerated().map { hostRow($1, index: $0, deployment: id, axis: axis) }
+        let changes: HTML =
+            info.previousRevision == nil
+            ? .empty
+            : Self.changesSection(await RevisionChanges.between(info.previousRevision, info.revision, in: artifacts))
         let body: HTML = """
             <nav class="crumbs" aria-label="Breadcrumb"><a href="\(ConsolePath.application(info.applicationName ?? ""))">\(info.applicationName)</a> / <a href="\(ConsolePath.group(application: info.applicationName ?? "", group: info.deploymentGroupName ?? ""))">\(info.deploymentGroupName)</a> / \(id)</nav>
             <div id="deployment-head" aria-live="polite">\(deploymentHead(view, context))</div>
             \(configurationSection(view.record))
+            \(changes)
             <section aria-labelledby="timeline-heading">
             <h2 id="timeline-heading">Hosts</h2>
             <div class="table-wrap"><table class="timeline">
@@ -224,6 +229,46 @@ extension Console {
             </dl>
             </section>
             """
+    }
+
+    /// What changed from the previous revision, or why that cannot be shown.
+    static func changesSection(_ result: Result<RevisionChanges, RevisionChanges.Unavailable>) -> HTML {
+        let body: HTML
+        switch result {
+        case .failure(let unavailable):
+            body = "<p class=\"note\">Not shown: \(unavailable.reason).</p>"
+        case .success(let changes):
+            func list(_ title: String, _ files: [RevisionChanges.File]) -> HTML {
+                guard !files.isEmpty else { return .empty }
+                let items: [HTML] = files.prefix(100).map {
+                    "<li><span class=\"revision\">\($0.path)</span> (\(Self.bytes($0.size)))</li>"
+                }
+                let more: HTML = files.count > 100 ? "<li>and \(files.count - 100) more</li>" : .empty
+                return "<details><summary>\(title) (\(files.count))</summary><ul>\(items)\(more)</ul></details>"
+            }
+            body = """
+                <p>\(changes.added.count) added, \(changes.removed.count) removed, \(changes.changed.count) changed, \(changes.unchanged) unchanged: \(Self.bytes(changes.changedBytes)) of \(Self.bytes(changes.totalBytes)) are new.</p>
+                \(list("Added", changes.added))\(list("Changed", changes.changed))\(list("Removed", changes.removed))
+                """
+        }
+        return """
+            <section aria-labelledby="changes-heading">
+            <h2 id="changes-heading">Changes from the previous revision</h2>
+            \(body)
+            </section>
+            """
+    }
+
+    /// A size in bytes as people read it.
+    static func bytes(_ count: UInt64) -> String {
+        let units = ["bytes", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(count)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(count) bytes" : String(format: "%.1f %@", value, units[unit])
     }
 
     // MARK: Timeline

@@ -1,35 +1,48 @@
 /// A zip archive's central directory, read from its last bytes: where each entry's local header is, its sizes and
-/// CRC-32, and its kind. This is what lets the agent fetch only some entries of a remote zip with ranged reads.
+/// CRC-32, and its kind. This is what lets the agent fetch only some entries of a remote zip with ranged reads, and
+/// the console tell what changed between two revisions without reading them whole.
 ///
 /// Written here rather than taken from ZIPFoundation, which reads archives through a file or memory it owns; this
 /// parses bytes fetched in pieces. Every offset and length is checked against the archive's size; ZIP64 records
 /// are read where the 32-bit fields say so.
-struct ZipDirectory: Sendable {
-    struct Entry: Sendable, Hashable {
-        var path: String
-        var crc32: UInt32
-        var compressedSize: UInt64
-        var uncompressedSize: UInt64
-        var localHeaderOffset: UInt64
+public enum ZipDirectory {
+    public struct Entry: Sendable, Hashable {
+        public var path: String
+        public var crc32: UInt32
+        public var compressedSize: UInt64
+        public var uncompressedSize: UInt64
+        public var localHeaderOffset: UInt64
         /// The Unix mode from the external attributes when the archive was made on Unix, else nil.
-        var mode: UInt32?
-        var isDirectory: Bool { path.hasSuffix("/") || mode.map { $0 & 0o170000 == 0o040000 } == true }
-        var isSymlink: Bool { mode.map { $0 & 0o170000 == 0o120000 } == true }
+        public var mode: UInt32?
+        public init(
+            path: String, crc32: UInt32, compressedSize: UInt64, uncompressedSize: UInt64, localHeaderOffset: UInt64,
+            mode: UInt32? = nil
+        ) {
+            self.path = path
+            self.crc32 = crc32
+            self.compressedSize = compressedSize
+            self.uncompressedSize = uncompressedSize
+            self.localHeaderOffset = localHeaderOffset
+            self.mode = mode
+        }
+
+        public var isDirectory: Bool { path.hasSuffix("/") || mode.map { $0 & 0o170000 == 0o040000 } == true }
+        public var isSymlink: Bool { mode.map { $0 & 0o170000 == 0o120000 } == true }
     }
 
     /// Where the central directory is in the archive, from its end records.
-    struct Location: Sendable, Equatable {
-        var offset: UInt64
-        var size: UInt64
-        var count: UInt64
+    public struct Location: Sendable, Equatable {
+        public var offset: UInt64
+        public var size: UInt64
+        public var count: UInt64
     }
 
     /// How many bytes at the end of an archive hold its end records: the 22-byte record, a comment of up to 65,535
     /// bytes, and the ZIP64 locator and record before them.
-    static let tailLength: Int64 = 22 + 65_535 + 20 + 56
+    public static let tailLength: Int64 = 22 + 65_535 + 20 + 56
 
     /// Finds the central directory from `tail`, the last bytes of an archive of `archiveSize` bytes.
-    static func locate(tail: [UInt8], archiveSize: UInt64) throws(BundleError) -> Location {
+    public static func locate(tail: [UInt8], archiveSize: UInt64) throws(ZipDirectoryError) -> Location {
         guard tail.count >= 22, UInt64(tail.count) <= archiveSize else { throw refusal("the archive is too short") }
         let tailStart = archiveSize - UInt64(tail.count)
         var end: Int?
@@ -71,7 +84,7 @@ struct ZipDirectory: Sendable {
     }
 
     /// The entries of `directory` (the central directory's bytes), at most `maximumEntries`.
-    static func entries(_ directory: [UInt8], archiveSize: UInt64, maximumEntries: Int) throws(BundleError)
+    public static func entries(_ directory: [UInt8], archiveSize: UInt64, maximumEntries: Int) throws(ZipDirectoryError)
         -> [Entry]
     {
         var entries: [Entry] = []
@@ -102,7 +115,7 @@ struct ZipDirectory: Sendable {
                 guard extra + 4 + size <= extraEnd else { throw refusal("an extra field is cut short") }
                 if tag == 0x0001 {
                     var field = extra + 4
-                    func next64() throws(BundleError) -> UInt64 {
+                    func next64() throws(ZipDirectoryError) -> UInt64 {
                         guard field + 8 <= extra + 4 + size else { throw refusal("a ZIP64 extra field is short") }
                         defer { field += 8 }
                         return read64(directory, field)
@@ -124,14 +137,14 @@ struct ZipDirectory: Sendable {
     }
 
     /// The length of a local file header (its fixed part, name and extra field) from its first 30 bytes.
-    static func localHeaderLength(_ header: [UInt8]) throws(BundleError) -> Int {
+    public static func localHeaderLength(_ header: [UInt8]) throws(ZipDirectoryError) -> Int {
         guard header.count >= 30, read32(header, 0) == 0x0403_4b50 else {
             throw refusal("a local file header is missing where the central directory says it is")
         }
         return 30 + Int(read16(header, 26)) + Int(read16(header, 28))
     }
 
-    private static func refusal(_ reason: String) -> BundleError { BundleError(entry: nil, reason: reason) }
+    private static func refusal(_ reason: String) -> ZipDirectoryError { ZipDirectoryError(reason: reason) }
 
     static func read16(_ bytes: [UInt8], _ index: Int) -> UInt16 {
         UInt16(bytes[index]) | UInt16(bytes[index + 1]) << 8
@@ -144,4 +157,10 @@ struct ZipDirectory: Sendable {
     static func read64(_ bytes: [UInt8], _ index: Int) -> UInt64 {
         UInt64(read32(bytes, index)) | UInt64(read32(bytes, index + 4)) << 32
     }
+}
+
+/// Why a central directory could not be read.
+public struct ZipDirectoryError: Error, Sendable, CustomStringConvertible {
+    public let reason: String
+    public var description: String { reason }
 }
