@@ -47,14 +47,17 @@ struct ConsoleBench: AsyncParsableCommand {
         let api = APICall(
             client: .shared, endpoint: endpoint,
             signer: Signer(credentials: credentials, region: "us-east-1", service: CodeDeploy.signingName))
+        // Each simulated agent on its own keep-alive connection, as real agents are.
+        let pool = try await ConnectionPool(host: "127.0.0.1", port: server.port, connections: hosts)
         let commands = APICall(
-            client: .shared, endpoint: endpoint,
+            transport: .pool(pool), endpoint: endpoint,
             signer: Signer(credentials: credentials, region: "us-east-1", service: CodeDeployCommand.signingName))
         let names = (1...hosts).map { "host-\($0)" }
         try await prepare(names: names, api: api)
         var session = try await signIn(endpoint: endpoint, key: key)
         let (id, live) = try await watchedDeployment(
             names: names, api: api, commands: commands, endpoint: endpoint, session: session, key: key)
+        await pool.close()
         print(
             String(
                 format:
@@ -166,15 +169,9 @@ struct ConsoleBench: AsyncParsableCommand {
         names: [String], api: APICall, commands: APICall, endpoint: String, session: String,
         key: (id: String, secret: String)
     ) async throws -> (String, Live) {
-        let events = LifecycleEvent.inPlaceOrder(withLoadBalancer: false).count
         let started = ContinuousClock.now
         return try await withThrowingTaskGroup(of: Void.self) { group in
-            for name in names {
-                group.addTask {
-                    try await simulatedAgent(
-                        host: "arn:aws:iam::000000000000:user/\(name)", commands: events, api: commands)
-                }
-            }
+            startSimulatedAgents(names, api: commands, in: &group)
             let created = try await api.call(
                 target("CreateDeployment"),
                 #"{"applicationName":"console","deploymentGroupName":"fleet","revision":{"revisionType":"GitHub","gitHubLocation":{"repository":"slipway/bench","commitId":"console"}}}"#

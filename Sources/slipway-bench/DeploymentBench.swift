@@ -140,14 +140,8 @@ struct DeploymentBench: AsyncParsableCommand {
 
     /// One deployment: agents for every host, CreateDeployment, then GetDeployment until it has ended.
     private func deploy(application: String, names: [String], run: Int, api: APICall, commands: APICall) async throws {
-        let events = LifecycleEvent.inPlaceOrder(withLoadBalancer: false).count
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for name in names {
-                group.addTask {
-                    try await simulatedAgent(
-                        host: "arn:aws:iam::000000000000:user/\(name)", commands: events, api: commands)
-                }
-            }
+            startSimulatedAgents(names, api: commands, in: &group)
             let created = try await api.call(
                 target("CreateDeployment"),
                 #"{"applicationName":"\#(application)","deploymentGroupName":"fleet","revision":{"revisionType":"GitHub","gitHubLocation":{"repository":"slipway/bench","commitId":"run\#(run)"}}}"#

@@ -130,6 +130,17 @@ var executableDirectory: URL {
     URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
 }
 
+/// A simulated agent for each on-premises instance of `names` (registered with the IAM user of its name), each
+/// running one in-place deployment's commands as no-ops.
+func startSimulatedAgents(_ names: [String], api: APICall, in group: inout ThrowingTaskGroup<Void, any Error>) {
+    let events = LifecycleEvent.inPlaceOrder(withLoadBalancer: false).count
+    for name in names {
+        group.addTask {
+            try await simulatedAgent(host: "arn:aws:iam::000000000000:user/\(name)", commands: events, api: api)
+        }
+    }
+}
+
 /// A simulated agent: runs `commands` commands as no-ops, then stops.
 func simulatedAgent(host: String, commands count: Int, api: APICall) async throws {
     var done = 0

@@ -49,9 +49,12 @@ enum ConsoleAssets {
             if (update.full) {
               body.innerHTML = update.rows.map(function (row) { return row.html; }).join("");
             } else {
-              update.rows.forEach(function (row) {
-                const existing = document.getElementById("host-" + row.index);
-                if (existing) { existing.outerHTML = row.html; } else { body.insertAdjacentHTML("beforeend", row.html); }
+              // All changed rows are parsed at once, then put in place: one parse, however many hosts moved.
+              const parsed = document.createElement("template");
+              parsed.innerHTML = update.rows.map(function (row) { return row.html; }).join("");
+              Array.from(parsed.content.children).forEach(function (row) {
+                const existing = document.getElementById(row.id);
+                if (existing) { existing.replaceWith(row); } else { body.appendChild(row); }
               });
             }
             body.dataset.axis = update.axis;
