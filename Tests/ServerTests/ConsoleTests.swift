@@ -378,6 +378,29 @@ struct ConsoleTests {
         }
     }
 
+    @Test("a live stream ends at the next change once its session has signed out")
+    func streamEndsWithSession() async throws {
+        try await TestServer.withAdmin { server, client, admin in
+            try await client.prepareFleet(as: admin)
+            let id = try await client.createDeployment(as: admin)
+            var browser = ConsoleBrowser(client: client)
+            _ = try await browser.signIn(admin)
+            let page = try await browser.get("/ui/deployments/\(id)")
+            let watching = browser
+            let stream = Task {
+                var reader = watching
+                return try await reader.get("/ui/deployments/\(id)/events").text
+            }
+            try await Task.sleep(for: .milliseconds(700))
+            _ = try await browser.post("/ui/sign-out", [("csrf", page.csrf ?? "")])
+            let agent = try await server.key(.agent, instanceName: "gpu-01")
+            _ = try await client.runEveryCommand(as: agent)
+            let text = try await stream.value
+            #expect(text.components(separatedBy: "event: update").count == 2, "\(text)")
+            #expect(text.contains("event: end"))
+        }
+    }
+
     @Test(
         "a blue/green deployment shows its two fleets; Continue and Terminate now from the page move it on, each offered only while it waits"
     )

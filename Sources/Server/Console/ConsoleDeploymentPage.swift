@@ -51,7 +51,8 @@ extension Console {
         let view = try await deploymentView(id, context)
         let axis = TimelineAxis(view.record.info, now: context.now)
         let info = view.record.info
-        let rows = view.hosts.enumerated().map { hostRow($1, index: $0, deployment: id, axis: axis) }
+        let now = context.now
+        let rows = view.hosts.enumerated().map { hostRow($1, index: $0, deployment: id, axis: axis, now: now) }
         let changes: HTML =
             info.previousRevision == nil
             ? .empty
@@ -301,8 +302,7 @@ extension Console {
     }
 
     /// One host's row: its status in words, its events as bars, links to their logs.
-    func hostRow(_ host: HostLifecycle, index: Int, deployment id: String, axis: TimelineAxis) -> HTML {
-        let now = Date()
+    func hostRow(_ host: HostLifecycle, index: Int, deployment id: String, axis: TimelineAxis, now: Date) -> HTML {
         var bars: [HTML] = []
         for event in host.events {
             guard let start = event.startTime else { continue }

@@ -58,13 +58,20 @@ extension Console {
                     String(decoding: $0.document, as: UTF8.self)
                 }
                 if let token, token != sentToken {
+                    // A session signed out, expired, or whose key was deleted meanwhile gets no more.
+                    guard try await stillSignedIn(context) else {
+                        try await send(Self.event("end", id: sentToken ?? "", data: Data("{}".utf8)))
+                        return
+                    }
                     let view = try await deploymentView(id, context)
                     let axis = TimelineAxis(view.record.info, now: context.now)
                     let full = sentAxis != axis || sentHosts.count != view.hosts.count
                     var rows: [DeploymentUpdate.Row] = []
                     for (index, host) in view.hosts.enumerated() where full || sentHosts[index] != host {
                         rows.append(
-                            .init(index: index, html: hostRow(host, index: index, deployment: id, axis: axis).text))
+                            .init(
+                                index: index,
+                                html: hostRow(host, index: index, deployment: id, axis: axis, now: context.now).text))
                     }
                     let update = DeploymentUpdate(
                         head: deploymentHead(view, context).text, rows: rows, full: full, axis: axis.key,
@@ -101,6 +108,10 @@ extension Console {
                 let data = try await overviewData(context)
                 let signature = Self.shortHash(data.signature)
                 if signature != sent {
+                    guard try await stillSignedIn(context) else {
+                        try await send(Self.event("end", id: sent ?? "", data: Data("{}".utf8)))
+                        return
+                    }
                     struct Update: Encodable { var html: String }
                     let update = Update(html: overviewSections(data).text)
                     try await send(Self.event("update", id: signature, data: try JSONEncoder().encode(update)))
@@ -113,6 +124,13 @@ extension Console {
                 try await Task.sleep(for: interval)
             }
         }
+    }
+
+    /// Whether the stream's session still stands, with the same key.
+    private func stillSignedIn(_ context: ConsoleContext) async throws -> Bool {
+        let cookie = context.request.cookies[ConsoleSessions.cookieName]?.value
+        guard let (session, principal) = try await sessions.session(cookie: cookie, now: clock()) else { return false }
+        return session.accessKeyId == context.session.accessKeyId && principal == context.principal
     }
 
     /// A response that runs `produce` while the browser listens; `produce` ends the stream by returning, and a
