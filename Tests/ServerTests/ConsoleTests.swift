@@ -369,6 +369,12 @@ struct ConsoleTests {
                 "/ui/deployments/\(id)/events", headers: [HTTPField.Name("Last-Event-ID")!: String(id0)])
             #expect(resumed.text.contains("event: end"))
             #expect(!resumed.text.contains("event: update"))
+            // A host's events: the list the page's disclosure fetches, and the host's own page.
+            let hostEvents = try await browser.get("/ui/deployments/\(id)/hosts/gpu-01?fragment=1")
+            #expect(hostEvents.text.hasPrefix("<ol class=\"events\">"))
+            #expect(hostEvents.text.contains("href=\"/ui/deployments/\(id)/logs/gpu-01/AfterInstall\""))
+            #expect(try await browser.get("/ui/deployments/\(id)/hosts/gpu-01").text.contains("<h1>gpu-01 in \(id)"))
+            #expect(try await browser.get("/ui/deployments/\(id)/hosts/nobody").status == 404)
             // Who made it, and each instance's last deployment with its outcome.
             #expect(try await browser.get("/ui/deployments/\(id)").text.contains("by admin key \(admin.accessKeyId)"))
             let instances = try await browser.get("/ui/instances").text

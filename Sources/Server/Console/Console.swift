@@ -122,6 +122,9 @@ struct Console: Sendable {
         if let c = match("GET", "deployments", "*") { return try await deploymentPage(c[0], context) }
         if let c = match("GET", "deployments", "*", "events") { return try await deploymentEvents(c[0], context) }
         if let c = match("POST", "deployments", "*", "*") { return try await deploymentAction(c[1], c[0], context) }
+        if let c = match("GET", "deployments", "*", "hosts", "*") {
+            return try await hostPage(c[0], instance: c[1], context)
+        }
         if let c = match("GET", "deployments", "*", "logs", "*", "*") {
             return try await logPage(c[0], instance: c[1], event: c[2], context)
         }

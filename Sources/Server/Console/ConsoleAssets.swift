@@ -57,12 +57,29 @@ enum ConsoleAssets {
                 if (existing) { existing.replaceWith(row); } else { body.appendChild(row); }
               });
             }
-            body.dataset.axis = update.axis;
+            if (body.dataset.axis !== update.axis) {
+              body.querySelectorAll("svg").forEach(function (svg) { svg.setAttribute("viewBox", update.axis); });
+              body.dataset.axis = update.axis;
+            }
             open.forEach(function (id) {
               const details = document.querySelector("#" + id + " details");
               if (details) { details.open = true; }
             });
           }
+
+          // A host's events are fetched when its disclosure is opened.
+          document.addEventListener("toggle", function (event) {
+            const details = event.target;
+            if (!details.open || !details.dataset || !details.dataset.events || details.dataset.loaded) { return; }
+            details.dataset.loaded = "yes";
+            fetch(details.dataset.events, { credentials: "same-origin" }).then(function (response) {
+              return response.ok ? response.text() : Promise.reject(response.status);
+            }).then(function (html) {
+              const fallback = details.querySelector("p");
+              if (fallback) { fallback.remove(); }
+              details.insertAdjacentHTML("beforeend", html);
+            }).catch(function () { delete details.dataset.loaded; });
+          }, true);
 
           const search = document.getElementById("log-search");
           const log = document.getElementById("log");

@@ -67,7 +67,7 @@ extension Console {
             <div class="table-wrap"><table class="timeline">
             <caption>Lifecycle events per host, in scheduling order: each bar is an event, its length its duration</caption>
             <thead><tr><th scope="col">Host</th><th scope="col">Status</th><th scope="col">Timeline</th><th scope="col">Duration</th><th scope="col">Events</th></tr></thead>
-            <tbody id="hosts" data-axis="\(axis.key)">\(rows)</tbody>
+            <tbody id="hosts" data-axis="\(axis.viewBox)">\(rows)</tbody>
             </table></div>
             </section>
             """
@@ -274,8 +274,9 @@ extension Console {
 
     // MARK: Timeline
 
-    /// The time span the timeline's bars are drawn on: from the deployment's start to its end, or, while it runs,
-    /// to a point ahead of now that moves in steps (so that most updates redraw only the hosts that changed).
+    /// The time span the timeline's bars are drawn on, in seconds from the deployment's start: to its end, or, while
+    /// it runs, to a point ahead of now that moves in steps. Bars are drawn in seconds and the span is each bar's SVG
+    /// view box, so a longer span is one attribute for the page to change, not every row to redraw.
     struct TimelineAxis: Sendable, Equatable {
         var start: Date
         var span: TimeInterval
@@ -292,23 +293,27 @@ extension Console {
             }
         }
 
-        /// What a page compares to know its bars are on this axis.
-        var key: String { "\(Int64(start.timeIntervalSince1970 * 1000))/\(Int64(span * 1000))" }
+        /// The view box of every bar's SVG; the page compares it to know whether it must change them.
+        var viewBox: String { "0 0 \(Console.decimal(span)) 12" }
 
-        /// A position on the track, from 0 to 1000.
+        /// Seconds from the start, within the span.
         func position(_ date: Date) -> Double {
-            min(max(date.timeIntervalSince(start) / span * 1000, 0), 1000)
+            min(max(date.timeIntervalSince(start), 0), span)
         }
+
+        /// The narrowest bar, so that an event of a few milliseconds still shows.
+        var minimumWidth: Double { span / 500 }
     }
 
-    /// One host's row: its status in words, its events as bars, links to their logs.
+    /// One host's row: its status in words, its events as bars, and its events as a list behind a disclosure that
+    /// the page fills when it is opened (or a link to the host's page without the script).
     func hostRow(_ host: HostLifecycle, index: Int, deployment id: String, axis: TimelineAxis, now: Date) -> HTML {
         var bars: [HTML] = []
         for event in host.events {
             guard let start = event.startTime else { continue }
             let end = event.endTime ?? now
             let x = axis.position(start)
-            let width = max(axis.position(end) - x, 2)
+            let width = max(axis.position(end) - x, axis.minimumWidth)
             let title =
                 "\(event.event.rawValue): \(event.status.rawValue) (\(ConsoleLayout.duration(from: start, to: end)))"
             bars.append(
@@ -316,29 +321,63 @@ extension Console {
                 <rect x="\(Self.decimal(x))" y="1" width="\(Self.decimal(width))" height="10" class="ev ev-\(event.status.rawValue.lowercased())"><title>\(title)</title></rect>
                 """)
         }
-        let started = host.events.filter { $0.startTime != nil }
-        let eventRows: [HTML] = started.map { event in
+        let current = host.events.first { $0.status == .failed } ?? host.events.last(where: { $0.startTime != nil })
+        let label: HTML = host.target.label.map { " <span class=\"label\">\($0.rawValue)</span>" } ?? .empty
+        let summary: String = current.map { "\($0.event.rawValue) \($0.status.rawValue)" } ?? "not started"
+        let hostPath = ConsolePath.host(deployment: id, instance: host.instanceName)
+        let events: HTML =
+            current == nil
+            ? "<span class=\"note\">not started</span>"
+            : """
+            <details data-events="\(hostPath)?fragment=1"><summary>\(summary)</summary><p><a href="\(hostPath)">Events of \(host.instanceName)</a></p></details>
+            """
+        let status = host.status.rawValue
+        return """
+            <tr id="host-\(index)" class="host host-\(status.lowercased())"><th scope="row">\(host.instanceName)\(label)</th>
+            <td>\(ConsoleLayout.status(status))</td>
+            <td class="track"><svg viewBox="\(axis.viewBox)" preserveAspectRatio="none" role="img" aria-label="\(summary)">\(bars)</svg></td>
+            <td>\(ConsoleLayout.duration(hostDuration(host, now: now)))</td>
+            <td>\(events)</td></tr>
+            """
+    }
+
+    /// A host's lifecycle events with their status, duration, outcome and a link to each one's log.
+    func eventList(_ host: HostLifecycle, deployment id: String, now: Date) -> HTML {
+        let items: [HTML] = host.events.filter { $0.startTime != nil }.map { event in
             let log = ConsolePath.log(deployment: id, instance: host.instanceName, event: event.event.rawValue)
             let detail = event.status == .failed ? (event.diagnostics?.message.map { " — \($0)" } ?? "") : ""
             return """
                 <li><a href="\(log)">\(event.event.rawValue)</a> \(ConsoleLayout.status(event.status.rawValue)) \(ConsoleLayout.duration(from: event.startTime, to: event.endTime ?? (event.status == .inProgress ? now : nil)))\(detail)</li>
                 """
         }
-        let current = host.events.first { $0.status == .failed } ?? host.events.last(where: { $0.startTime != nil })
-        let label: HTML = host.target.label.map { " <span class=\"label\">\($0.rawValue)</span>" } ?? .empty
-        let summary: String = current.map { "\($0.event.rawValue) \($0.status.rawValue)" } ?? "not started"
-        let events: HTML =
-            eventRows.isEmpty
-            ? "<span class=\"note\">not started</span>"
-            : "<details><summary>\(summary)</summary><ol class=\"events\">\(eventRows)</ol></details>"
-        let status = host.status.rawValue
-        return """
-            <tr id="host-\(index)" class="host host-\(status.lowercased())"><th scope="row">\(host.instanceName)\(label)</th>
-            <td>\(ConsoleLayout.status(status))</td>
-            <td class="track"><svg viewBox="0 0 1000 12" preserveAspectRatio="none" role="img" aria-label="\(summary)">\(bars)</svg></td>
-            <td>\(ConsoleLayout.duration(hostDuration(host, now: now)))</td>
-            <td>\(events)</td></tr>
+        return items.isEmpty
+            ? "<p class=\"note\">No event has started on this host.</p>" : "<ol class=\"events\">\(items)</ol>"
+    }
+
+    /// One host of a deployment: its events (the page's disclosure asks for `?fragment=1`, the list alone).
+    func hostPage(_ id: String, instance: String, _ context: ConsoleContext) async throws -> Response {
+        guard DeploymentID.isValid(id) else {
+            throw ConsoleError(.notFound, "Not found", "\(id) is not a deployment id (d- and 9 characters).")
+        }
+        let (record, host) = try await store.read { tx in
+            (try tx.existingDeployment(id), try tx.deploymentHost(id, instanceName: instance))
+        }
+        try context.principal.authorizeCodeDeploy(
+            .getDeploymentTarget, deploymentGroup: record.info.deploymentGroupName ?? "",
+            application: record.info.applicationName ?? "", arns: arns)
+        guard let host else { throw ConsoleError(.notFound, "Not found", "\(instance) is not a host of \(id).") }
+        let list = eventList(host, deployment: id, now: context.now)
+        if context.request.uri.queryParameters["fragment"] != nil {
+            var headers: HTTPFields = [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"]
+            Self.securityHeaders(&headers)
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: list.text)))
+        }
+        let body: HTML = """
+            <nav class="crumbs" aria-label="Breadcrumb"><a href="\(ConsolePath.deployment(id))">\(id)</a> / \(instance)</nav>
+            <h1>\(instance) in \(id) \(ConsoleLayout.status(host.status.rawValue))</h1>
+            \(list)
             """
+        return Self.html(ConsoleLayout.page(title: "\(instance) in \(id)", context: context, body: body))
     }
 
     static func decimal(_ value: Double) -> String {

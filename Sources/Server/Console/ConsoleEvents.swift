@@ -26,6 +26,7 @@ extension Console {
         /// The rows of the hosts that changed, by their place in the table; all of them when `full`.
         var rows: [Row]
         var full: Bool
+        /// The view box of every bar's SVG now.
         var axis: String
         /// Nothing more will change: the browser may close the stream.
         var finished: Bool
@@ -49,7 +50,6 @@ extension Console {
             }
             var sentToken = resumeFrom == first.token ? first.token : nil
             var sentHosts: [HostLifecycle] = []
-            var sentAxis: TimelineAxis? = nil
             let opened = ContinuousClock.now
             var lastSend = opened
             while !Task.isCancelled && !Task.isShuttingDownGracefully && opened.duration(to: .now) < Self.streamLifetime
@@ -65,7 +65,7 @@ extension Console {
                     }
                     let view = try await deploymentView(id, context)
                     let axis = TimelineAxis(view.record.info, now: context.now)
-                    let full = sentAxis != axis || sentHosts.count != view.hosts.count
+                    let full = sentHosts.count != view.hosts.count
                     var rows: [DeploymentUpdate.Row] = []
                     for (index, host) in view.hosts.enumerated() where full || sentHosts[index] != host {
                         rows.append(
@@ -74,13 +74,12 @@ extension Console {
                                 html: hostRow(host, index: index, deployment: id, axis: axis, now: context.now).text))
                     }
                     let update = DeploymentUpdate(
-                        head: deploymentHead(view, context).text, rows: rows, full: full, axis: axis.key,
+                        head: deploymentHead(view, context).text, rows: rows, full: full, axis: axis.viewBox,
                         finished: view.settled)
                     try await send(Self.event("update", id: view.token, data: try JSONEncoder().encode(update)))
                     lastSend = .now
                     sentToken = view.token
                     sentHosts = view.hosts
-                    sentAxis = axis
                     if view.settled { return }
                 } else if lastSend.duration(to: .now) > Self.keepAlive {
                     try await send(": waiting\n\n")

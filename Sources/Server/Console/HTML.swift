@@ -79,6 +79,9 @@ enum ConsolePath {
     }
     static func revisions(application: String) -> String { "\(self.application(application))/revisions" }
     static func deployment(_ id: String) -> String { "/ui/deployments/\(segment(id))" }
+    static func host(deployment: String, instance: String) -> String {
+        "\(self.deployment(deployment))/hosts/\(segment(instance))"
+    }
     static func log(deployment: String, instance: String, event: String) -> String {
         "\(self.deployment(deployment))/logs/\(segment(instance))/\(segment(event))"
     }

@@ -183,6 +183,10 @@ def main():
         assert "<script>alert('description')</script>" in admin.driver.find_element(By.ID, "deployment-head").text
         bars = admin.driver.find_elements(By.CSS_SELECTOR, "#hosts tr.host svg rect")
         assert len(bars) >= 3 * 7, f"{len(bars)} bars for three hosts"
+        # A host's events are fetched when its disclosure opens.
+        admin.driver.find_element(By.CSS_SELECTOR, "#host-0 summary").click()
+        admin.wait(lambda: len(admin.driver.find_elements(By.CSS_SELECTOR, "#host-0 ol.events li a")) >= 7,
+                   "the first host's events after opening them")
         admin.check_page()
         admin.screenshot("deployment")
         print("watched a deployment of three hosts")
